@@ -1,0 +1,132 @@
+using Prova.Core;
+using Prova.Onnx;
+
+namespace Prova.Runtime;
+
+/// <summary>What the planner knows about one value: element type, shape, and its data when constant.</summary>
+public sealed class ValueState
+{
+    public ValueState(string name, DataType type, int[] shape, Tensor? constant = null)
+    {
+        Name = name;
+        Type = type;
+        Shape = shape;
+        Constant = constant;
+    }
+
+    public string Name { get; }
+
+    public DataType Type { get; }
+
+    public int[] Shape { get; }
+
+    public Tensor? Constant { get; internal set; }
+
+    public long ElementCount => Tensor.ElementCount(Shape);
+
+    public override string ToString() => $"{Name}: {DataTypes.Name(Type)}[{string.Join(", ", Shape)}]";
+}
+
+/// <summary>Plan-time view of one node's inputs and outputs, handed to <see cref="Kernel.Infer"/>.</summary>
+public sealed class InferContext
+{
+    private readonly ValueState?[] _inputs;
+    private readonly ValueState?[] _outputs;
+
+    internal InferContext(OnnxNode node, int opset, int threads, ValueState?[] inputs)
+    {
+        Node = node;
+        Opset = opset;
+        Threads = threads;
+        _inputs = inputs;
+        _outputs = new ValueState?[node.Outputs.Length];
+    }
+
+    public OnnxNode Node { get; }
+
+    public int Opset { get; }
+
+    public int Threads { get; }
+
+    /// <summary>Number of input slots of the node, including omitted optional ones.</summary>
+    public int InputCount => _inputs.Length;
+
+    public int OutputCount => _outputs.Length;
+
+    internal long ScratchBytes { get; private set; }
+
+    internal ValueState?[] Outputs => _outputs;
+
+    public bool HasInput(int i) => i < _inputs.Length && _inputs[i] is not null;
+
+    /// <summary>True when output i exists and some later node or the graph uses it.</summary>
+    public bool HasOutput(int i) => i < _outputs.Length && Node.Outputs[i].Length > 0;
+
+    public ValueState Input(int i) => i < _inputs.Length && _inputs[i] is { } v
+        ? v
+        : throw ModelException.ForNode(Node, $"input {i} is required but missing");
+
+    public DataType InputType(int i) => Input(i).Type;
+
+    public int[] InputShape(int i) => Input(i).Shape;
+
+    /// <summary>The input's value when known at plan time (initializer or folded), else null.</summary>
+    public Tensor? Constant(int i) => HasInput(i) ? _inputs[i]!.Constant : null;
+
+    /// <summary>The input's value, which this op needs at plan time (e.g. Reshape's shape).</summary>
+    public Tensor RequireConstant(int i, string what) => Constant(i)
+        ?? throw ModelException.Unsupported(Node, $"{what} (input {i}, '{Node.Inputs[i]}') must be known before running (a constant or computed from shapes); data-dependent shapes are not supported");
+
+    /// <summary>Throws unless input i has one of the given element types.</summary>
+    public DataType ExpectType(int i, params ReadOnlySpan<DataType> allowed)
+    {
+        var t = InputType(i);
+        foreach (var a in allowed)
+        {
+            if (a == t)
+            {
+                return t;
+            }
+        }
+        var names = new string[allowed.Length];
+        for (int k = 0; k < allowed.Length; k++)
+        {
+            names[k] = DataTypes.Name(allowed[k]);
+        }
+        throw ModelException.Unsupported(Node, $"input {i} ('{Node.Inputs[i]}') has element type {DataTypes.Name(t)}; supported: {string.Join(", ", names)}");
+    }
+
+    public void SetOutput(int i, DataType type, int[] shape)
+    {
+        foreach (int d in shape)
+        {
+            if (d < 0)
+            {
+                throw ModelException.ForNode(Node, $"output {i} would have a negative dimension [{string.Join(", ", shape)}]");
+            }
+        }
+        long count;
+        try
+        {
+            count = Tensor.ElementCount(shape);
+        }
+        catch (TensorFormatException ex)
+        {
+            throw ModelException.ForNode(Node, $"output {i}: {ex.Message}");
+        }
+        _ = count;
+        _outputs[i] = new ValueState(Node.Outputs[i], type, shape);
+    }
+
+    /// <summary>Declares output i as a plan-time constant (Shape, or anything computed from shapes only).</summary>
+    public void SetOutputConstant(int i, Tensor value)
+    {
+        _outputs[i] = new ValueState(Node.Outputs[i], value.Type, value.ShapeArray(), value);
+    }
+
+    /// <summary>Asks for scratch memory available in <see cref="ExecContext.Scratch"/> (shared by all kernels, not kept between calls).</summary>
+    public void RequestScratch(long bytes)
+    {
+        ScratchBytes = Math.Max(ScratchBytes, bytes);
+    }
+}

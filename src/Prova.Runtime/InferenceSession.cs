@@ -1,0 +1,212 @@
+using System.Runtime.InteropServices;
+using Prova.Core;
+using Prova.Onnx;
+
+namespace Prova.Runtime;
+
+/// <summary>
+/// Runs one ONNX model on Prova's deterministic engine. A session plans the graph for each
+/// distinct set of input shapes (once), then every run reuses that plan's buffers. Runs on one
+/// session are serialised; use one session per concurrent caller.
+/// </summary>
+public sealed unsafe class InferenceSession : IDisposable
+{
+    private readonly OnnxModel _model;
+    private readonly SessionOptions _options;
+    private readonly WorkerPool _pool;
+    private readonly ExecContext _ctx;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Plan> _plans = new(StringComparer.Ordinal);
+    private readonly Queue<string> _planOrder = new();
+    private Plan? _lastPlan;
+    private string _lastKey = "";
+    private bool _disposed;
+
+    public InferenceSession(OnnxModel model, SessionOptions? options = null)
+    {
+        _model = model;
+        _options = options ?? new SessionOptions();
+        _options.Validate();
+        long opset = model.Opset;
+        if (opset < 1 || opset > KernelRegistry.MaxOpset)
+        {
+            throw new ModelException($"the model imports ONNX opset {opset}; Prova supports opsets 1 to {KernelRegistry.MaxOpset}", unsupported: opset > 0);
+        }
+        // Fail fast on unsupported ops and bad attributes, before any input arrives.
+        foreach (var node in model.Graph.Nodes)
+        {
+            KernelRegistry.Create(node, (int)opset);
+        }
+        _pool = new WorkerPool(_options.Threads);
+        _ctx = new ExecContext(_pool);
+        // With fully declared input shapes, plan now so shape errors surface at load time.
+        if (TryDeclaredShapes(out var shapes))
+        {
+            try
+            {
+                GetPlan(shapes);
+            }
+            catch
+            {
+                _pool.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Loads and plans a model file.</summary>
+    public static InferenceSession Load(string path, SessionOptions? options = null)
+        => new(OnnxLoader.Load(path), options);
+
+    public OnnxModel Model => _model;
+
+    public IReadOnlyList<ValueInfo> Inputs => _model.Graph.Inputs;
+
+    public IReadOnlyList<ValueInfo> Outputs => _model.Graph.Outputs;
+
+    public int Threads => _pool.Threads;
+
+    /// <summary>Working memory (bytes) of the most recent plan: the arena of intermediates and scratch.</summary>
+    public long ArenaBytes => _lastPlan?.ArenaBytes ?? 0;
+
+    /// <summary>Runs the model. Throws <see cref="InputException"/> when the inputs do not fit the model.</summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var plan = PlanFor(inputs);
+            var graphInputs = _model.Graph.Inputs;
+            for (int i = 0; i < graphInputs.Count; i++)
+            {
+                var bytes = inputs[graphInputs[i].Name].Bytes();
+                fixed (byte* src = bytes)
+                {
+                    Buffer.MemoryCopy(src, plan.Pointers[plan.InputSlots[i]], bytes.Length, bytes.Length);
+                }
+            }
+            plan.Execute(_ctx);
+            var outputs = new Dictionary<string, Tensor>(plan.OutputSlots.Length, StringComparer.Ordinal);
+            var graphOutputs = _model.Graph.Outputs;
+            for (int i = 0; i < graphOutputs.Count; i++)
+            {
+                var value = plan.Values[plan.OutputSlots[i]];
+                var tensor = Tensor.Zeros(value.Type, value.Shape);
+                var dest = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(tensor.Data), tensor.Bytes().Length);
+                new ReadOnlySpan<byte>(plan.Pointers[plan.OutputSlots[i]], dest.Length).CopyTo(dest);
+                outputs[graphOutputs[i].Name] = tensor;
+            }
+            return outputs;
+        }
+    }
+
+    private Plan PlanFor(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        var graphInputs = _model.Graph.Inputs;
+        foreach (var name in inputs.Keys)
+        {
+            bool known = false;
+            foreach (var info in graphInputs)
+            {
+                known |= info.Name == name;
+            }
+            if (!known)
+            {
+                throw new InputException($"the model has no input '{name}' (its inputs: {Describe(graphInputs)})");
+            }
+        }
+        var shapes = new Dictionary<string, (DataType, int[])>(StringComparer.Ordinal);
+        foreach (var info in graphInputs)
+        {
+            if (!inputs.TryGetValue(info.Name, out var tensor))
+            {
+                throw new InputException($"missing input '{info.Name}' ({info}; the model's inputs: {Describe(graphInputs)})");
+            }
+            if (tensor.Type != info.ElementType)
+            {
+                throw new InputException($"input '{info.Name}' should be {DataTypes.Name(info.ElementType)} but is {DataTypes.Name(tensor.Type)}");
+            }
+            if (info.Shape is { } dims)
+            {
+                bool ok = dims.Length == tensor.Rank;
+                for (int d = 0; ok && d < dims.Length; d++)
+                {
+                    ok = dims[d].Value is not { } v || v == tensor.Shape[d];
+                }
+                if (!ok)
+                {
+                    throw new InputException($"input '{info.Name}' should have shape [{string.Join(", ", dims)}] but has {tensor.ShapeString()}");
+                }
+            }
+            shapes[info.Name] = (tensor.Type, tensor.ShapeArray());
+        }
+        return GetPlan(shapes);
+    }
+
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes)
+    {
+        var key = string.Join(";", shapes.Select(kv => kv.Key + ":" + string.Join(",", kv.Value.Shape)));
+        if (_lastPlan is not null && key == _lastKey)
+        {
+            return _lastPlan;
+        }
+        if (!_plans.TryGetValue(key, out var plan))
+        {
+            plan = Plan.Build(_model, shapes, _pool);
+            if (_plans.Count >= _options.MaxCachedPlans)
+            {
+                var evicted = _planOrder.Dequeue();
+                _plans.Remove(evicted, out var old);
+                old?.Dispose();
+            }
+            _plans[key] = plan;
+            _planOrder.Enqueue(key);
+        }
+        _lastPlan = plan;
+        _lastKey = key;
+        return plan;
+    }
+
+    private bool TryDeclaredShapes(out Dictionary<string, (DataType Type, int[] Shape)> shapes)
+    {
+        shapes = new(StringComparer.Ordinal);
+        foreach (var info in _model.Graph.Inputs)
+        {
+            if (info.Shape is not { } dims || !DataTypes.IsSupported(info.ElementType))
+            {
+                return false;
+            }
+            var shape = new int[dims.Length];
+            for (int d = 0; d < dims.Length; d++)
+            {
+                if (dims[d].Value is not { } v || v < 0 || v > int.MaxValue)
+                {
+                    return false;
+                }
+                shape[d] = (int)v;
+            }
+            shapes[info.Name] = (info.ElementType, shape);
+        }
+        return true;
+    }
+
+    private static string Describe(IReadOnlyList<ValueInfo> infos) => string.Join(", ", infos.Select(i => i.ToString()));
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            foreach (var plan in _plans.Values)
+            {
+                plan.Dispose();
+            }
+            _plans.Clear();
+            _pool.Dispose();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Collections.Frozen;
+using Prova.Onnx;
+
+namespace Prova.Runtime;
+
+/// <summary>The ops Prova's engine runs (default ONNX domain), each with its kernel factory.</summary>
+public static class KernelRegistry
+{
+    /// <summary>Highest default-domain opset Prova accepts.</summary>
+    public const int MaxOpset = 21;
+
+    private static readonly FrozenDictionary<string, KernelFactory> s_factories = Build();
+
+    public static IEnumerable<string> SupportedOps => s_factories.Keys.Order(StringComparer.Ordinal);
+
+    public static bool IsSupported(string opType, string domain = "")
+        => IsDefaultDomain(domain) && s_factories.ContainsKey(opType);
+
+    public static bool IsDefaultDomain(string domain) => domain.Length == 0 || domain == "ai.onnx";
+
+    /// <summary>Creates the kernel for a node; throws <see cref="ModelException"/> if it cannot be run.</summary>
+    public static Kernel Create(OnnxNode node, int opset)
+    {
+        if (!IsDefaultDomain(node.Domain))
+        {
+            throw ModelException.Unsupported(node, $"operator domain '{node.Domain}'");
+        }
+        if (!s_factories.TryGetValue(node.OpType, out var factory))
+        {
+            throw ModelException.Unsupported(node, $"operator {node.OpType} (opset {opset}) is not implemented by Prova");
+        }
+        return factory(node, opset);
+    }
+
+    private static FrozenDictionary<string, KernelFactory> Build()
+    {
+        var registry = new Dictionary<string, KernelFactory>(StringComparer.Ordinal);
+        Ops.ElementwiseOps.Register(registry);
+        Ops.LinearOps.Register(registry);
+        Ops.ShapeOps.Register(registry);
+        Ops.ReduceOps.Register(registry);
+        return registry.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,353 @@
+using System.Runtime.InteropServices;
+using Prova.Core;
+using Prova.Onnx;
+
+namespace Prova.Runtime;
+
+/// <summary>
+/// A graph specialised to concrete input shapes: every value's shape, the constants folded at
+/// plan time, the kernels left to run, and one pinned arena in which every intermediate has a
+/// fixed offset (buffers whose lifetimes do not overlap share memory). Running a plan allocates
+/// nothing but the output tensors.
+/// </summary>
+internal sealed unsafe class Plan : IDisposable
+{
+    private const int Alignment = 64;
+
+    private readonly List<GCHandle> _pins = [];
+    private readonly byte[] _arena;
+    private readonly byte* _scratch;
+
+    private Plan(List<ValueState> values, List<Step> steps, int[] inputSlots, int[] outputSlots, byte[] arena, byte* scratch, byte*[] pointers, List<GCHandle> pins)
+    {
+        Values = values.ToArray();
+        Steps = steps.ToArray();
+        InputSlots = inputSlots;
+        OutputSlots = outputSlots;
+        _arena = arena;
+        _scratch = scratch;
+        Pointers = pointers;
+        _pins = pins;
+    }
+
+    public ValueState[] Values { get; }
+
+    public Step[] Steps { get; }
+
+    public int[] InputSlots { get; }
+
+    public int[] OutputSlots { get; }
+
+    public byte*[] Pointers { get; }
+
+    public long ArenaBytes => _arena.Length;
+
+    internal readonly record struct Step(Kernel Kernel, int[] Inputs, int[] Outputs);
+
+    public void Execute(ExecContext ctx)
+    {
+        ctx.Pointers = Pointers;
+        ctx.Values = Values;
+        ctx.Scratch = _scratch;
+        foreach (var step in Steps)
+        {
+            ctx.InputSlots = step.Inputs;
+            ctx.OutputSlots = step.Outputs;
+            step.Kernel.Execute(ctx);
+        }
+    }
+
+    public static Plan Build(OnnxModel model, IReadOnlyDictionary<string, (DataType Type, int[] Shape)> inputs, WorkerPool pool)
+    {
+        var graph = model.Graph;
+        int opset = (int)model.Opset;
+        var values = new List<ValueState>();
+        var slotOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pins = new List<GCHandle>();
+        try
+        {
+            int Add(ValueState v)
+            {
+                if (slotOf.ContainsKey(v.Name))
+                {
+                    throw new ModelException($"value '{v.Name}' is defined more than once");
+                }
+                slotOf[v.Name] = values.Count;
+                values.Add(v);
+                return values.Count - 1;
+            }
+
+            foreach (var (name, tensor) in graph.Initializers)
+            {
+                Add(new ValueState(name, tensor.Type, tensor.ShapeArray(), tensor));
+            }
+            var inputSlots = new int[graph.Inputs.Count];
+            for (int i = 0; i < graph.Inputs.Count; i++)
+            {
+                var info = graph.Inputs[i];
+                var (type, shape) = inputs[info.Name];
+                inputSlots[i] = Add(new ValueState(info.Name, type, shape));
+            }
+
+            var steps = new List<(Kernel Kernel, int[] Inputs, int[] Outputs, long Scratch)>();
+            var viewOf = new Dictionary<int, int>(); // view output slot -> slot whose buffer it shares
+            foreach (var node in graph.Nodes)
+            {
+                var kernel = KernelRegistry.Create(node, opset);
+                var inSlots = new int[node.Inputs.Length];
+                var inStates = new ValueState?[node.Inputs.Length];
+                for (int i = 0; i < node.Inputs.Length; i++)
+                {
+                    if (node.Inputs[i].Length == 0)
+                    {
+                        inSlots[i] = -1;
+                        continue;
+                    }
+                    if (!slotOf.TryGetValue(node.Inputs[i], out inSlots[i]))
+                    {
+                        throw ModelException.ForNode(node, $"input '{node.Inputs[i]}' is not a graph input, an initializer, or the output of an earlier node");
+                    }
+                    inStates[i] = values[inSlots[i]];
+                }
+                var ctx = new InferContext(node, opset, pool.Threads, inStates);
+                kernel.Infer(ctx);
+                var outSlots = new int[node.Outputs.Length];
+                bool allOutputsConstant = true;
+                for (int i = 0; i < node.Outputs.Length; i++)
+                {
+                    if (node.Outputs[i].Length == 0)
+                    {
+                        outSlots[i] = -1;
+                        continue;
+                    }
+                    var state = ctx.Outputs[i] ?? throw ModelException.ForNode(node, $"output {i} ('{node.Outputs[i]}') is not produced");
+                    outSlots[i] = Add(state);
+                    allOutputsConstant &= state.Constant is not null;
+                }
+                if (allOutputsConstant)
+                {
+                    continue;
+                }
+                bool allInputsConstant = true;
+                foreach (var s in inStates)
+                {
+                    allInputsConstant &= s is null || s.Constant is not null;
+                }
+                if (allInputsConstant)
+                {
+                    Fold(kernel, pool, values, inSlots, outSlots, ctx.ScratchBytes);
+                    continue;
+                }
+                if (kernel.IsView && inSlots[0] >= 0 && values[inSlots[0]].Constant is null)
+                {
+                    viewOf[outSlots[0]] = viewOf.TryGetValue(inSlots[0], out int root) ? root : inSlots[0];
+                    continue;
+                }
+                steps.Add((kernel, inSlots, outSlots, ctx.ScratchBytes));
+            }
+
+            var outputSlots = new int[graph.Outputs.Count];
+            for (int i = 0; i < graph.Outputs.Count; i++)
+            {
+                if (!slotOf.TryGetValue(graph.Outputs[i].Name, out outputSlots[i]))
+                {
+                    throw new ModelException($"graph output '{graph.Outputs[i].Name}' is not produced by any node");
+                }
+            }
+
+            // Lifetimes of arena buffers (view outputs fold into their root buffer).
+            int count = values.Count;
+            var first = new int[count];
+            var last = new int[count];
+            Array.Fill(first, int.MaxValue);
+            Array.Fill(last, -1);
+            int Root(int slot) => viewOf.TryGetValue(slot, out int r) ? r : slot;
+            void Touch(int slot, int time)
+            {
+                if (slot < 0 || values[slot].Constant is not null)
+                {
+                    return;
+                }
+                int r = Root(slot);
+                first[r] = Math.Min(first[r], time);
+                last[r] = Math.Max(last[r], time);
+            }
+            foreach (int s in inputSlots)
+            {
+                Touch(s, -1);
+            }
+            for (int t = 0; t < steps.Count; t++)
+            {
+                foreach (int s in steps[t].Inputs)
+                {
+                    Touch(s, t);
+                }
+                foreach (int s in steps[t].Outputs)
+                {
+                    Touch(s, t);
+                }
+            }
+            foreach (int s in outputSlots)
+            {
+                Touch(s, steps.Count);
+            }
+
+            var offsets = AssignOffsets(values, first, last, out long arenaBytes);
+            long scratchBytes = 0;
+            foreach (var step in steps)
+            {
+                scratchBytes = Math.Max(scratchBytes, step.Scratch);
+            }
+            long total = arenaBytes + AlignUp(scratchBytes) + Alignment;
+            if (total > Array.MaxLength)
+            {
+                throw new ModelException($"the model needs {total / (1 << 20)} MiB of working memory for these input shapes, more than one arena can hold");
+            }
+            var arena = GC.AllocateUninitializedArray<byte>((int)total, pinned: true);
+            byte* basePtr = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(arena, 0);
+            byte* aligned = (byte*)AlignUp((long)basePtr);
+            var pointers = new byte*[count];
+            for (int s = 0; s < count; s++)
+            {
+                var c = values[s].Constant;
+                if (c is not null)
+                {
+                    var handle = GCHandle.Alloc(c.Data, GCHandleType.Pinned);
+                    pins.Add(handle);
+                    pointers[s] = (byte*)handle.AddrOfPinnedObject();
+                }
+                else if (first[Root(s)] != int.MaxValue)
+                {
+                    pointers[s] = aligned + offsets[Root(s)];
+                }
+            }
+            var finalSteps = new List<Step>(steps.Count);
+            foreach (var s in steps)
+            {
+                finalSteps.Add(new Step(s.Kernel, s.Inputs, s.Outputs));
+            }
+            return new Plan(values, finalSteps, inputSlots, outputSlots, arena, aligned + arenaBytes, pointers, pins);
+        }
+        catch
+        {
+            foreach (var pin in pins)
+            {
+                pin.Free();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Greedy-by-size placement: biggest buffers first, each at the lowest offset free over its lifetime.</summary>
+    private static long[] AssignOffsets(List<ValueState> values, int[] first, int[] last, out long arenaBytes)
+    {
+        var offsets = new long[values.Count];
+        var order = new List<int>();
+        for (int s = 0; s < values.Count; s++)
+        {
+            if (first[s] != int.MaxValue)
+            {
+                order.Add(s);
+            }
+        }
+        long SizeOf(int s) => AlignUp(values[s].ElementCount * DataTypes.SizeOf(values[s].Type));
+        order.Sort((a, b) => SizeOf(b).CompareTo(SizeOf(a)) is var c && c != 0 ? c : a.CompareTo(b));
+        var placed = new List<int>();
+        arenaBytes = 0;
+        var conflicts = new List<(long Start, long End)>();
+        foreach (int s in order)
+        {
+            long size = SizeOf(s);
+            conflicts.Clear();
+            foreach (int p in placed)
+            {
+                if (first[p] <= last[s] && first[s] <= last[p])
+                {
+                    conflicts.Add((offsets[p], offsets[p] + SizeOf(p)));
+                }
+            }
+            conflicts.Sort();
+            long offset = 0;
+            foreach (var (start, end) in conflicts)
+            {
+                if (offset + size <= start)
+                {
+                    break;
+                }
+                offset = Math.Max(offset, end);
+            }
+            offsets[s] = offset;
+            arenaBytes = Math.Max(arenaBytes, offset + size);
+            placed.Add(s);
+        }
+        return offsets;
+    }
+
+    /// <summary>Runs a node whose inputs are all constant once, at plan time, and records its outputs as constants.</summary>
+    private static void Fold(Kernel kernel, WorkerPool pool, List<ValueState> values, int[] inSlots, int[] outSlots, long scratchBytes)
+    {
+        var handles = new List<GCHandle>();
+        try
+        {
+            var pointers = new byte*[values.Count];
+            foreach (int s in inSlots)
+            {
+                if (s >= 0)
+                {
+                    var h = GCHandle.Alloc(values[s].Constant!.Data, GCHandleType.Pinned);
+                    handles.Add(h);
+                    pointers[s] = (byte*)h.AddrOfPinnedObject();
+                }
+            }
+            var results = new Tensor?[outSlots.Length];
+            for (int i = 0; i < outSlots.Length; i++)
+            {
+                if (outSlots[i] >= 0)
+                {
+                    var v = values[outSlots[i]];
+                    var t = Tensor.Zeros(v.Type, v.Shape);
+                    results[i] = t;
+                    var h = GCHandle.Alloc(t.Data, GCHandleType.Pinned);
+                    handles.Add(h);
+                    pointers[outSlots[i]] = (byte*)h.AddrOfPinnedObject();
+                }
+            }
+            var scratch = scratchBytes > 0 ? GC.AllocateUninitializedArray<byte>((int)Math.Min(int.MaxValue, scratchBytes + Alignment), pinned: true) : null;
+            var ctx = new ExecContext(pool)
+            {
+                Pointers = pointers,
+                Values = values.ToArray(),
+                InputSlots = inSlots,
+                OutputSlots = outSlots,
+                Scratch = scratch is null ? null : (byte*)AlignUp((long)Marshal.UnsafeAddrOfPinnedArrayElement(scratch, 0)),
+            };
+            kernel.Execute(ctx);
+            GC.KeepAlive(scratch);
+            for (int i = 0; i < outSlots.Length; i++)
+            {
+                if (outSlots[i] >= 0)
+                {
+                    values[outSlots[i]].Constant = results[i];
+                }
+            }
+        }
+        finally
+        {
+            foreach (var h in handles)
+            {
+                h.Free();
+            }
+        }
+    }
+
+    private static long AlignUp(long value) => (value + Alignment - 1) & ~(long)(Alignment - 1);
+
+    public void Dispose()
+    {
+        foreach (var pin in _pins)
+        {
+            pin.Free();
+        }
+        _pins.Clear();
+    }
+}
