@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Prova's tests and demo need on a fresh Debian machine with the .NET SDK and
+# Node.js: Debian packages (ONNX backend conformance data). Idempotent: does nothing when all
+# is present. Run as root or with sudo available.
+set -euo pipefail
+
+need=()
+for pkg in libonnx-testdata; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        need+=("$pkg")
+    fi
+done
+
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}"
+    sudo_cmd=()
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo_cmd=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "setup: the .NET SDK 10 is required (dotnet not found on PATH)" >&2
+    exit 2
+fi

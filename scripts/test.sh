@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every Prova test on a fresh machine: installs what the tests need, builds in Release,
+# runs all test projects, and prints one closing line "N passed, M failed, K skipped".
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+bash scripts/setup.sh
+mkdir -p artifacts
+rm -f artifacts/conformance-summary.txt
+
+echo "== build (Release)"
+dotnet build Prova.slnx -c Release -v q -nologo -clp:NoSummary
+
+echo "== tests"
+set +e
+dotnet test Prova.slnx -c Release --no-build -v q -nologo --logger "trx;LogFilePrefix=prova" \
+    --results-directory artifacts/test-results 2>&1 | tee artifacts/test-output.txt
+status=${PIPESTATUS[0]}
+set -e
+
+if [ -f artifacts/conformance-summary.txt ]; then
+    echo "== ONNX backend conformance"
+    cat artifacts/conformance-summary.txt
+fi
+
+# Sum the per-project counts from the TRX files into one closing line.
+python3 - "$status" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for path in glob.glob("artifacts/test-results/prova*.trx"):
+    counters = ET.parse(path).getroot().find(".//{*}Counters")
+    if counters is None:
+        continue
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+    skipped += int(counters.get("notExecuted", 0))
+if passed == 0 and failed == 0:
+    print("no test results found", file=sys.stderr)
+    sys.exit(1)
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit "$status"
