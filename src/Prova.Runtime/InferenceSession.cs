@@ -103,6 +103,10 @@ public sealed unsafe class InferenceSession : IDisposable
     private Plan PlanFor(IReadOnlyDictionary<string, Tensor> inputs)
     {
         var graphInputs = _model.Graph.Inputs;
+        if (_lastPlan is { } last && MatchesPlan(last, inputs))
+        {
+            return last;
+        }
         foreach (var name in inputs.Keys)
         {
             bool known = false;
@@ -141,6 +145,29 @@ public sealed unsafe class InferenceSession : IDisposable
             shapes[info.Name] = (tensor.Type, tensor.ShapeArray());
         }
         return GetPlan(shapes);
+    }
+
+    /// <summary>Allocation-free check that the inputs have exactly the names, types and shapes a plan was built for.</summary>
+    private bool MatchesPlan(Plan plan, IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        var graphInputs = _model.Graph.Inputs;
+        if (inputs.Count != graphInputs.Count)
+        {
+            return false;
+        }
+        for (int i = 0; i < graphInputs.Count; i++)
+        {
+            if (!inputs.TryGetValue(graphInputs[i].Name, out var tensor))
+            {
+                return false;
+            }
+            var planned = plan.Values[plan.InputSlots[i]];
+            if (tensor.Type != planned.Type || !tensor.Shape.SequenceEqual(planned.Shape))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes)
