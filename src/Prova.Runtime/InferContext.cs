@@ -53,6 +53,12 @@ public sealed class InferContext
 
     public int OutputCount => _outputs.Length;
 
+    /// <summary>
+    /// Largest value (bytes) materialised while planning (folded constants, ConstantOfShape, Range).
+    /// Bounds what a hostile model can make the planner allocate before any input arrives.
+    /// </summary>
+    public const long MaxPlanTimeConstantBytes = 256L << 20;
+
     internal long ScratchBytes { get; private set; }
 
     internal ValueState?[] Outputs => _outputs;
@@ -122,6 +128,15 @@ public sealed class InferContext
     public void SetOutputConstant(int i, Tensor value)
     {
         _outputs[i] = new ValueState(Node.Outputs[i], value.Type, value.ShapeArray(), value);
+    }
+
+    /// <summary>Throws unless a plan-time constant of this many elements stays within <see cref="MaxPlanTimeConstantBytes"/>.</summary>
+    public void CheckConstantSize(DataType type, long elements)
+    {
+        if (elements * DataTypes.SizeOf(type) > MaxPlanTimeConstantBytes)
+        {
+            throw ModelException.ForNode(Node, $"would build a {DataTypes.Name(type)} constant of {elements} elements while planning; the limit is {MaxPlanTimeConstantBytes >> 20} MiB");
+        }
     }
 
     /// <summary>Asks for scratch memory available in <see cref="ExecContext.Scratch"/> (shared by all kernels, not kept between calls).</summary>

@@ -133,7 +133,7 @@ internal sealed unsafe class Plan : IDisposable
                 {
                     allInputsConstant &= s is null || s.Constant is not null;
                 }
-                if (allInputsConstant)
+                if (allInputsConstant && FoldedBytes(ctx) <= InferContext.MaxPlanTimeConstantBytes)
                 {
                     Fold(kernel, pool, values, inSlots, outSlots, ctx.ScratchBytes);
                     continue;
@@ -236,6 +236,19 @@ internal sealed unsafe class Plan : IDisposable
             }
             throw;
         }
+    }
+
+    private static long FoldedBytes(InferContext ctx)
+    {
+        long bytes = 0;
+        foreach (var output in ctx.Outputs)
+        {
+            if (output is not null)
+            {
+                bytes += output.ElementCount * DataTypes.SizeOf(output.Type);
+            }
+        }
+        return bytes;
     }
 
     /// <summary>Greedy-by-size placement: biggest buffers first, each at the lowest offset free over its lifetime.</summary>

@@ -116,6 +116,7 @@ internal sealed class ConstantOfShapeKernel : ConstantKernel
         Tensor value;
         try
         {
+            ctx.CheckConstantSize(_fill.Type, Tensor.ElementCount(shape));
             value = Tensor.Zeros(_fill.Type, shape);
         }
         catch (TensorFormatException ex)
@@ -163,6 +164,10 @@ internal sealed class RangeKernel : ConstantKernel
         if (double.IsNaN(n) || double.IsInfinity(n) || n > Tensor.MaxElements)
         {
             throw ModelException.ForNode(Node, $"Range would produce {n} elements");
+        }
+        if (n * sizeof(long) > InferContext.MaxPlanTimeConstantBytes)
+        {
+            throw ModelException.ForNode(Node, $"Range would build {n} elements while planning; the limit is {InferContext.MaxPlanTimeConstantBytes >> 20} MiB");
         }
         return (int)Math.Max(0, Math.Ceiling(n));
     }
