@@ -45,6 +45,11 @@ public static class TensorJson
         {
             throw Invalid(ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader.GetString on a string that is not valid UTF-8.
+            throw new TensorFormatException($"invalid JSON: {ex.Message.TrimEnd('.')}", ex);
+        }
     }
 
     public static Tensor ReadTensor(string json, string name = "tensor") => ReadTensor(Encoding.UTF8.GetBytes(json), name);
@@ -91,6 +96,11 @@ public static class TensorJson
         catch (JsonException ex)
         {
             throw Invalid(ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader.GetString on a string that is not valid UTF-8.
+            throw new TensorFormatException($"invalid JSON: {ex.Message.TrimEnd('.')}", ex);
         }
     }
 
@@ -676,10 +686,11 @@ public static class TensorJson
     private static void WriteData(Utf8JsonWriter writer, Tensor tensor)
     {
         Span<byte> text = stackalloc byte[64];
-        switch (tensor.Data)
+        // Switch on the declared type: the CLR lets a ushort[] pass as a short[] (and so on).
+        switch (tensor.Type)
         {
-            case float[] a:
-                foreach (float v in a)
+            case DataType.Float32:
+                foreach (float v in (float[])tensor.Data)
                 {
                     if (!float.IsFinite(v))
                     {
@@ -691,8 +702,8 @@ public static class TensorJson
                     writer.WriteRawValue(text[..written], skipInputValidation: true);
                 }
                 break;
-            case double[] a:
-                foreach (double v in a)
+            case DataType.Float64:
+                foreach (double v in (double[])tensor.Data)
                 {
                     if (!double.IsFinite(v))
                     {
@@ -703,56 +714,56 @@ public static class TensorJson
                     writer.WriteRawValue(text[..written], skipInputValidation: true);
                 }
                 break;
-            case bool[] a:
-                foreach (bool v in a)
+            case DataType.Bool:
+                foreach (bool v in (bool[])tensor.Data)
                 {
                     writer.WriteBooleanValue(v);
                 }
                 break;
-            case sbyte[] a:
-                foreach (sbyte v in a)
+            case DataType.Int8:
+                foreach (sbyte v in (sbyte[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case byte[] a:
-                foreach (byte v in a)
+            case DataType.UInt8:
+                foreach (byte v in (byte[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case short[] a:
-                foreach (short v in a)
+            case DataType.Int16:
+                foreach (short v in (short[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case ushort[] a:
-                foreach (ushort v in a)
+            case DataType.UInt16:
+                foreach (ushort v in (ushort[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case int[] a:
-                foreach (int v in a)
+            case DataType.Int32:
+                foreach (int v in (int[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case uint[] a:
-                foreach (uint v in a)
+            case DataType.UInt32:
+                foreach (uint v in (uint[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case long[] a:
-                foreach (long v in a)
+            case DataType.Int64:
+                foreach (long v in (long[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
                 break;
-            case ulong[] a:
-                foreach (ulong v in a)
+            case DataType.UInt64:
+                foreach (ulong v in (ulong[])tensor.Data)
                 {
                     writer.WriteNumberValue(v);
                 }
