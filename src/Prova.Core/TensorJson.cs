@@ -20,6 +20,12 @@ public static class TensorJson
 
     private const int MaxDepth = 128;
 
+    /// <summary>The float32 that "NaN" reads as: the positive quiet NaN 0x7FC00000 (not .NET's float.NaN, 0xFFC00000).</summary>
+    public static readonly float CanonicalNaN = BitConverter.Int32BitsToSingle(0x7FC00000);
+
+    /// <summary>The float64 that "NaN" reads as: 0x7FF8000000000000.</summary>
+    public static readonly double CanonicalNaN64 = BitConverter.Int64BitsToDouble(0x7FF8000000000000);
+
     private static readonly JsonReaderOptions s_readerOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
@@ -455,7 +461,8 @@ public static class TensorJson
         {
             if (reader.TokenType == JsonTokenType.String)
             {
-                return SpecialFloat(ref reader, name, index);
+                float special = SpecialFloat(ref reader, name, index);
+                return float.IsNaN(special) ? CanonicalNaN64 : special;
             }
             RequireNumber(ref reader, name, index, "float64");
             var text = NumberText(ref reader, out byte[]? rented);
@@ -545,7 +552,7 @@ public static class TensorJson
     {
         if (reader.ValueTextEquals("NaN"u8))
         {
-            return float.NaN;
+            return CanonicalNaN;
         }
         if (reader.ValueTextEquals("Infinity"u8))
         {
