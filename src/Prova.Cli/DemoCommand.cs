@@ -69,7 +69,7 @@ internal static class DemoCommand
         double latency;
         using (var session = new InferenceSession(model, new SessionOptions { Threads = allThreads }))
         {
-            session.Run(inputs);
+            ModelRunner.WarmUp(session, inputs);
             (outputs, latency) = ModelRunner.TimedRun(session, inputs);
             hash = TensorEncoding.Hash(outputs);
         }
