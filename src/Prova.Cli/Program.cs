@@ -2,5 +2,5 @@ namespace Prova.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args) => ProvaCli.Run(args, Console.Out, Console.Error);
 }

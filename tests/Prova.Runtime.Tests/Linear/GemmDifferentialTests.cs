@@ -86,12 +86,12 @@ public sealed class GemmDifferentialTests(ITestOutputHelper output)
         var ap = aShape.Length == 1 ? new[] { 1, aShape[0] } : aShape;
         var bp = bShape.Length == 1 ? new[] { bShape[0], 1 } : bShape;
         int m = ap[^2], k = ap[^1], n = bp[^1];
-        int rank = Math.Max(ap.Length, bp.Length) - 2;
+        int rank = System.Math.Max(ap.Length, bp.Length) - 2;
         var batch = new int[rank];
         int Dim(int[] s, int d) => d - (rank - (s.Length - 2)) is var i && i >= 0 ? s[i] : 1;
         for (int d = 0; d < rank; d++)
         {
-            batch[d] = Math.Max(Dim(ap, d), Dim(bp, d));
+            batch[d] = System.Math.Max(Dim(ap, d), Dim(bp, d));
         }
         int batches = batch.Aggregate(1, (x, y) => x * y);
         var expected = new List<float>();

@@ -105,7 +105,7 @@ internal static class BackendOracle
             {
                 double e = Convert.ToDouble(expected.Data.GetValue(i));
                 double a = Convert.ToDouble(actual.Data.GetValue(i));
-                bool ok = (double.IsNaN(e) && double.IsNaN(a)) || e == a || Math.Abs(a - e) <= 1e-7 + 1e-3 * Math.Abs(e);
+                bool ok = (double.IsNaN(e) && double.IsNaN(a)) || e == a || System.Math.Abs(a - e) <= 1e-7 + 1e-3 * System.Math.Abs(e);
                 Assert.True(ok, $"{what}: element {i} is {a}, expected {e}");
             }
         }

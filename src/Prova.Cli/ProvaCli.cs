@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using Prova.Core;
+using Spectre.Console;
+
+namespace Prova.Cli;
+
+/// <summary>
+/// The <c>prova</c> command line. <see cref="Run"/> is the whole program with its standard streams
+/// passed in, so tests can run it in-process. Bad usage and bad input end with exit code 2 and one
+/// line on stderr ("error: ..."), never a stack trace.
+/// </summary>
+public static class ProvaCli
+{
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var context = new CliContext(stdout, stderr, CreateConsole(stdout));
+        var root = BuildRoot(context);
+        var parse = root.Parse(args);
+        bool helpOrVersion = parse.Action is HelpAction || parse.Action?.GetType().Name == "VersionOptionAction";
+        if (parse.Errors.Count > 0 && !helpOrVersion)
+        {
+            return Fail(stderr, $"{parse.Errors[0].Message.TrimEnd('.')} (see 'prova --help')");
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration
+            {
+                Output = stdout,
+                Error = stderr,
+                EnableDefaultExceptionHandler = false,
+            });
+        }
+        catch (ProvaException ex)
+        {
+            return Fail(stderr, ex.Message);
+        }
+        catch (OutOfMemoryException)
+        {
+            return Fail(stderr, "out of memory (the model or its inputs are too large for this machine)");
+        }
+        catch (Exception ex)
+        {
+            stderr.WriteLine($"internal error: {ex.GetType().Name}: {OneLine(ex.Message)}");
+            stderr.WriteLine("This is a bug in Prova; please report it with the command you ran.");
+            return ExitCodes.InternalError;
+        }
+    }
+
+    internal static RootCommand BuildRoot(CliContext context)
+    {
+        var root = new RootCommand("Prova: run ONNX models deterministically (bit-identical results on any machine and thread count).")
+        {
+            RunCommand.Create(context),
+            DemoCommand.Create(context),
+        };
+        root.SetAction(parse =>
+        {
+            // Bare "prova": show what it can do.
+            new HelpAction().Invoke(parse);
+            return ExitCodes.Success;
+        });
+        return root;
+    }
+
+    private static int Fail(TextWriter stderr, string message)
+    {
+        stderr.WriteLine("error: " + OneLine(message));
+        return ExitCodes.BadInput;
+    }
+
+    internal static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+
+    private static IAnsiConsole CreateConsole(TextWriter stdout)
+    {
+        bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        if (!terminal)
+        {
+            console.Profile.Width = 120;
+        }
+        return console;
+    }
+}
+
+/// <summary>The streams and console a command writes to.</summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, IAnsiConsole Console);
