@@ -88,7 +88,7 @@ public sealed class WorkerPoolTests(ITestOutputHelper output)
         output.WriteLine($"seed {Seed}, threads {threads}");
         var rng = new Random(Seed);
         using var pool = new WorkerPool(threads);
-        for (int job = 0; job < 5000; job++)
+        for (int job = 0; job < 2000; job++)
         {
             int count = rng.Next(0, 300);
             int grain = rng.Next(1, 40);
@@ -130,7 +130,7 @@ public sealed class WorkerPoolTests(ITestOutputHelper output)
     [Fact]
     public void ResultsDoNotDependOnThreadCountOrGrain()
     {
-        const int Count = 100_003;
+        const int Count = 30_011;
         var reference = new float[Count];
         new FormulaBody(reference).Execute(0, Count);
         foreach (int threads in new[] { 1, 2, 3, 4, 7 })
