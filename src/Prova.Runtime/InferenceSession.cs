@@ -85,6 +85,18 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>Working memory (bytes) of the most recent plan: the arena of intermediates and scratch.</summary>
     public long ArenaBytes => _lastPlan?.ArenaBytes ?? 0;
 
+    /// <summary>Number of input-shape plans currently cached (tests observe plan reuse with it).</summary>
+    internal int CachedPlanCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _plans.Count;
+            }
+        }
+    }
+
     /// <summary>Runs the model. Throws <see cref="InputException"/> when the inputs do not fit the model.</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
