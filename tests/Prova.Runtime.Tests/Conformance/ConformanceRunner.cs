@@ -171,8 +171,11 @@ internal static partial class ConformanceRunner
     private static string SkipGroup(string message)
     {
         var match = NodeOpPattern().Match(message);
-        return match.Success ? match.Groups["op"].Value : message;
+        return match.Success ? match.Groups["op"].Value : QuotedName().Replace(message, "'…'");
     }
+
+    [GeneratedRegex("'[^']*'")]
+    private static partial Regex QuotedName();
 
     [GeneratedRegex(@"\((?<op>[A-Za-z0-9_.]+)\): not supported:")]
     private static partial Regex NodeOpPattern();

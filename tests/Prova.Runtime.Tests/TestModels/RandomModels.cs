@@ -98,7 +98,7 @@ internal static class RandomModels
     /// Reshape, Transpose, Div, Softmax), residual Add, LayerNormalization, a feed-forward layer with
     /// erf-GELU (Div, Erf, Add, Mul), residual Add, LayerNormalization.
     /// </summary>
-    public static OnnxModel TransformerBlock(int seed, int batch = 8, int seq = 32, int d = 64, int heads = 4, int ffn = 256)
+    public static OnnxModel TransformerBlock(int seed, int batch = 8, int seq = 64, int d = 64, int heads = 4, int ffn = 256)
     {
         var rng = new Random(seed);
         int dh = d / heads;
