@@ -77,6 +77,31 @@ public sealed class ThreadCountDeterminismTests(ITestOutputHelper output)
         Assert.NotEqual(a, b);
     }
 
+    /// <summary>
+    /// Output hashes recorded on an AVX-512 machine and checked there with AVX-512, AVX2 and all hardware
+    /// intrinsics disabled. Every machine and SIMD level must reproduce them: the bytes are a protocol
+    /// (receipts sign them). A kernel change that alters them changes some output element's formula —
+    /// if that is intended, it is a protocol change: update the hashes and say so in docs/determinism.md.
+    /// </summary>
+    public static TheoryData<string, int, string> GoldenHashes => new()
+    {
+        { "mlp", 7841, "a0410abcc15c85a043281e51a4ac198dee09833a58adb57eb3dc0d434c84d888" },
+        { "cnn", 3232, "6c54e8ca70269ceda90856c1a12caa0ede6d54d8b70279c016415f3e4f61e117" },
+        { "transformer", 6404, "0dd95813a900f9d5ba9b7fc0ac9bdebbe7e55c5624a9fe1c1d9c920c471d23c1" },
+    };
+
+    [Theory]
+    [MemberData(nameof(GoldenHashes))]
+    public void OutputHashesMatchTheValuesRecordedOnAnotherMachine(string kind, int seed, string expected)
+    {
+        output.WriteLine($"model {kind}: weight seed {seed}, input seed {seed + 1}; SIMD: {System.Numerics.Vector<byte>.Count * 8}-bit Vector<T>, AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
+        var model = Build(kind, seed);
+        using var session = new InferenceSession(model, new SessionOptions { Threads = 2 });
+        string hash = TensorEncoding.Hash(session.Run(RandomModels.Inputs(model, seed + 1)));
+        output.WriteLine($"  hash {hash}");
+        Assert.True(hash == expected, $"{kind} (seed {seed}) hashes to {hash} here, {expected} where it was recorded: some kernel's arithmetic depends on the machine or SIMD level, or its formula changed");
+    }
+
     /// <summary>The outputs are finite, not constant, and (for the MLP) rows of probabilities.</summary>
     private void AssertMeaningful(string kind, Dictionary<string, Tensor> outputs)
     {
