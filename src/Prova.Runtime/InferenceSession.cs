@@ -30,7 +30,23 @@ public sealed unsafe class InferenceSession : IDisposable
         long opset = model.Opset;
         if (opset < 1 || opset > KernelRegistry.MaxOpset)
         {
+            // A model that imports only another domain (e.g. ai.onnx.preview.training) is valid ONNX
+            // whose ops Prova does not run: report the op, not a missing default opset.
+            foreach (var node in model.Graph.Nodes)
+            {
+                if (!KernelRegistry.IsDefaultDomain(node.Domain))
+                {
+                    throw ModelException.Unsupported(node, $"operator domain '{node.Domain}'");
+                }
+            }
             throw new ModelException($"the model imports ONNX opset {opset}; Prova supports opsets 1 to {KernelRegistry.MaxOpset}", unsupported: opset > 0);
+        }
+        foreach (var input in model.Graph.Inputs)
+        {
+            if (!DataTypes.IsSupported(input.ElementType))
+            {
+                throw new ModelException($"graph input '{input.Name}' has element type {DataTypes.Name(input.ElementType)} ({(int)input.ElementType}), which Prova does not support", unsupported: input.ElementType != DataType.Undefined);
+            }
         }
         // Fail fast on unsupported ops and bad attributes, before any input arrives.
         foreach (var node in model.Graph.Nodes)
@@ -68,6 +84,18 @@ public sealed unsafe class InferenceSession : IDisposable
 
     /// <summary>Working memory (bytes) of the most recent plan: the arena of intermediates and scratch.</summary>
     public long ArenaBytes => _lastPlan?.ArenaBytes ?? 0;
+
+    /// <summary>Number of input-shape plans currently cached (tests observe plan reuse with it).</summary>
+    internal int CachedPlanCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _plans.Count;
+            }
+        }
+    }
 
     /// <summary>Runs the model. Throws <see cref="InputException"/> when the inputs do not fit the model.</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)

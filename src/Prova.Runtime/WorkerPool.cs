@@ -67,8 +67,9 @@ public sealed class WorkerPool : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             // Several chunks per thread balance uneven cores; never smaller than the grain.
-            int chunk = Math.Max(grain, (count + Threads * 4 - 1) / (Threads * 4));
-            int chunks = (count + chunk - 1) / chunk;
+            // long arithmetic: count may be close to int.MaxValue.
+            int chunk = (int)Math.Max(grain, ((long)count + Threads * 4 - 1) / (Threads * 4));
+            int chunks = (int)(((long)count + chunk - 1) / chunk);
             _wake.Reset();
             _body = body;
             _count = count;
@@ -107,7 +108,7 @@ public sealed class WorkerPool : IDisposable
             {
                 return;
             }
-            int end = Math.Min(count, begin + _chunk);
+            int end = (int)Math.Min(count, (long)begin + _chunk);
             if (Interlocked.CompareExchange(ref _cursor, (job << 32) | (uint)end, cursor) != cursor)
             {
                 continue;

@@ -1,6 +1,6 @@
 using Xunit.Abstractions;
 
-namespace Prova.Runtime.Tests.Math;
+namespace Prova.Runtime.Tests.DetMathTests;
 
 /// <summary>DetMath against double-precision references over millions of sampled floats plus special values.</summary>
 public sealed class DetMathAccuracyTests

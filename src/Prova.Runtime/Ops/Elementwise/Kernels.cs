@@ -132,6 +132,14 @@ internal sealed unsafe class FloatBinaryKernel<TOp> : BroadcastKernel where TOp 
         }
         var a = ctx.InputShape(0);
         var b = ctx.InputShape(1);
+        if (_unidirectional && ctx.Opset < 7 && b.Length == 1 && a.Length >= 3 && b[0] == a[1])
+        {
+            // PRelu before opset 7 applies a 1-D slope per channel (axis 1), not numpy-style to the last axis.
+            var channel = new int[a.Length - 1];
+            Array.Fill(channel, 1);
+            channel[0] = b[0];
+            b = channel;
+        }
         var shape = BroadcastLayout.Shape(Node, a, b);
         if (_unidirectional && !shape.AsSpan().SequenceEqual(a))
         {
