@@ -80,8 +80,18 @@ public sealed class InferContext
     public Tensor? Constant(int i) => HasInput(i) ? _inputs[i]!.Constant : null;
 
     /// <summary>The input's value, which this op needs at plan time (e.g. Reshape's shape).</summary>
-    public Tensor RequireConstant(int i, string what) => Constant(i)
-        ?? throw ModelException.Unsupported(Node, $"{what} (input {i}, '{Node.Inputs[i]}') must be known before running (a constant or computed from shapes); data-dependent shapes are not supported");
+    public Tensor RequireConstant(int i, string what)
+    {
+        if (Constant(i) is { } value)
+        {
+            return value;
+        }
+        MissingConstant = HasInput(i) ? Node.Inputs[i] : null;
+        throw ModelException.Unsupported(Node, $"{what} (input {i}, '{Node.Inputs[i]}') must be known before running (a constant, computed from shapes, or from small integer graph inputs); data-dependent shapes are not supported");
+    }
+
+    /// <summary>The value whose data a kernel needed at plan time but was not constant.</summary>
+    internal string? MissingConstant { get; private set; }
 
     /// <summary>Throws unless input i has one of the given element types.</summary>
     public DataType ExpectType(int i, params ReadOnlySpan<DataType> allowed)

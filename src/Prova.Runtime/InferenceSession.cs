@@ -18,6 +18,8 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Plan> _plans = new(StringComparer.Ordinal);
     private readonly Queue<string> _planOrder = new();
+    // Small integer inputs that feed shapes, axes or pads: plans are specialised on their values.
+    private readonly HashSet<string> _valueInputs = new(StringComparer.Ordinal);
     private Plan? _lastPlan;
     private string _lastKey = "";
     private bool _disposed;
@@ -61,6 +63,11 @@ public sealed unsafe class InferenceSession : IDisposable
             try
             {
                 GetPlan(shapes);
+            }
+            catch (NeedsInputValuesException ex)
+            {
+                // Shapes depend on input values: plan when the first inputs arrive.
+                _valueInputs.UnionWith(ex.Inputs);
             }
             catch
             {
@@ -107,6 +114,10 @@ public sealed unsafe class InferenceSession : IDisposable
             var graphInputs = _model.Graph.Inputs;
             for (int i = 0; i < graphInputs.Count; i++)
             {
+                if (plan.Values[plan.InputSlots[i]].Constant is not null)
+                {
+                    continue; // the plan is specialised on this input's value
+                }
                 var bytes = inputs[graphInputs[i].Name].Bytes();
                 fixed (byte* src = bytes)
                 {
@@ -172,7 +183,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             shapes[info.Name] = (tensor.Type, tensor.ShapeArray());
         }
-        return GetPlan(shapes);
+        return GetPlan(shapes, inputs);
     }
 
     /// <summary>Allocation-free check that the inputs have exactly the names, types and shapes a plan was built for.</summary>
@@ -194,20 +205,59 @@ public sealed unsafe class InferenceSession : IDisposable
             {
                 return false;
             }
+            if (planned.Constant is { } value && !tensor.Bytes().SequenceEqual(value.Bytes()))
+            {
+                return false;
+            }
         }
         return true;
     }
 
-    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes)
+    /// <summary>
+    /// The plan for these input shapes (and, for inputs the graph needs as shape data, these
+    /// values): cached, or built now. <paramref name="inputs"/> is null when planning from the
+    /// declared shapes before any input arrived.
+    /// </summary>
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? inputs = null)
     {
-        var key = string.Join(";", shapes.Select(kv => kv.Key + ":" + string.Join(",", kv.Value.Shape)));
+        while (true)
+        {
+            Dictionary<string, Tensor>? values = null;
+            if (_valueInputs.Count > 0)
+            {
+                if (inputs is null)
+                {
+                    throw new NeedsInputValuesException([.. _valueInputs]);
+                }
+                values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+                foreach (var name in _valueInputs)
+                {
+                    var t = inputs[name];
+                    values[name] = Tensor.FromBytes(t.Type, t.Shape, t.Bytes());
+                }
+            }
+            try
+            {
+                return GetPlan(shapes, values);
+            }
+            catch (NeedsInputValuesException ex) when (inputs is not null && ex.Inputs.Any(n => !_valueInputs.Contains(n)))
+            {
+                _valueInputs.UnionWith(ex.Inputs);
+            }
+        }
+    }
+
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, Dictionary<string, Tensor>? values)
+    {
+        var key = string.Join(";", shapes.Select(kv => kv.Key + ":" + string.Join(",", kv.Value.Shape)
+            + (values?.GetValueOrDefault(kv.Key) is { } v ? "=" + Convert.ToHexString(v.Bytes()) : "")));
         if (_lastPlan is not null && key == _lastKey)
         {
             return _lastPlan;
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_model, shapes, _pool);
+            plan = Plan.Build(_model, shapes, _pool, values);
             if (_plans.Count >= _options.MaxCachedPlans)
             {
                 var evicted = _planOrder.Dequeue();

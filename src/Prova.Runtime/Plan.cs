@@ -57,7 +57,16 @@ internal sealed unsafe class Plan : IDisposable
         }
     }
 
-    public static Plan Build(OnnxModel model, IReadOnlyDictionary<string, (DataType Type, int[] Shape)> inputs, WorkerPool pool)
+    /// <summary>Largest integer graph input whose values a plan may be specialised on (see <see cref="NeedsInputValuesException"/>).</summary>
+    public const int MaxSpecializedInputElements = 4096;
+
+    /// <summary>
+    /// Plans the graph for the given input types and shapes. Graph inputs listed in
+    /// <paramref name="inputValues"/> are planned as constants with those values: that is how
+    /// models that take a shape, axes or pads as an input run (the plan is specialised on them).
+    /// </summary>
+    public static Plan Build(OnnxModel model, IReadOnlyDictionary<string, (DataType Type, int[] Shape)> inputs, WorkerPool pool,
+        IReadOnlyDictionary<string, Tensor>? inputValues = null)
     {
         var graph = model.Graph;
         int opset = (int)model.Opset;
@@ -86,7 +95,7 @@ internal sealed unsafe class Plan : IDisposable
             {
                 var info = graph.Inputs[i];
                 var (type, shape) = inputs[info.Name];
-                inputSlots[i] = Add(new ValueState(info.Name, type, shape));
+                inputSlots[i] = Add(new ValueState(info.Name, type, shape, inputValues?.GetValueOrDefault(info.Name)));
             }
 
             var steps = new List<(Kernel Kernel, int[] Inputs, int[] Outputs, long Scratch)>();
@@ -110,7 +119,14 @@ internal sealed unsafe class Plan : IDisposable
                     inStates[i] = values[inSlots[i]];
                 }
                 var ctx = new InferContext(node, opset, pool.Threads, inStates);
-                kernel.Infer(ctx);
+                try
+                {
+                    kernel.Infer(ctx);
+                }
+                catch (ModelException) when (ctx.MissingConstant is { } missing && SpecializableInputs(graph, values, slotOf, missing) is { Count: > 0 } needed)
+                {
+                    throw new NeedsInputValuesException(needed);
+                }
                 var outSlots = new int[node.Outputs.Length];
                 bool allOutputsConstant = true;
                 for (int i = 0; i < node.Outputs.Length; i++)
@@ -238,6 +254,58 @@ internal sealed unsafe class Plan : IDisposable
         }
     }
 
+    /// <summary>
+    /// The graph inputs a value depends on, when they are all small integer tensors whose values
+    /// can specialise a plan; empty when the value depends on anything else (float data, a large input).
+    /// </summary>
+    private static List<string> SpecializableInputs(OnnxGraph graph, List<ValueState> values, Dictionary<string, int> slotOf, string value)
+    {
+        var producer = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
+        foreach (var node in graph.Nodes)
+        {
+            foreach (var output in node.Outputs)
+            {
+                if (output.Length > 0)
+                {
+                    producer.TryAdd(output, node);
+                }
+            }
+        }
+        var graphInputs = new HashSet<string>(graph.Inputs.Select(i => i.Name), StringComparer.Ordinal);
+        var found = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>();
+        pending.Push(value);
+        while (pending.Count > 0)
+        {
+            var name = pending.Pop();
+            if (!seen.Add(name) || (slotOf.TryGetValue(name, out int slot) && values[slot].Constant is not null))
+            {
+                continue;
+            }
+            if (graphInputs.Contains(name))
+            {
+                var v = values[slotOf[name]];
+                if (v.Type is not (DataType.Int64 or DataType.Int32) || v.ElementCount > MaxSpecializedInputElements)
+                {
+                    return [];
+                }
+                found.Add(name);
+            }
+            else if (producer.TryGetValue(name, out var node))
+            {
+                foreach (var input in node.Inputs)
+                {
+                    if (input.Length > 0)
+                    {
+                        pending.Push(input);
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
     private static long FoldedBytes(InferContext ctx)
     {
         long bytes = 0;
@@ -363,4 +431,10 @@ internal sealed unsafe class Plan : IDisposable
         }
         _pins.Clear();
     }
+}
+
+/// <summary>A plan needs the values of these (small, integer) graph inputs: replan with them as constants.</summary>
+internal sealed class NeedsInputValuesException(IReadOnlyList<string> inputs) : Exception($"plan needs the values of {string.Join(", ", inputs)}")
+{
+    public IReadOnlyList<string> Inputs { get; } = inputs;
 }

@@ -111,10 +111,26 @@ public sealed class ShapeOpTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ReshapeWithRuntimeShapeIsReportedAsUnsupported()
+    public void ReshapeWithRuntimeShapeInputIsPlannedOnItsValue()
     {
-        var e = Assert.Throws<ModelException>(() => Run("Reshape", [Iota(2, 3), L(3, 2)]));
+        // The target shape arrives as a graph input: the session specialises its plan on the value.
+        var y = Run("Reshape", [Iota(2, 3), L(3, 2)])[0];
+        Assert.Equal([3, 2], y.ShapeArray());
+        Assert.Equal(Values<float>(Iota(2, 3)), Values<float>(y));
+    }
+
+    [Fact]
+    public void ReshapeToAShapeComputedFromFloatDataIsReportedAsUnsupported()
+    {
+        var b = new ModelBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float32, 2, 3);
+        var s = b.Input("s", DataType.Float32, 2);
+        var shape = b.Node("Cast", [s], [("to", (long)DataType.Int64)]);
+        b.Output(b.Node("Reshape", [x, shape]), "y");
+        // Input shapes are declared, so the problem is reported when the session is created.
+        var e = Assert.Throws<ModelException>(() => new InferenceSession(b.Build(), new SessionOptions { Threads = 1 }));
         Assert.True(e.IsUnsupported);
+        Assert.Contains("data-dependent", e.Message);
     }
 
     [Fact]
