@@ -1,0 +1,158 @@
+using Prova.Core;
+using Prova.Onnx;
+using Prova.Runtime;
+
+namespace Prova.Compare;
+
+/// <summary>One node timed alone on both engines.</summary>
+public sealed record OpTiming(string Node, string OpType, string Shapes, Measurement? Prova, Measurement? Ort, string? Error);
+
+public sealed record ProfileResult(string Model, int Batch, int Threads, List<OpTiming> Ops, string? Error);
+
+/// <summary>
+/// A per-op breakdown without hooks inside the engine: run the model once with every intermediate exposed
+/// as a graph output, then cut each node out as a one-node model fed with its real inputs and time it on
+/// both engines. It shows which ops dominate and where Prova's kernels trail ORT's; the sum differs from
+/// the whole-model time by what fusion (ORT) and buffer reuse (both) save.
+/// </summary>
+public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
+{
+    public ProfileResult Run(BenchModel model, int batch, int threads)
+    {
+        var dir = Path.Combine(options.WorkDirectory, "profile", $"{model.Name}_b{batch}");
+        Directory.CreateDirectory(dir);
+        OnnxModel full;
+        Dictionary<string, Tensor> values;
+        var input = model.MakeInput(batch, Comparison.Seed(model, batch));
+        try
+        {
+            full = model.Build();
+            values = Intermediates(full, model.InputName, input);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new ProfileResult(model.Name, batch, threads, [], Comparison.Describe(e));
+        }
+        var ops = new List<OpTiming>();
+        var graph = full.Graph;
+        for (int k = 0; k < graph.Nodes.Count; k++)
+        {
+            var node = graph.Nodes[k];
+            var timing = TimeNode(full, node, values, threads, Path.Combine(dir, $"{k:D3}"));
+            ops.Add(timing);
+            log.WriteLine($"  {timing.Node,-28} {timing.OpType,-20} Prova {timing.Prova?.MedianMs,9:0.0000} ms  ORT {timing.Ort?.MedianMs,9:0.0000} ms  {timing.Error}");
+        }
+        return new ProfileResult(model.Name, batch, threads, ops, null);
+    }
+
+    /// <summary>Every node output's value for this input, computed by Prova.</summary>
+    private static Dictionary<string, Tensor> Intermediates(OnnxModel model, string inputName, Tensor input)
+    {
+        var outputs = new List<ValueInfo>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in model.Graph.Nodes)
+        {
+            foreach (var o in node.Outputs)
+            {
+                if (o.Length > 0 && seen.Add(o))
+                {
+                    outputs.Add(new ValueInfo { Name = o, ElementType = DataType.Float32 });
+                }
+            }
+        }
+        var expanded = new OnnxModel
+        {
+            IrVersion = model.IrVersion,
+            ProducerName = model.ProducerName,
+            Opsets = model.Opsets,
+            Graph = new OnnxGraph
+            {
+                Name = model.Graph.Name,
+                Nodes = model.Graph.Nodes,
+                Inputs = model.Graph.Inputs,
+                Outputs = outputs,
+                Initializers = model.Graph.Initializers,
+            },
+        };
+        using var session = new InferenceSession(expanded, new SessionOptions { Threads = 1 });
+        var values = session.Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [inputName] = input });
+        values[inputName] = input;
+        return values;
+    }
+
+    private OpTiming TimeNode(OnnxModel full, OnnxNode node, Dictionary<string, Tensor> values, int threads, string stem)
+    {
+        var graph = full.Graph;
+        var inputs = new List<ValueInfo>();
+        var initializers = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var shapes = new List<string>();
+        foreach (var name in node.Inputs)
+        {
+            if (name.Length == 0 || initializers.ContainsKey(name) || feeds.ContainsKey(name))
+            {
+                continue;
+            }
+            if (graph.Initializers.TryGetValue(name, out var constant))
+            {
+                initializers[name] = constant;
+                shapes.Add("w" + constant.ShapeString());
+            }
+            else
+            {
+                var value = values[name];
+                feeds[name] = value;
+                inputs.Add(new ValueInfo { Name = name, ElementType = value.Type, Shape = FixedDims(value) });
+                shapes.Add(value.ShapeString());
+            }
+        }
+        var outputs = new List<ValueInfo>();
+        foreach (var name in node.Outputs)
+        {
+            if (name.Length > 0)
+            {
+                var value = values[name];
+                outputs.Add(new ValueInfo { Name = name, ElementType = value.Type, Shape = FixedDims(value) });
+            }
+        }
+        var single = new OnnxModel
+        {
+            IrVersion = full.IrVersion,
+            ProducerName = full.ProducerName,
+            Opsets = full.Opsets,
+            Graph = new OnnxGraph { Name = "op", Nodes = [node], Inputs = inputs, Outputs = outputs, Initializers = initializers },
+        };
+        string modelPath = stem + ".onnx";
+        string inputsPath = stem + ".inputs.json";
+        OnnxWriter.Save(single, modelPath);
+        TensorJson.WriteFile(inputsPath, "inputs", feeds);
+
+        Measurement? prova = null;
+        string? error = null;
+        try
+        {
+            using var session = new InferenceSession(single, new SessionOptions { Threads = threads });
+            prova = Measurement.Run(() => session.Run(feeds), TimeBox.Profile);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error = "Prova: " + Comparison.Describe(e);
+        }
+        var ortResult = ort.Run(modelPath, inputsPath, threads, TimeBox.Profile, outputsPath: null);
+        if (!ortResult.Ok)
+        {
+            error = (error is null ? "" : error + "; ") + "ORT: " + ortResult.Error;
+        }
+        return new OpTiming(node.DisplayName, node.OpType, string.Join(", ", shapes), prova, ortResult.Timing, error);
+    }
+
+    private static Dim[] FixedDims(Tensor t)
+    {
+        var dims = new Dim[t.Rank];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            dims[i] = Dim.Fixed(t.Shape[i]);
+        }
+        return dims;
+    }
+}
