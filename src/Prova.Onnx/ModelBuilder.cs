@@ -13,58 +13,252 @@ namespace Prova.Onnx;
 /// OnnxWriter.Save(b.Build(), "model.onnx");
 /// </code>
 /// Attribute values: long/int → INT, float/double → FLOAT, string → STRING, long[]/int[] → INTS,
-/// float[] → FLOATS, string[] → STRINGS, Tensor → TENSOR.
+/// float[] → FLOATS, string[] → STRINGS, Tensor → TENSOR (also bool → INT 0/1, double[] → FLOATS,
+/// OnnxGraph → GRAPH, Tensor[] → TENSORS).
+/// Built models use IR version 8, one opset import (default domain, the given version) and
+/// producer "prova", which ONNX Runtime accepts.
 /// </summary>
 public sealed partial class ModelBuilder
 {
-    public ModelBuilder(int opset = 17, string graphName = "main") => throw new NotImplementedException();
+    private readonly int _opset;
+    private readonly string _graphName;
+    private readonly List<OnnxNode> _nodes = [];
+    private readonly List<ValueInfo> _inputs = [];
+    private readonly List<ValueInfo> _outputs = [];
+    private readonly Dictionary<string, Tensor> _initializers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _nodeNames = new(StringComparer.Ordinal);
 
-    /// <summary>Declares a graph input; a negative dim becomes a symbolic dim ("N", "N1", ...).</summary>
-    public string Input(string name, DataType type, params int[] shape) => throw new NotImplementedException();
+    // A value renamed by Output keeps working under its old name in later calls.
+    private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
+    private int _counter;
+
+    public ModelBuilder(int opset = 17, string graphName = "main")
+    {
+        if (opset < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(opset), opset, "opset must be at least 1");
+        }
+        _opset = opset;
+        _graphName = graphName;
+    }
+
+    /// <summary>
+    /// Declares a graph input; a negative dim becomes a symbolic dim: -1 → "N", -2 → "N1",
+    /// -3 → "N2", ... (equal negative numbers give the same symbol across inputs).
+    /// </summary>
+    public string Input(string name, DataType type, params int[] shape)
+    {
+        Claim(name);
+        _inputs.Add(new ValueInfo { Name = name, ElementType = type, Shape = Dims(shape) });
+        return name;
+    }
 
     /// <summary>Adds a named initializer (weights); returns its name.</summary>
-    public string Initializer(string name, Tensor value) => throw new NotImplementedException();
+    public string Initializer(string name, Tensor value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        Claim(name);
+        _initializers[name] = value;
+        return name;
+    }
 
     /// <summary>Adds an initializer with a generated unique name; returns the name.</summary>
-    public string Constant(Tensor value) => throw new NotImplementedException();
+    public string Constant(Tensor value) => Initializer(Fresh("const"), value);
 
     /// <summary>Adds a node with one output (a generated unique name unless <paramref name="output"/> is given); returns the output name.</summary>
     public string Node(string opType, string[] inputs, (string Name, object Value)[]? attributes = null, string? name = null, string? output = null)
-        => throw new NotImplementedException();
+    {
+        if (output is not null)
+        {
+            Claim(output);
+        }
+        else
+        {
+            output = Fresh(opType);
+        }
+        Add(opType, inputs, attributes, name, [output]);
+        return output;
+    }
 
     /// <summary>Adds a node with several outputs; returns their generated names.</summary>
     public string[] NodeMulti(string opType, string[] inputs, int outputCount, (string Name, object Value)[]? attributes = null, string? name = null)
-        => throw new NotImplementedException();
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outputCount);
+        var outputs = new string[outputCount];
+        for (int i = 0; i < outputCount; i++)
+        {
+            outputs[i] = Fresh(opType);
+        }
+        Add(opType, inputs, attributes, name, outputs);
+        return outputs;
+    }
 
     /// <summary>
-    /// Declares <paramref name="value"/> as a graph output named <paramref name="name"/> (the producing
-    /// node's output is renamed); element type and shape are taken from shape inference when omitted.
+    /// Declares <paramref name="value"/> as a graph output named <paramref name="name"/>. The
+    /// producing node's output is renamed (later references to <paramref name="value"/> follow the
+    /// rename); when the value is a graph input, an initializer or already an output, an Identity
+    /// node is inserted instead. The element type is always declared; the shape only when
+    /// <paramref name="shape"/> is given (negative dims become symbolic as in <see cref="Input"/>).
     /// </summary>
-    public void Output(string value, string name, DataType type = DataType.Float32, int[]? shape = null) => throw new NotImplementedException();
+    public void Output(string value, string name, DataType type = DataType.Float32, int[]? shape = null)
+    {
+        value = Resolve(value);
+        if (!_values.Contains(value))
+        {
+            throw new ArgumentException($"value '{value}' is not defined", nameof(value));
+        }
+        bool isOutput = _outputs.Exists(o => o.Name == value);
+        if (value != name || isOutput)
+        {
+            var producer = isOutput ? null : _nodes.FindLast(n => Array.IndexOf(n.Outputs, value) >= 0);
+            if (producer is null)
+            {
+                Node("Identity", [value], output: name);
+            }
+            else
+            {
+                Claim(name);
+                producer.Outputs[Array.IndexOf(producer.Outputs, value)] = name;
+                foreach (var node in _nodes)
+                {
+                    for (int i = 0; i < node.Inputs.Length; i++)
+                    {
+                        if (node.Inputs[i] == value)
+                        {
+                            node.Inputs[i] = name;
+                        }
+                    }
+                }
+                _values.Remove(value);
+                _renamed[value] = name;
+            }
+        }
+        _outputs.Add(new ValueInfo { Name = name, ElementType = type, Shape = shape is null ? null : Dims(shape) });
+    }
 
-    /// <summary>Sets model metadata (doc string, producer, key/value metadata_props).</summary>
-    public void Metadata(string key, string value) => throw new NotImplementedException();
+    /// <summary>Sets a model metadata entry (ONNX metadata_props).</summary>
+    public void Metadata(string key, string value) => _metadata[key] = value;
 
-    public OnnxModel Build() => throw new NotImplementedException();
-}
+    /// <summary>A snapshot of the model built so far (later builder calls do not change it).</summary>
+    public OnnxModel Build()
+    {
+        var nodes = new List<OnnxNode>(_nodes.Count);
+        foreach (var n in _nodes)
+        {
+            nodes.Add(new OnnxNode
+            {
+                Name = n.Name,
+                OpType = n.OpType,
+                Domain = n.Domain,
+                Inputs = (string[])n.Inputs.Clone(),
+                Outputs = (string[])n.Outputs.Clone(),
+                Attributes = new Dictionary<string, OnnxAttribute>(n.Attributes, StringComparer.Ordinal),
+            });
+        }
+        return new OnnxModel
+        {
+            IrVersion = 8,
+            ProducerName = "prova",
+            Opsets = new Dictionary<string, long>(StringComparer.Ordinal) { [""] = _opset },
+            Metadata = new Dictionary<string, string>(_metadata, StringComparer.Ordinal),
+            Graph = new OnnxGraph
+            {
+                Name = _graphName,
+                Nodes = nodes,
+                Inputs = [.. _inputs],
+                Outputs = [.. _outputs],
+                Initializers = new Dictionary<string, Tensor>(_initializers, StringComparer.Ordinal),
+            },
+        };
+    }
 
-/// <summary>Writes <see cref="OnnxModel"/>s as standard ONNX protobuf files.</summary>
-public static class OnnxWriter
-{
-    public static byte[] Write(OnnxModel model) => throw new NotImplementedException();
+    private void Add(string opType, string[] inputs, (string Name, object Value)[]? attributes, string? name, string[] outputs)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(opType);
+        var resolved = new string[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            resolved[i] = inputs[i].Length == 0 ? "" : Resolve(inputs[i]);
+        }
+        if (name is null)
+        {
+            name = $"{opType}_{_nodes.Count}";
+            while (!_nodeNames.Add(name))
+            {
+                name = $"{opType}_{_nodes.Count}_{_counter++}";
+            }
+        }
+        else
+        {
+            _nodeNames.Add(name);
+        }
+        var node = new OnnxNode { Name = name, OpType = opType, Inputs = resolved, Outputs = outputs };
+        foreach (var (attributeName, value) in attributes ?? [])
+        {
+            node.Attributes[attributeName] = Attribute(attributeName, value);
+        }
+        _nodes.Add(node);
+    }
 
-    /// <summary>
-    /// Saves a model; initializers larger than <paramref name="externalDataThreshold"/> bytes (if given)
-    /// go to an external data file "&lt;name&gt;.data" beside it.
-    /// </summary>
-    public static void Save(OnnxModel model, string path, long? externalDataThreshold = null) => throw new NotImplementedException();
-}
+    private static OnnxAttribute Attribute(string name, object value) => value switch
+    {
+        long v => new OnnxAttribute { Name = name, Kind = AttributeKind.Int, Int = v },
+        int v => new OnnxAttribute { Name = name, Kind = AttributeKind.Int, Int = v },
+        bool v => new OnnxAttribute { Name = name, Kind = AttributeKind.Int, Int = v ? 1 : 0 },
+        float v => new OnnxAttribute { Name = name, Kind = AttributeKind.Float, Float = v },
+        double v => new OnnxAttribute { Name = name, Kind = AttributeKind.Float, Float = (float)v },
+        string v => new OnnxAttribute { Name = name, Kind = AttributeKind.String, String = v },
+        long[] v => new OnnxAttribute { Name = name, Kind = AttributeKind.Ints, Ints = (long[])v.Clone() },
+        int[] v => new OnnxAttribute { Name = name, Kind = AttributeKind.Ints, Ints = Array.ConvertAll(v, x => (long)x) },
+        float[] v => new OnnxAttribute { Name = name, Kind = AttributeKind.Floats, Floats = (float[])v.Clone() },
+        double[] v => new OnnxAttribute { Name = name, Kind = AttributeKind.Floats, Floats = Array.ConvertAll(v, x => (float)x) },
+        string[] v => new OnnxAttribute { Name = name, Kind = AttributeKind.Strings, Strings = (string[])v.Clone() },
+        Tensor v => new OnnxAttribute { Name = name, Kind = AttributeKind.Tensor, Tensor = v },
+        Tensor[] v => new OnnxAttribute { Name = name, Kind = AttributeKind.Tensors, Tensors = (Tensor[])v.Clone() },
+        OnnxGraph v => new OnnxAttribute { Name = name, Kind = AttributeKind.Graph, Graph = v },
+        _ => throw new ArgumentException($"attribute '{name}': values of type {value?.GetType().Name ?? "null"} are not supported", nameof(value)),
+    };
 
-/// <summary>Conversion between ONNX TensorProto bytes (e.g. the backend tests' .pb files) and <see cref="Tensor"/>.</summary>
-public static class OnnxTensors
-{
-    /// <summary>Parses a serialized TensorProto; returns its name and value. Throws <see cref="ModelException"/> when malformed.</summary>
-    public static (string Name, Tensor Value) ParseTensorProto(ReadOnlySpan<byte> bytes) => throw new NotImplementedException();
+    private string Resolve(string value)
+    {
+        // Follow renames (bounded: each rename removes the old name for good).
+        for (int i = 0; i <= _renamed.Count && _renamed.TryGetValue(value, out var next); i++)
+        {
+            value = next;
+        }
+        return value;
+    }
 
-    public static byte[] WriteTensorProto(string name, Tensor value) => throw new NotImplementedException();
+    private void Claim(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (!_values.Add(name) || _renamed.ContainsKey(name))
+        {
+            throw new ArgumentException($"the name '{name}' is already used", nameof(name));
+        }
+    }
+
+    private string Fresh(string prefix)
+    {
+        string name;
+        do
+        {
+            name = $"{prefix}_{_counter++}";
+        }
+        while (_values.Contains(name) || _renamed.ContainsKey(name));
+        _values.Add(name);
+        return name;
+    }
+
+    private static Dim[] Dims(int[] shape)
+    {
+        var dims = new Dim[shape.Length];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            dims[i] = shape[i] >= 0 ? Dim.Fixed(shape[i]) : Dim.Symbolic(shape[i] == -1 ? "N" : "N" + (-shape[i] - 1));
+        }
+        return dims;
+    }
 }

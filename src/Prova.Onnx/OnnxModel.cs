@@ -132,6 +132,12 @@ public sealed class OnnxAttribute
     public string[] Strings { get; init; } = [];
 
     public OnnxGraph? Graph { get; init; }
+
+    /// <summary>The tensors of a TENSORS attribute.</summary>
+    public Tensor[] Tensors { get; init; } = [];
+
+    /// <summary>The subgraphs of a GRAPHS attribute.</summary>
+    public OnnxGraph[] Graphs { get; init; } = [];
 }
 
 /// <summary>A dimension: a fixed size, a symbolic name, or unknown.</summary>
