@@ -1,8 +1,22 @@
+using Prova.Runtime.Ops.Reduce;
+
 namespace Prova.Runtime.Ops;
 
+/// <summary>Reductions, ArgMax/ArgMin and LayerNormalization.</summary>
 internal static class ReduceOps
 {
     public static void Register(Dictionary<string, KernelFactory> registry)
     {
+        registry["ReduceSum"] = (node, opset) => new ReduceKernel<SumOp>(node, opset, ReduceKind.Sum);
+        registry["ReduceMean"] = (node, opset) => new ReduceKernel<SumOp>(node, opset, ReduceKind.Mean);
+        registry["ReduceMax"] = (node, opset) => new ReduceKernel<MaxOp>(node, opset, ReduceKind.Max);
+        registry["ReduceMin"] = (node, opset) => new ReduceKernel<MinOp>(node, opset, ReduceKind.Min);
+        registry["ReduceProd"] = (node, opset) => new ReduceKernel<ProdOp>(node, opset, ReduceKind.Prod);
+        registry["ReduceL1"] = (node, opset) => new ReduceKernel<L1Op>(node, opset, ReduceKind.L1);
+        registry["ReduceL2"] = (node, opset) => new ReduceKernel<SumSquareOp>(node, opset, ReduceKind.L2);
+        registry["ReduceSumSquare"] = (node, opset) => new ReduceKernel<SumSquareOp>(node, opset, ReduceKind.SumSquare);
+        registry["ArgMax"] = (node, opset) => new ArgReduceKernel(node, opset, max: true);
+        registry["ArgMin"] = (node, opset) => new ArgReduceKernel(node, opset, max: false);
+        registry["LayerNormalization"] = (node, _) => new LayerNormKernel(node);
     }
 }
