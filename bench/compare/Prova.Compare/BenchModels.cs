@@ -153,7 +153,7 @@ public static class BenchModels
         var k = Heads4("k", Linear("k", n1, D, D), [0, 2, 3, 1]);       // [N, H, Dh, S]
         var v = Heads4("v", Linear("v", n1, D, D), [0, 2, 1, 3]);       // [N, H, S, Dh]
         var scores = b.Node("MatMul", [q, k], name: "attn.qk");
-        var scale = b.Constant(Tensor.Create<float>([], [1f / MathF.Sqrt(HeadDim)]));
+        var scale = b.Initializer("attn.scale.value", Tensor.Create<float>([], [1f / MathF.Sqrt(HeadDim)]));
         scores = b.Node("Mul", [scores, scale], name: "attn.scale");
         var probs = b.Node("Softmax", [scores], [("axis", -1L)], name: "attn.softmax");
         var ctx = b.Node("MatMul", [probs, v], name: "attn.pv");      // [N, H, S, Dh]
@@ -163,9 +163,9 @@ public static class BenchModels
 
         var n2 = LayerNorm("ln2", h);
         var f = Linear("ffn.up", n2, D, Ffn);
-        var erf = b.Node("Erf", [b.Node("Div", [f, b.Constant(Tensor.Create<float>([], [MathF.Sqrt(2f)]))], name: "gelu.div")], name: "gelu.erf");
-        var gelu = b.Node("Mul", [b.Node("Mul", [f, b.Node("Add", [erf, b.Constant(Tensor.Create<float>([], [1f]))], name: "gelu.add")], name: "gelu.mul"),
-            b.Constant(Tensor.Create<float>([], [0.5f]))], name: "gelu.half");
+        var erf = b.Node("Erf", [b.Node("Div", [f, b.Initializer("gelu.sqrt2", Tensor.Create<float>([], [MathF.Sqrt(2f)]))], name: "gelu.div")], name: "gelu.erf");
+        var gelu = b.Node("Mul", [b.Node("Mul", [f, b.Node("Add", [erf, b.Initializer("gelu.one", Tensor.Create<float>([], [1f]))], name: "gelu.add")], name: "gelu.mul"),
+            b.Initializer("gelu.half.value", Tensor.Create<float>([], [0.5f]))], name: "gelu.half");
         var down = Linear("ffn.down", gelu, Ffn, D);
         b.Output(b.Node("Add", [h, down], name: "ffn.residual"), "y");
         return b.Build();
