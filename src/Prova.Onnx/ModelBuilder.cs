@@ -65,7 +65,13 @@ public sealed partial class ModelBuilder
     }
 
     /// <summary>Adds an initializer with a generated unique name; returns the name.</summary>
-    public string Constant(Tensor value) => Initializer(Fresh("const"), value);
+    public string Constant(Tensor value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        string name = Fresh("const");
+        _initializers[name] = value;
+        return name;
+    }
 
     /// <summary>Adds a node with one output (a generated unique name unless <paramref name="output"/> is given); returns the output name.</summary>
     public string Node(string opType, string[] inputs, (string Name, object Value)[]? attributes = null, string? name = null, string? output = null)

@@ -1,8 +1,19 @@
+using Prova.Runtime.Ops.Linear;
+
 namespace Prova.Runtime.Ops;
 
+/// <summary>Matrix products, convolution, pooling and batch normalisation (float32).</summary>
 internal static class LinearOps
 {
     public static void Register(Dictionary<string, KernelFactory> registry)
     {
+        registry["MatMul"] = (node, _) => new MatMulKernel(node);
+        registry["Gemm"] = (node, _) => new GemmKernel(node);
+        registry["Conv"] = (node, _) => new ConvKernel(node);
+        registry["MaxPool"] = (node, _) => new PoolKernel(node, isMax: true);
+        registry["AveragePool"] = (node, _) => new PoolKernel(node, isMax: false);
+        registry["GlobalAveragePool"] = (node, _) => new GlobalPoolKernel(node, isMax: false);
+        registry["GlobalMaxPool"] = (node, _) => new GlobalPoolKernel(node, isMax: true);
+        registry["BatchNormalization"] = (node, _) => new BatchNormKernel(node);
     }
 }

@@ -1,0 +1,374 @@
+using System.Runtime.Intrinsics;
+using Prova.Core;
+using Prova.Onnx;
+
+namespace Prova.Runtime.Ops.Linear;
+
+/// <summary>
+/// ONNX Conv (opsets 1, 11), 1-D and 2-D, with groups, pads, strides, dilations and auto_pad.
+/// Arithmetic per output element: acc = 0f; for (c_in_group, kh, kw) in that order:
+/// acc = fma(w, x, acc), where a tap in the padding contributes fma(w, 0f, acc); then acc + bias.
+/// Paths: 1×1/stride 1/unpadded convs run the GEMM on the input in place, depthwise convs a direct
+/// loop, everything else im2col into scratch plus the GEMM. All follow that one definition.
+/// </summary>
+internal sealed unsafe class ConvKernel : Kernel
+{
+    private readonly Sgemm _gemm = new();
+    private readonly Im2colBody _im2col = new();
+    private readonly DepthwiseBody _depthwise = new();
+    private Window _w = new();
+    private int _batch;
+    private int _c;
+    private int _m;
+    private int _group;
+    private int _cg;
+    private int _mg;
+    private int _kg;
+    private int _inPlane;
+    private int _p;
+    private int _ldb;
+    private bool _pointwise;
+    private bool _isDepthwise;
+
+    public ConvKernel(OnnxNode node) : base(node)
+    {
+    }
+
+    public override void Infer(InferContext ctx)
+    {
+        ctx.ExpectType(0, DataType.Float32);
+        ctx.ExpectType(1, DataType.Float32);
+        var x = ctx.InputShape(0);
+        var w = ctx.InputShape(1);
+        if (x.Length == 5)
+        {
+            throw ModelException.Unsupported(Node, "3-D convolution");
+        }
+        if (x.Length < 3 || x.Length > 4)
+        {
+            throw ModelException.ForNode(Node, $"X must be [N, C, W] or [N, C, H, W], got {Shapes.Format(x)}");
+        }
+        if (w.Length != x.Length)
+        {
+            throw ModelException.ForNode(Node, $"W {Shapes.Format(w)} must have the same rank as X {Shapes.Format(x)}");
+        }
+        long group = Node.GetInt("group", 1);
+        if (group < 1 || x[1] % group != 0 || w[0] % group != 0)
+        {
+            throw ModelException.ForNode(Node, $"group {group} must divide the input channels ({x[1]}) and output channels ({w[0]})");
+        }
+        _group = (int)group;
+        _batch = x[0];
+        _c = x[1];
+        _m = w[0];
+        _cg = _c / _group;
+        _mg = _m / _group;
+        if (w[1] != _cg)
+        {
+            throw ModelException.ForNode(Node, $"W {Shapes.Format(w)} has {w[1]} input channels per group, but X {Shapes.Format(x)} with group {group} has {_cg}");
+        }
+        var spatial = x.AsSpan(2);
+        var kernel = w.AsSpan(2);
+        if (Node.GetInts("kernel_shape") is { Length: > 0 } ks)
+        {
+            bool same = ks.Length == kernel.Length;
+            for (int i = 0; same && i < ks.Length; i++)
+            {
+                same = ks[i] == kernel[i];
+            }
+            if (!same)
+            {
+                throw ModelException.ForNode(Node, $"kernel_shape [{string.Join(", ", ks)}] does not match W {Shapes.Format(w)}");
+            }
+        }
+        if (ctx.HasInput(2))
+        {
+            ctx.ExpectType(2, DataType.Float32);
+            var b = ctx.InputShape(2);
+            if (b.Length != 1 || b[0] != _m)
+            {
+                throw ModelException.ForNode(Node, $"bias B {Shapes.Format(b)} must be [{_m}]");
+            }
+        }
+        _w = Window.Create(Node, spatial, kernel, ceilMode: false);
+        var outShape = (int[])x.Clone();
+        outShape[1] = _m;
+        if (x.Length == 4)
+        {
+            outShape[2] = _w.OutH;
+            outShape[3] = _w.OutW;
+        }
+        else
+        {
+            outShape[2] = _w.OutW;
+        }
+        ctx.SetOutput(0, DataType.Float32, outShape);
+
+        _inPlane = _w.InH * _w.InW;
+        _p = checked(_w.OutH * _w.OutW);
+        _kg = checked(_cg * _w.KH * _w.KW);
+        _isDepthwise = _cg == 1 && _group > 1;
+        _pointwise = _w.KH == 1 && _w.KW == 1 && _w.SH == 1 && _w.SW == 1
+            && _w.PadTop == 0 && _w.PadLeft == 0 && _w.PadBottom == 0 && _w.PadRight == 0;
+        if (_isDepthwise)
+        {
+        }
+        else if (_pointwise)
+        {
+            ctx.RequestScratch(Sgemm.DirectScratch(_kg, _p) * sizeof(float));
+        }
+        else
+        {
+            int ldb = (_p + Sgemm.Nr - 1) / Sgemm.Nr * Sgemm.Nr;
+            if (ldb % 128 == 0)
+            {
+                ldb += 16; // keep the rows of a panel off one cache set
+            }
+            _ldb = ldb;
+            ctx.RequestScratch((long)_kg * _ldb * sizeof(float));
+        }
+    }
+
+    public override void Execute(ExecContext ctx)
+    {
+        float* x = ctx.In<float>(0);
+        float* w = ctx.In<float>(1);
+        float* bias = ctx.HasInput(2) ? ctx.In<float>(2) : null;
+        float* y = ctx.Out<float>(0);
+        float* scratch = (float*)ctx.Scratch;
+        if (_isDepthwise)
+        {
+            _depthwise.Set(this, x, w, bias, y);
+            long work = (long)_p * _w.KH * _w.KW;
+            int planes = _batch * _m;
+            int grain = (int)Math.Clamp((1L << 17) / Math.Max(1, work), 1, Math.Max(1, planes));
+            ctx.Pool.For(planes, _depthwise, grain);
+            return;
+        }
+        for (int n = 0; n < _batch; n++)
+        {
+            for (int g = 0; g < _group; g++)
+            {
+                float* xg = x + ((long)n * _c + (long)g * _cg) * _inPlane;
+                float* yg = y + ((long)n * _m + (long)g * _mg) * _p;
+                var epi = Epilogue.None;
+                if (bias != null)
+                {
+                    epi.Bias = bias + g * _mg;
+                    epi.BiasRowStride = 1;
+                    epi.BiasColStride = 0;
+                }
+                PanelSource src;
+                if (_pointwise)
+                {
+                    src = Sgemm.Direct(xg, _kg, _p, _inPlane, scratch);
+                }
+                else
+                {
+                    _im2col.Set(this, xg, scratch);
+                    long elements = (long)_kg * _p;
+                    int grain = (int)Math.Clamp((1L << 16) / Math.Max(1, _p), 1, Math.Max(1, _kg));
+                    if (elements >= (1L << 17))
+                    {
+                        ctx.Pool.For(_kg, _im2col, grain);
+                    }
+                    else
+                    {
+                        _im2col.Execute(0, _kg);
+                    }
+                    src = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, Ldb = _ldb };
+                }
+                _gemm.Run(ctx.Pool, _mg, _p, _kg, w + (long)g * _mg * _kg, _kg, 1, src, yg, _p, epi);
+            }
+        }
+    }
+
+    /// <summary>Writes rows [begin, end) of the (c, kh, kw) × (oh, ow) patch matrix, zero for padding and beyond P.</summary>
+    private void Im2colRows(float* x, float* dest, int begin, int end)
+    {
+        var w = _w;
+        int khw = w.KH * w.KW;
+        int padded = (_p + Sgemm.Nr - 1) / Sgemm.Nr * Sgemm.Nr;
+        for (int r = begin; r < end; r++)
+        {
+            int ci = r / khw;
+            int kh = r % khw / w.KW;
+            int kw = r % w.KW;
+            float* row = dest + (long)r * _ldb;
+            float* plane = x + (long)ci * _inPlane;
+            int colOff = kw * w.DW - w.PadLeft;
+            // Valid ow: 0 <= ow*SW + colOff < InW.
+            int lo = colOff >= 0 ? 0 : (-colOff + w.SW - 1) / w.SW;
+            int hi = w.InW - colOff <= 0 ? 0 : Math.Min(w.OutW, (w.InW - colOff + w.SW - 1) / w.SW);
+            lo = Math.Min(lo, hi);
+            for (int oh = 0; oh < w.OutH; oh++)
+            {
+                float* d = row + oh * w.OutW;
+                int ih = oh * w.SH - w.PadTop + kh * w.DH;
+                if ((uint)ih >= (uint)w.InH)
+                {
+                    new Span<float>(d, w.OutW).Clear();
+                    continue;
+                }
+                float* s = plane + (long)ih * w.InW + colOff;
+                for (int ow = 0; ow < lo; ow++)
+                {
+                    d[ow] = 0f;
+                }
+                if (w.SW == 1)
+                {
+                    new ReadOnlySpan<float>(s + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
+                }
+                else
+                {
+                    for (int ow = lo; ow < hi; ow++)
+                    {
+                        d[ow] = s[(long)ow * w.SW];
+                    }
+                }
+                for (int ow = hi; ow < w.OutW; ow++)
+                {
+                    d[ow] = 0f;
+                }
+            }
+            for (int j = _p; j < padded; j++)
+            {
+                row[j] = 0f;
+            }
+        }
+    }
+
+    /// <summary>One output plane of a depthwise conv (input channels per group = 1).</summary>
+    private void DepthwisePlane(float* x, float* w, float* bias, float* y, int plane)
+    {
+        var win = _w;
+        int n = plane / _m;
+        int co = plane % _m;
+        int ci = co / _mg;
+        float* xp = x + ((long)n * _c + ci) * _inPlane;
+        float* wp = w + (long)co * win.KH * win.KW;
+        float* yp = y + (long)plane * _p;
+        int bits = SimdLevel.Bits;
+        for (int oh = 0; oh < win.OutH; oh++)
+        {
+            float* acc = yp + (long)oh * win.OutW;
+            new Span<float>(acc, win.OutW).Clear();
+            for (int kh = 0; kh < win.KH; kh++)
+            {
+                int ih = oh * win.SH - win.PadTop + kh * win.DH;
+                bool rowValid = (uint)ih < (uint)win.InH;
+                float* xr = xp + (long)ih * win.InW;
+                for (int kw = 0; kw < win.KW; kw++)
+                {
+                    float wt = wp[kh * win.KW + kw];
+                    int colOff = kw * win.DW - win.PadLeft;
+                    if (!rowValid)
+                    {
+                        FmaRow(acc, null, wt, win.OutW, bits);
+                        continue;
+                    }
+                    int lo = colOff >= 0 ? 0 : (-colOff + win.SW - 1) / win.SW;
+                    int hi = win.InW - colOff <= 0 ? 0 : Math.Min(win.OutW, (win.InW - colOff + win.SW - 1) / win.SW);
+                    lo = Math.Min(lo, hi);
+                    for (int ow = 0; ow < lo; ow++)
+                    {
+                        acc[ow] = MathF.FusedMultiplyAdd(wt, 0f, acc[ow]);
+                    }
+                    if (win.SW == 1)
+                    {
+                        FmaRow(acc + lo, xr + colOff + lo, wt, hi - lo, bits);
+                    }
+                    else
+                    {
+                        for (int ow = lo; ow < hi; ow++)
+                        {
+                            acc[ow] = MathF.FusedMultiplyAdd(wt, xr[colOff + (long)ow * win.SW], acc[ow]);
+                        }
+                    }
+                    for (int ow = hi; ow < win.OutW; ow++)
+                    {
+                        acc[ow] = MathF.FusedMultiplyAdd(wt, 0f, acc[ow]);
+                    }
+                }
+            }
+            if (bias != null)
+            {
+                float b = bias[co];
+                for (int ow = 0; ow < win.OutW; ow++)
+                {
+                    acc[ow] += b;
+                }
+            }
+        }
+    }
+
+    /// <summary>acc[i] = fma(w, x[i] (or 0 when x is null), acc[i]).</summary>
+    private static void FmaRow(float* acc, float* x, float w, int count, int bits)
+    {
+        int i = 0;
+        if (bits >= 256)
+        {
+            var vw = Vector256.Create(w);
+            for (; i + 8 <= count; i += 8)
+            {
+                var xv = x == null ? Vector256<float>.Zero : Vector256.Load(x + i);
+                Vector256.FusedMultiplyAdd(vw, xv, Vector256.Load(acc + i)).Store(acc + i);
+            }
+        }
+        else if (bits >= 128)
+        {
+            var vw = Vector128.Create(w);
+            for (; i + 4 <= count; i += 4)
+            {
+                var xv = x == null ? Vector128<float>.Zero : Vector128.Load(x + i);
+                Vector128.FusedMultiplyAdd(vw, xv, Vector128.Load(acc + i)).Store(acc + i);
+            }
+        }
+        for (; i < count; i++)
+        {
+            acc[i] = MathF.FusedMultiplyAdd(w, x == null ? 0f : x[i], acc[i]);
+        }
+    }
+
+    private sealed class Im2colBody : IRangeBody
+    {
+        private ConvKernel? _owner;
+        private float* _x;
+        private float* _dest;
+
+        public void Set(ConvKernel owner, float* x, float* dest)
+        {
+            _owner = owner;
+            _x = x;
+            _dest = dest;
+        }
+
+        public void Execute(int begin, int end) => _owner!.Im2colRows(_x, _dest, begin, end);
+    }
+
+    private sealed class DepthwiseBody : IRangeBody
+    {
+        private ConvKernel? _owner;
+        private float* _x;
+        private float* _w;
+        private float* _bias;
+        private float* _y;
+
+        public void Set(ConvKernel owner, float* x, float* w, float* bias, float* y)
+        {
+            _owner = owner;
+            _x = x;
+            _w = w;
+            _bias = bias;
+            _y = y;
+        }
+
+        public void Execute(int begin, int end)
+        {
+            for (int p = begin; p < end; p++)
+            {
+                _owner!.DepthwisePlane(_x, _w, _bias, _y, p);
+            }
+        }
+    }
+}
