@@ -27,7 +27,7 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
         try
         {
             full = model.Build();
-            values = Intermediates(full, model.InputName, input);
+            values = Intermediates(full, model.InputName, input, dir);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -45,8 +45,11 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
         return new ProfileResult(model.Name, batch, threads, ops, null);
     }
 
-    /// <summary>Every node output's value for this input, computed by Prova.</summary>
-    private static Dictionary<string, Tensor> Intermediates(OnnxModel model, string inputName, Tensor input)
+    /// <summary>
+    /// Every node output's value for this input, computed by ORT (the reference), so ops Prova does not
+    /// run yet still get a row.
+    /// </summary>
+    private Dictionary<string, Tensor> Intermediates(OnnxModel model, string inputName, Tensor input, string dir)
     {
         var outputs = new List<ValueInfo>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -74,8 +77,18 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
                 Initializers = model.Graph.Initializers,
             },
         };
-        using var session = new InferenceSession(expanded, new SessionOptions { Threads = 1 });
-        var values = session.Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [inputName] = input });
+        string modelPath = Path.Combine(dir, "expanded.onnx");
+        string inputsPath = Path.Combine(dir, "expanded.inputs.json");
+        string outputsPath = Path.Combine(dir, "expanded.outputs.json");
+        OnnxWriter.Save(expanded, modelPath);
+        TensorJson.WriteFile(inputsPath, "inputs", new Dictionary<string, Tensor>(StringComparer.Ordinal) { [inputName] = input });
+        var once = new TimeBox(WarmupIters: 0, WarmupSeconds: 0, WarmupMaxSeconds: 0, MinIters: 1, MinSeconds: 0, MaxSeconds: 0);
+        var result = ort.Run(modelPath, inputsPath, threads: 1, once, outputsPath);
+        if (!result.Ok)
+        {
+            throw new InvalidOperationException("ORT could not compute the intermediates: " + result.Error);
+        }
+        var values = TensorJson.ReadFile(outputsPath, "outputs");
         values[inputName] = input;
         return values;
     }

@@ -77,29 +77,47 @@ public static class Report
         }
         sb.AppendLine("Each node run alone as a one-node model on its real input (so no fusion on either side; ORT fuses across nodes in the full model).");
         sb.AppendLine();
-        double provaTotal = p.Ops.Sum(o => o.Prova?.MedianMs ?? 0);
-        double ortTotal = p.Ops.Sum(o => o.Ort?.MedianMs ?? 0);
-        sb.AppendLine("| op type | nodes | Prova ms | ORT ms | ratio | share of Prova time |");
+        // Only nodes both engines ran count towards sums and ratios.
+        var both = p.Ops.Where(o => o.Prova is not null && o.Ort is not null).ToList();
+        double provaTotal = both.Sum(o => o.Prova!.MedianMs);
+        double ortTotal = both.Sum(o => o.Ort!.MedianMs);
+        sb.AppendLine("| op type | nodes | Prova ms | ORT ms | ratio Prova/ORT | share of Prova time |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|");
-        foreach (var g in p.Ops.GroupBy(o => o.OpType).OrderByDescending(g => g.Sum(o => o.Prova?.MedianMs ?? 0)))
+        foreach (var g in both.GroupBy(o => o.OpType).OrderByDescending(g => g.Sum(o => o.Prova!.MedianMs)))
         {
-            double pv = g.Sum(o => o.Prova?.MedianMs ?? 0);
-            double ov = g.Sum(o => o.Ort?.MedianMs ?? 0);
+            double pv = g.Sum(o => o.Prova!.MedianMs);
+            double ov = g.Sum(o => o.Ort!.MedianMs);
             sb.AppendLine(string.Create(s_inv, $"| {g.Key} | {g.Count()} | {pv:0.000} | {ov:0.000} | {RatioText(pv, ov)} | {(provaTotal > 0 ? pv / provaTotal : 0):P0} |"));
         }
-        sb.AppendLine(string.Create(s_inv, $"| **sum** | {p.Ops.Count} | {provaTotal:0.000} | {ortTotal:0.000} | {RatioText(provaTotal, ortTotal)} | |"));
+        sb.AppendLine(string.Create(s_inv, $"| **sum** | {both.Count} | {provaTotal:0.000} | {ortTotal:0.000} | {RatioText(provaTotal, ortTotal)} | |"));
         sb.AppendLine();
-        sb.AppendLine("| node | op | input shapes | Prova ms | ORT ms | ratio |");
+        sb.AppendLine("Slowest nodes in Prova:");
+        sb.AppendLine();
+        sb.AppendLine("| node | op | input shapes | Prova ms | ORT ms | ratio Prova/ORT |");
         sb.AppendLine("|---|---|---|---:|---:|---:|");
-        foreach (var o in p.Ops.OrderByDescending(o => o.Prova?.MedianMs ?? double.MaxValue).Take(12))
+        foreach (var o in both.OrderByDescending(o => o.Prova!.MedianMs).Take(10))
         {
-            var pv = o.Prova is null ? "—" : string.Create(s_inv, $"{o.Prova.MedianMs:0.000}");
-            var ov = o.Ort is null ? "—" : string.Create(s_inv, $"{o.Ort.MedianMs:0.000}");
-            var ratio = o.Prova is not null && o.Ort is not null ? RatioText(o.Prova.MedianMs, o.Ort.MedianMs) : Escape(o.Error ?? "—");
-            sb.AppendLine($"| {o.Node} | {o.OpType} | {o.Shapes} | {pv} | {ov} | {ratio} |");
+            sb.AppendLine(string.Create(s_inv, $"| {o.Node} | {o.OpType} | {o.Shapes} | {o.Prova!.MedianMs:0.000} | {o.Ort!.MedianMs:0.000} | {RatioText(o.Prova.MedianMs, o.Ort.MedianMs)} |"));
+        }
+        var missing = p.Ops.Where(o => o.Prova is null || o.Ort is null).ToList();
+        if (missing.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"Not timed on both engines ({missing.Count} nodes): "
+                + string.Join("; ", missing.GroupBy(o => o.OpType).Select(g => $"{g.Key} ×{g.Count()} ({Escape(Shorten(g.First().Error))})")) + ".");
         }
         sb.AppendLine();
         return sb.ToString();
+    }
+
+    private static string Shorten(string? error)
+    {
+        if (error is null)
+        {
+            return "no timing";
+        }
+        int cut = error.IndexOf(": not supported: ", StringComparison.Ordinal);
+        return cut >= 0 ? "Prova: not supported" : error.Length > 80 ? error[..80] + "…" : error;
     }
 
     private static string Ms(Measurement? m) => m is null ? "—" : Num(m.MedianMs);
