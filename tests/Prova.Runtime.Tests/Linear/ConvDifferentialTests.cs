@@ -1,0 +1,79 @@
+using Prova.Core;
+using Xunit.Abstractions;
+using static Prova.Runtime.Tests.Linear.LinearTestKit;
+
+namespace Prova.Runtime.Tests.Linear;
+
+/// <summary>Conv (im2col + GEMM, pointwise, depthwise paths) against a naive direct convolution, bit for bit.</summary>
+[Collection("SimdLevel")]
+public sealed class ConvDifferentialTests(ITestOutputHelper output)
+{
+    // n, c, h, w, m, group, kh, kw, stride, dilation, pad, bias
+    [Theory]
+    [InlineData(1, 1, 28, 28, 6, 1, 5, 5, 1, 1, 0, true)]      // LeNet conv1
+    [InlineData(1, 64, 32, 32, 64, 1, 3, 3, 1, 1, 1, true)]    // ResNet 3x3
+    [InlineData(2, 8, 9, 11, 12, 1, 3, 3, 2, 1, 1, false)]     // strided, padded, odd sizes
+    [InlineData(1, 6, 10, 10, 4, 2, 3, 2, 1, 2, 2, true)]      // groups, dilation, non-square kernel
+    [InlineData(1, 16, 7, 7, 32, 1, 1, 1, 1, 1, 0, true)]      // pointwise in place (P = 49, tail panel)
+    [InlineData(2, 16, 8, 8, 16, 16, 3, 3, 1, 1, 1, true)]     // depthwise
+    [InlineData(1, 8, 13, 13, 16, 8, 3, 3, 2, 1, 1, false)]    // depthwise, multiplier 2, stride 2
+    [InlineData(1, 4, 5, 5, 4, 4, 5, 5, 1, 2, 4, true)]        // depthwise mostly padding
+    [InlineData(1, 3, 6, 6, 5, 1, 1, 1, 2, 1, 0, true)]        // 1x1 strided (im2col path)
+    public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
+    {
+        int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;
+        output.WriteLine($"seed {seed}");
+        var rng = new Random(seed);
+        int[] xs = [n, c, h, w];
+        int[] ws = [m, c / group, kh, kw];
+        var x = Random(rng, xs.Aggregate(1, (p, q) => p * q), sparseSpecials: true);
+        var wt = Random(rng, ws.Aggregate(1, (p, q) => p * q), sparseSpecials: true);
+        var b = bias ? Random(rng, m) : null;
+        var expected = NaiveConv(x, xs, wt, ws, b, group, [stride, stride], [dilation, dilation], [pad, pad, pad, pad], out var ys);
+        var inputs = new List<(string, int[], Tensor?)> { ("x", xs, null), ("w", ws, T(ws, wt)) };
+        if (b is not null)
+        {
+            inputs.Add(("b", [m], T([m], b)));
+        }
+        var model = Model("Conv", inputs.ToArray(), opset: 11, attributes:
+            [Int("group", group), Ints("strides", stride, stride), Ints("dilations", dilation, dilation), Ints("pads", pad, pad, pad, pad), Ints("kernel_shape", kh, kw)]);
+        var feeds = new Dictionary<string, Tensor> { ["x"] = T(xs, x) };
+        using (var session = new InferenceSession(model, new SessionOptions { Threads = 1 }))
+        {
+            Assert.Equal(ys, session.Run(feeds)["y0"].ShapeArray());
+        }
+        GemmDifferentialTests.AssertAllPaths(model, feeds, expected, $"Conv x{string.Join("x", xs)} w{string.Join("x", ws)} g{group} s{stride} d{dilation} p{pad}");
+    }
+
+    [Fact]
+    public void Conv1DMatchesNaiveWithAsymmetricPads()
+    {
+        var rng = new Random(7);
+        int[] xs = [2, 4, 19];
+        int[] ws = [6, 4, 3];
+        var x = Random(rng, 2 * 4 * 19);
+        var wt = Random(rng, 6 * 4 * 3);
+        var expected = NaiveConv(x, [2, 4, 1, 19], wt, [6, 4, 1, 3], null, 1, [1, 2], [1, 1], [0, 2, 0, 1], out var ys);
+        var model = Model("Conv", [("x", xs, null), ("w", ws, T(ws, wt))], opset: 11, attributes: [Ints("strides", 2), Ints("pads", 2, 1)]);
+        var feeds = new Dictionary<string, Tensor> { ["x"] = T(xs, x) };
+        var y = Run(model, 2, feeds)["y0"];
+        Assert.Equal(new[] { 2, 6, ys[3] }, y.ShapeArray());
+        AssertBits(expected, (float[])y.Data, "Conv1D");
+    }
+
+    [Fact]
+    public void SameUpperPadsLikeExplicitPads()
+    {
+        var rng = new Random(11);
+        int[] xs = [1, 3, 8, 7];
+        int[] ws = [4, 3, 3, 3];
+        var x = Random(rng, 3 * 8 * 7);
+        var wt = Random(rng, 4 * 27);
+        // stride 2: out = ceil(8/2)=4, ceil(7/2)=4; total pad H = 3*2+3-8 = 1 -> (0,1); W = 3*2+3-7 = 2 -> (1,1)
+        var expected = NaiveConv(x, xs, wt, ws, null, 1, [2, 2], [1, 1], [0, 1, 1, 1], out var ys);
+        var model = Model("Conv", [("x", xs, null), ("w", ws, T(ws, wt))], opset: 11, attributes: [Ints("strides", 2, 2), Str("auto_pad", "SAME_UPPER")]);
+        var y = Run(model, 1, new() { ["x"] = T(xs, x) })["y0"];
+        Assert.Equal(ys, y.ShapeArray());
+        AssertBits(expected, (float[])y.Data, "SAME_UPPER");
+    }
+}
