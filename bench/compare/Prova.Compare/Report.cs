@@ -16,6 +16,16 @@ public static class Report
     public static string Markdown(IReadOnlyList<Row> rows, MachineInfo machine, Options options, string ortVersion, string nodeVersion, IReadOnlyList<ProfileResult> profiles)
     {
         var sb = new StringBuilder();
+        if (rows.Count == 0)
+        {
+            sb.AppendLine(string.Create(s_inv, $"## Per-op profiles ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {machine.CpuModel}, {machine.LogicalCpus} logical CPUs, {machine.DotNet}, ONNX Runtime {ortVersion})"));
+            sb.AppendLine();
+            foreach (var p in profiles)
+            {
+                sb.Append(Profile(p));
+            }
+            return sb.ToString();
+        }
         var box = options.TimeBox;
         sb.AppendLine("## Engine vs ONNX Runtime");
         sb.AppendLine();
