@@ -70,6 +70,27 @@ function fromOrtTensor(t) {
   return { dtype: t.type, shape: Array.from(t.dims), data };
 }
 
+// Streams {"outputs": {...}} to a file: one JSON.stringify of many large tensors can exceed V8's string limit.
+function writeOutputs(path, names, results) {
+  const fd = fs.openSync(path, 'w');
+  try {
+    fs.writeSync(fd, '{"outputs":{');
+    names.forEach((name, k) => {
+      const t = fromOrtTensor(results[name]);
+      fs.writeSync(fd, `${k > 0 ? ',' : ''}${JSON.stringify(name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":${JSON.stringify(t.shape)},"data":[`);
+      const chunk = 1 << 16;
+      for (let i = 0; i < t.data.length; i += chunk) {
+        const part = JSON.stringify(t.data.slice(i, i + chunk));
+        fs.writeSync(fd, (i > 0 ? ',' : '') + part.slice(1, -1));
+      }
+      fs.writeSync(fd, ']}');
+    });
+    fs.writeSync(fd, '}}');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function readInputs(path) {
   const doc = JSON.parse(fs.readFileSync(path, 'utf8'));
   const inputs = doc.inputs ?? doc;
@@ -131,11 +152,7 @@ async function runJob(job) {
       }
     }
     if (job.out) {
-      const outputs = {};
-      for (const name of session.outputNames) {
-        outputs[name] = fromOrtTensor(results[name]);
-      }
-      fs.writeFileSync(job.out, JSON.stringify({ outputs }));
+      writeOutputs(job.out, session.outputNames, results);
     }
     const sorted = samples.slice().sort((x, y) => x - y);
     return {
