@@ -1,22 +1,25 @@
 using System.Diagnostics;
+using System.Runtime;
 
 namespace Prova.Compare;
 
 /// <summary>
-/// How long one engine runs one row: warm-up until both <see cref="WarmupIters"/> and
-/// <see cref="WarmupSeconds"/> are reached (capped by <see cref="WarmupMaxSeconds"/>), then timed
-/// iterations until both <see cref="MinIters"/> and <see cref="MinSeconds"/> are reached (capped by
-/// <see cref="MaxSeconds"/>, at least 3 samples).
+/// How long one engine runs one row. Warm-up lasts until at least <see cref="WarmupIters"/> runs and
+/// <see cref="WarmupSeconds"/> have passed and the JIT has been quiet (no method compiled, e.g. no
+/// tier-1 re-compilation) for the last <see cref="QuietIters"/> runs and <see cref="QuietSeconds"/>,
+/// capped by <see cref="WarmupMaxSeconds"/>. Timed runs follow until both <see cref="MinIters"/> and
+/// <see cref="MinSeconds"/> are reached (capped by <see cref="MaxSeconds"/>, at least 3 samples).
 /// </summary>
-public sealed record TimeBox(int WarmupIters, double WarmupSeconds, double WarmupMaxSeconds, int MinIters, double MinSeconds, double MaxSeconds)
+public sealed record TimeBox(int WarmupIters, double WarmupSeconds, double WarmupMaxSeconds, int MinIters, double MinSeconds, double MaxSeconds,
+    int QuietIters = 10, double QuietSeconds = 0.3)
 {
-    /// <summary>The full run: enough warm-up for .NET tiered compilation to settle (it needs ~30 calls), ≥ 20 samples or ≥ 1.5 s.</summary>
-    public static TimeBox Full { get; } = new(WarmupIters: 40, WarmupSeconds: 0.5, WarmupMaxSeconds: 3, MinIters: 20, MinSeconds: 1.5, MaxSeconds: 4);
+    /// <summary>The full run: warm until .NET tiered compilation has settled, then ≥ 20 samples and ≥ 1.5 s.</summary>
+    public static TimeBox Full { get; } = new(WarmupIters: 20, WarmupSeconds: 0.5, WarmupMaxSeconds: 12, MinIters: 20, MinSeconds: 1.5, MaxSeconds: 4);
 
-    public static TimeBox Quick { get; } = new(WarmupIters: 3, WarmupSeconds: 0, WarmupMaxSeconds: 0.5, MinIters: 5, MinSeconds: 0.1, MaxSeconds: 0.5);
+    public static TimeBox Quick { get; } = new(WarmupIters: 3, WarmupSeconds: 0, WarmupMaxSeconds: 0.5, MinIters: 5, MinSeconds: 0.1, MaxSeconds: 0.5, QuietIters: 0, QuietSeconds: 0);
 
     /// <summary>Per-op profiling: many small runs, so a tighter box.</summary>
-    public static TimeBox Profile { get; } = new(WarmupIters: 30, WarmupSeconds: 0.1, WarmupMaxSeconds: 1, MinIters: 15, MinSeconds: 0.3, MaxSeconds: 1);
+    public static TimeBox Profile { get; } = new(WarmupIters: 20, WarmupSeconds: 0.1, WarmupMaxSeconds: 3, MinIters: 15, MinSeconds: 0.3, MaxSeconds: 1, QuietIters: 10, QuietSeconds: 0.2);
 }
 
 /// <summary>Latency statistics of one engine on one row.</summary>
@@ -25,15 +28,31 @@ public sealed record Measurement(int Iterations, double MedianMs, double P99Ms, 
     public static Measurement Run(Action body, TimeBox box)
     {
         long start = Stopwatch.GetTimestamp();
+        long jitCount = JitInfo.GetCompiledMethodCount();
+        long quietSince = start;
+        int quietIters = 0;
         for (int i = 0; ; i++)
         {
-            double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            bool done = i >= box.WarmupIters && elapsed >= box.WarmupSeconds;
+            long now = Stopwatch.GetTimestamp();
+            double elapsed = Stopwatch.GetElapsedTime(start, now).TotalSeconds;
+            bool quiet = quietIters >= box.QuietIters && Stopwatch.GetElapsedTime(quietSince, now).TotalSeconds >= box.QuietSeconds;
+            bool done = i >= box.WarmupIters && elapsed >= box.WarmupSeconds && quiet;
             if (done || (i >= 1 && elapsed >= box.WarmupMaxSeconds))
             {
                 break;
             }
             body();
+            long count = JitInfo.GetCompiledMethodCount();
+            if (count != jitCount)
+            {
+                jitCount = count;
+                quietSince = Stopwatch.GetTimestamp();
+                quietIters = 0;
+            }
+            else
+            {
+                quietIters++;
+            }
         }
         var samples = new List<double>();
         start = Stopwatch.GetTimestamp();
