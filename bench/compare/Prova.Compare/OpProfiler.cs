@@ -1,3 +1,4 @@
+using System.Runtime;
 using Prova.Core;
 using Prova.Onnx;
 using Prova.Runtime;
@@ -33,12 +34,29 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
         {
             return new ProfileResult(model.Name, batch, threads, [], Comparison.Describe(e));
         }
-        var ops = new List<OpTiming>();
+        // Phase 1 writes every one-node model and its inputs; phase 2 times them with the intermediates
+        // dropped, so a large managed heap does not make Prova's runs pay for slow full collections.
         var graph = full.Graph;
+        var cases = new List<(OnnxNode Node, OnnxModel Single, string Stem, string Shapes)>();
         for (int k = 0; k < graph.Nodes.Count; k++)
         {
-            var node = graph.Nodes[k];
-            var timing = TimeNode(full, node, values, threads, Path.Combine(dir, $"{k:D3}"));
+            var stem = Path.Combine(dir, $"{k:D3}");
+            var (single, shapes) = Cut(full, graph.Nodes[k], values, stem);
+            cases.Add((graph.Nodes[k], single, stem, shapes));
+        }
+        values.Clear();
+        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        // A first untimed pass over every node: .NET postpones tier-1 re-compilation while new code keeps
+        // being jitted, so the first nodes would otherwise be timed on unoptimised shared code.
+        foreach (var (_, single, stem, _) in cases)
+        {
+            WarmProva(single, stem, threads);
+        }
+        var ops = new List<OpTiming>();
+        foreach (var (node, single, stem, shapes) in cases)
+        {
+            var timing = TimeNode(node, single, stem, shapes, threads);
             ops.Add(timing);
             log.WriteLine($"  {timing.Node,-28} {timing.OpType,-20} Prova {timing.Prova?.MedianMs,9:0.0000} ms  ORT {timing.Ort?.MedianMs,9:0.0000} ms  {timing.Error}");
         }
@@ -93,7 +111,8 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
         return values;
     }
 
-    private OpTiming TimeNode(OnnxModel full, OnnxNode node, Dictionary<string, Tensor> values, int threads, string stem)
+    /// <summary>Writes the node as a one-node model with its real inputs (stem.onnx, stem.inputs.json).</summary>
+    private static (OnnxModel Single, string Shapes) Cut(OnnxModel full, OnnxNode node, Dictionary<string, Tensor> values, string stem)
     {
         var graph = full.Graph;
         var inputs = new List<ValueInfo>();
@@ -135,15 +154,34 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
             Opsets = full.Opsets,
             Graph = new OnnxGraph { Name = "op", Nodes = [node], Inputs = inputs, Outputs = outputs, Initializers = initializers },
         };
+        OnnxWriter.Save(single, stem + ".onnx");
+        TensorJson.WriteFile(stem + ".inputs.json", "inputs", feeds);
+        return (single, string.Join(", ", shapes));
+    }
+
+    private static void WarmProva(OnnxModel single, string stem, int threads)
+    {
+        try
+        {
+            var feeds = TensorJson.ReadFile(stem + ".inputs.json", "inputs");
+            using var session = new InferenceSession(single, new SessionOptions { Threads = threads });
+            Measurement.Run(() => session.Run(feeds), new TimeBox(WarmupIters: 40, WarmupSeconds: 0, WarmupMaxSeconds: 0.5, MinIters: 1, MinSeconds: 0, MaxSeconds: 0, QuietIters: 0, QuietSeconds: 0));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Reported by the timed pass.
+        }
+    }
+
+    private OpTiming TimeNode(OnnxNode node, OnnxModel single, string stem, string shapes, int threads)
+    {
         string modelPath = stem + ".onnx";
         string inputsPath = stem + ".inputs.json";
-        OnnxWriter.Save(single, modelPath);
-        TensorJson.WriteFile(inputsPath, "inputs", feeds);
-
         Measurement? prova = null;
         string? error = null;
         try
         {
+            var feeds = TensorJson.ReadFile(inputsPath, "inputs");
             using var session = new InferenceSession(single, new SessionOptions { Threads = threads });
             prova = Measurement.Run(() => session.Run(feeds), TimeBox.Profile);
         }
@@ -156,7 +194,7 @@ public sealed class OpProfiler(Options options, OrtProcess ort, TextWriter log)
         {
             error = (error is null ? "" : error + "; ") + "ORT: " + ortResult.Error;
         }
-        return new OpTiming(node.DisplayName, node.OpType, string.Join(", ", shapes), prova, ortResult.Timing, error);
+        return new OpTiming(node.DisplayName, node.OpType, shapes, prova, ortResult.Timing, error);
     }
 
     private static Dim[] FixedDims(Tensor t)
