@@ -76,7 +76,7 @@ public static partial class OnnxLoader
         return model;
     }
 
-    internal static T Parse<T>(MessageParser<T> parser, ReadOnlySpan<byte> bytes) where T : IMessage<T>
+    internal static T Parse<T>(MessageParser<T> parser, ReadOnlySpan<byte> bytes, string what = "ONNX model") where T : IMessage<T>
     {
         try
         {
@@ -84,12 +84,12 @@ public static partial class OnnxLoader
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new ModelException($"not a valid ONNX model: {e.Message}", e);
+            throw new ModelException($"not a valid {what}: {e.Message}", e);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
         {
             // Defensive: the protobuf runtime should only throw InvalidProtocolBufferException on bad bytes.
-            throw new ModelException($"not a valid ONNX model: {e.Message}", e);
+            throw new ModelException($"not a valid {what}: {e.Message}", e);
         }
     }
 

@@ -16,15 +16,7 @@ public static class OnnxTensors
     /// </summary>
     public static (string Name, Tensor Value) ParseTensorProto(ReadOnlySpan<byte> bytes, string? baseDirectory, LoadOptions? options = null)
     {
-        TensorProto proto;
-        try
-        {
-            proto = TensorProto.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new ModelException($"not a valid ONNX TensorProto: {e.Message}", e);
-        }
+        var proto = OnnxLoader.Parse(TensorProto.Parser, bytes, "ONNX TensorProto");
         string what = proto.Name.Length > 0 ? $"tensor '{proto.Name}'" : "tensor";
         var tensor = new TensorReader(baseDirectory, options ?? LoadOptions.Default).Read(proto, what);
         return (proto.Name, tensor);
