@@ -112,8 +112,9 @@ internal sealed unsafe class ConvKernel : Kernel
             && _w.PadTop == 0 && _w.PadLeft == 0 && _w.PadBottom == 0 && _w.PadRight == 0;
         if (_isDepthwise)
         {
+            return; // direct loop, no scratch
         }
-        else if (_pointwise)
+        if (_pointwise)
         {
             ctx.RequestScratch(Sgemm.DirectScratch(_kg, _p) * sizeof(float));
         }

@@ -431,4 +431,229 @@ internal sealed unsafe partial class Sgemm
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512R1(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        float* a0 = a + 0 * aRow;
+        float* c0 = c + 0 * ldc;
+        var s00 = accumulate ? Vector512.Load(c0 + 0) : Vector512<float>.Zero;
+        var s01 = accumulate ? Vector512.Load(c0 + 16) : Vector512<float>.Zero;
+        nint ka = 0;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[ka]);
+            s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
+            s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
+            ka += aK;
+            b += ldb;
+        }
+        s00.Store(c0 + 0);
+        s01.Store(c0 + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512R2(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        float* a0 = a + 0 * aRow;
+        float* c0 = c + 0 * ldc;
+        float* a1 = a + 1 * aRow;
+        float* c1 = c + 1 * ldc;
+        var s00 = accumulate ? Vector512.Load(c0 + 0) : Vector512<float>.Zero;
+        var s01 = accumulate ? Vector512.Load(c0 + 16) : Vector512<float>.Zero;
+        var s10 = accumulate ? Vector512.Load(c1 + 0) : Vector512<float>.Zero;
+        var s11 = accumulate ? Vector512.Load(c1 + 16) : Vector512<float>.Zero;
+        nint ka = 0;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[ka]);
+            s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
+            s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
+            var x1 = Vector512.Create(a1[ka]);
+            s10 = Vector512.FusedMultiplyAdd(x1, b0, s10);
+            s11 = Vector512.FusedMultiplyAdd(x1, b1, s11);
+            ka += aK;
+            b += ldb;
+        }
+        s00.Store(c0 + 0);
+        s01.Store(c0 + 16);
+        s10.Store(c1 + 0);
+        s11.Store(c1 + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512R3(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        float* a0 = a + 0 * aRow;
+        float* c0 = c + 0 * ldc;
+        float* a1 = a + 1 * aRow;
+        float* c1 = c + 1 * ldc;
+        float* a2 = a + 2 * aRow;
+        float* c2 = c + 2 * ldc;
+        var s00 = accumulate ? Vector512.Load(c0 + 0) : Vector512<float>.Zero;
+        var s01 = accumulate ? Vector512.Load(c0 + 16) : Vector512<float>.Zero;
+        var s10 = accumulate ? Vector512.Load(c1 + 0) : Vector512<float>.Zero;
+        var s11 = accumulate ? Vector512.Load(c1 + 16) : Vector512<float>.Zero;
+        var s20 = accumulate ? Vector512.Load(c2 + 0) : Vector512<float>.Zero;
+        var s21 = accumulate ? Vector512.Load(c2 + 16) : Vector512<float>.Zero;
+        nint ka = 0;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[ka]);
+            s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
+            s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
+            var x1 = Vector512.Create(a1[ka]);
+            s10 = Vector512.FusedMultiplyAdd(x1, b0, s10);
+            s11 = Vector512.FusedMultiplyAdd(x1, b1, s11);
+            var x2 = Vector512.Create(a2[ka]);
+            s20 = Vector512.FusedMultiplyAdd(x2, b0, s20);
+            s21 = Vector512.FusedMultiplyAdd(x2, b1, s21);
+            ka += aK;
+            b += ldb;
+        }
+        s00.Store(c0 + 0);
+        s01.Store(c0 + 16);
+        s10.Store(c1 + 0);
+        s11.Store(c1 + 16);
+        s20.Store(c2 + 0);
+        s21.Store(c2 + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512R4(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        float* a0 = a + 0 * aRow;
+        float* c0 = c + 0 * ldc;
+        float* a1 = a + 1 * aRow;
+        float* c1 = c + 1 * ldc;
+        float* a2 = a + 2 * aRow;
+        float* c2 = c + 2 * ldc;
+        float* a3 = a + 3 * aRow;
+        float* c3 = c + 3 * ldc;
+        var s00 = accumulate ? Vector512.Load(c0 + 0) : Vector512<float>.Zero;
+        var s01 = accumulate ? Vector512.Load(c0 + 16) : Vector512<float>.Zero;
+        var s10 = accumulate ? Vector512.Load(c1 + 0) : Vector512<float>.Zero;
+        var s11 = accumulate ? Vector512.Load(c1 + 16) : Vector512<float>.Zero;
+        var s20 = accumulate ? Vector512.Load(c2 + 0) : Vector512<float>.Zero;
+        var s21 = accumulate ? Vector512.Load(c2 + 16) : Vector512<float>.Zero;
+        var s30 = accumulate ? Vector512.Load(c3 + 0) : Vector512<float>.Zero;
+        var s31 = accumulate ? Vector512.Load(c3 + 16) : Vector512<float>.Zero;
+        nint ka = 0;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[ka]);
+            s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
+            s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
+            var x1 = Vector512.Create(a1[ka]);
+            s10 = Vector512.FusedMultiplyAdd(x1, b0, s10);
+            s11 = Vector512.FusedMultiplyAdd(x1, b1, s11);
+            var x2 = Vector512.Create(a2[ka]);
+            s20 = Vector512.FusedMultiplyAdd(x2, b0, s20);
+            s21 = Vector512.FusedMultiplyAdd(x2, b1, s21);
+            var x3 = Vector512.Create(a3[ka]);
+            s30 = Vector512.FusedMultiplyAdd(x3, b0, s30);
+            s31 = Vector512.FusedMultiplyAdd(x3, b1, s31);
+            ka += aK;
+            b += ldb;
+        }
+        s00.Store(c0 + 0);
+        s01.Store(c0 + 16);
+        s10.Store(c1 + 0);
+        s11.Store(c1 + 16);
+        s20.Store(c2 + 0);
+        s21.Store(c2 + 16);
+        s30.Store(c3 + 0);
+        s31.Store(c3 + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512R5(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        float* a0 = a + 0 * aRow;
+        float* c0 = c + 0 * ldc;
+        float* a1 = a + 1 * aRow;
+        float* c1 = c + 1 * ldc;
+        float* a2 = a + 2 * aRow;
+        float* c2 = c + 2 * ldc;
+        float* a3 = a + 3 * aRow;
+        float* c3 = c + 3 * ldc;
+        float* a4 = a + 4 * aRow;
+        float* c4 = c + 4 * ldc;
+        var s00 = accumulate ? Vector512.Load(c0 + 0) : Vector512<float>.Zero;
+        var s01 = accumulate ? Vector512.Load(c0 + 16) : Vector512<float>.Zero;
+        var s10 = accumulate ? Vector512.Load(c1 + 0) : Vector512<float>.Zero;
+        var s11 = accumulate ? Vector512.Load(c1 + 16) : Vector512<float>.Zero;
+        var s20 = accumulate ? Vector512.Load(c2 + 0) : Vector512<float>.Zero;
+        var s21 = accumulate ? Vector512.Load(c2 + 16) : Vector512<float>.Zero;
+        var s30 = accumulate ? Vector512.Load(c3 + 0) : Vector512<float>.Zero;
+        var s31 = accumulate ? Vector512.Load(c3 + 16) : Vector512<float>.Zero;
+        var s40 = accumulate ? Vector512.Load(c4 + 0) : Vector512<float>.Zero;
+        var s41 = accumulate ? Vector512.Load(c4 + 16) : Vector512<float>.Zero;
+        nint ka = 0;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[ka]);
+            s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
+            s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
+            var x1 = Vector512.Create(a1[ka]);
+            s10 = Vector512.FusedMultiplyAdd(x1, b0, s10);
+            s11 = Vector512.FusedMultiplyAdd(x1, b1, s11);
+            var x2 = Vector512.Create(a2[ka]);
+            s20 = Vector512.FusedMultiplyAdd(x2, b0, s20);
+            s21 = Vector512.FusedMultiplyAdd(x2, b1, s21);
+            var x3 = Vector512.Create(a3[ka]);
+            s30 = Vector512.FusedMultiplyAdd(x3, b0, s30);
+            s31 = Vector512.FusedMultiplyAdd(x3, b1, s31);
+            var x4 = Vector512.Create(a4[ka]);
+            s40 = Vector512.FusedMultiplyAdd(x4, b0, s40);
+            s41 = Vector512.FusedMultiplyAdd(x4, b1, s41);
+            ka += aK;
+            b += ldb;
+        }
+        s00.Store(c0 + 0);
+        s01.Store(c0 + 16);
+        s10.Store(c1 + 0);
+        s11.Store(c1 + 16);
+        s20.Store(c2 + 0);
+        s21.Store(c2 + 16);
+        s30.Store(c3 + 0);
+        s31.Store(c3 + 16);
+        s40.Store(c4 + 0);
+        s41.Store(c4 + 16);
+    }
+
+    private static void Tile512Rows(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        switch (rows)
+        {
+            case 1:
+                Tile512R1(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                break;
+            case 2:
+                Tile512R2(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                break;
+            case 3:
+                Tile512R3(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                break;
+            case 4:
+                Tile512R4(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                break;
+            case 5:
+                Tile512R5(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                break;
+            default:
+                Tile512(rows, kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                break;
+        }
+    }
 }

@@ -215,7 +215,7 @@ internal sealed unsafe partial class Sgemm : IRangeBody
             {
                 int rows = Math.Min(Mr, i1 - i);
                 float* a = _a + i * _aRow + kb * _aK;
-                if (rows <= 2 && _bits == 512)
+                if (rows <= 2 && _bits == 512 && np > 1)
                 {
                     for (int r = 0; r < rows; r++)
                     {
@@ -262,7 +262,7 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         switch (_bits)
         {
             case 512:
-                Tile512(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
+                Tile512Rows(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
                 break;
             case 256:
                 Tile256(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);

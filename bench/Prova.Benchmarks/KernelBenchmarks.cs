@@ -1,0 +1,53 @@
+using BenchmarkDotNet.Attributes;
+using Prova.Core;
+using Prova.Runtime;
+
+namespace Prova.Benchmarks;
+
+/// <summary>GEMM shapes from the target MLPs and transformer block, and the ResNet/LeNet convs, at 1 and 2 threads.</summary>
+[MemoryDiagnoser]
+public class KernelBenchmarks
+{
+    private InferenceSession? _session;
+    private Dictionary<string, Tensor> _feeds = [];
+
+    [Params("mm 1x784x128", "mm 32x784x1024", "mm 32x1024x1024", "mm 64x256x1024", "mm 1x1024x1024", "conv 64-64 3x3 32x32", "conv 1-6 5x5 28x28", "conv dw 64 3x3 32x32")]
+    public string Shape { get; set; } = "";
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (model, feeds, _) = Catalog.Build(Shape);
+        _feeds = feeds;
+        _session = new InferenceSession(model, new SessionOptions { Threads = Threads });
+        _session.Run(_feeds);
+    }
+
+    [Benchmark]
+    public int Run() => _session!.Run(_feeds).Count;
+
+    [GlobalCleanup]
+    public void Cleanup() => _session?.Dispose();
+}
+
+internal static class Catalog
+{
+    public static readonly string[] Names =
+        ["mm 1x784x128", "mm 32x784x1024", "mm 32x1024x1024", "mm 64x256x1024", "mm 1x1024x1024", "conv 64-64 3x3 32x32", "conv 1-6 5x5 28x28", "conv dw 64 3x3 32x32"];
+
+    public static (Prova.Onnx.OnnxModel, Dictionary<string, Tensor>, double) Build(string name) => name switch
+    {
+        "mm 1x784x128" => KernelModels.MatMul(1, 784, 128),
+        "mm 32x784x1024" => KernelModels.MatMul(32, 784, 1024),
+        "mm 32x1024x1024" => KernelModels.MatMul(32, 1024, 1024),
+        "mm 64x256x1024" => KernelModels.MatMul(64, 256, 1024),
+        "mm 1x1024x1024" => KernelModels.MatMul(1, 1024, 1024),
+        "conv 64-64 3x3 32x32" => KernelModels.Conv(64, 64, 32, 3),
+        "conv 1-6 5x5 28x28" => KernelModels.Conv(1, 6, 28, 5),
+        "conv dw 64 3x3 32x32" => KernelModels.Conv(64, 64, 32, 3, group: 64),
+        _ => throw new ArgumentException($"unknown shape '{name}'"),
+    };
+}
