@@ -60,9 +60,9 @@ internal sealed unsafe class TileKernel : Kernel
         var viewStrides = new long[2 * rank];
         for (int d = 0; d < rank; d++)
         {
-            if (repeats[d] < 0)
+            if (repeats[d] < 0 || repeats[d] > int.MaxValue)
             {
-                throw ModelException.ForNode(Node, $"repeats {Fmt(repeats)} has a negative entry");
+                throw ModelException.ForNode(Node, $"repeats {Fmt(repeats)} has an invalid entry {repeats[d]}");
             }
             outShape[d] = Dim(Node, repeats[d] * inShape[d], $"output dimension {d}");
             viewShape[2 * d] = (int)repeats[d];
@@ -160,12 +160,16 @@ internal sealed unsafe class PadKernel : Kernel
             end[axes[i]] = pads[i + axes.Length];
         }
         _outShape = new int[rank];
+        for (int d = 0; d < rank; d++)
+        {
+            _outShape[d] = Dim(Node, inShape[d] + begin[d] + end[d], $"padded dimension {d} ({inShape[d]} + {begin[d]} + {end[d]})");
+        }
+        ctx.SetOutput(0, type, _outShape); // checks the element count before the index maps are built
         _maps = new int[rank][];
         for (int d = 0; d < rank; d++)
         {
             long dim = inShape[d];
-            int outDim = Dim(Node, dim + begin[d] + end[d], $"padded dimension {d} ({dim} + {begin[d]} + {end[d]})");
-            _outShape[d] = outDim;
+            int outDim = _outShape[d];
             if (dim == 0 && outDim > 0 && _mode != "constant")
             {
                 throw ModelException.ForNode(Node, $"cannot {_mode}-pad axis {d} of size 0 (input shape {Fmt(inShape)})");
@@ -200,7 +204,6 @@ internal sealed unsafe class PadKernel : Kernel
                 _runStart = 0;
             }
         }
-        ctx.SetOutput(0, type, _outShape);
     }
 
     private static long Reflect(long i, long dim)

@@ -10,7 +10,7 @@ namespace Prova.Runtime.Ops.Shape;
 /// </summary>
 internal sealed unsafe class StridedCopy : IRangeBody
 {
-    private const int Block = 16;
+    private const int Block = 8;
     private const long ParallelBytes = 1 << 20;
 
     private enum Mode
@@ -236,13 +236,13 @@ internal sealed unsafe class StridedCopy : IRangeBody
             for (int j0 = 0; j0 < n; j0 += Block)
             {
                 int j1 = Math.Min(n, j0 + Block);
-                for (int j = j0; j < j1; j++)
+                for (int i = i0; i < i1; i++)
                 {
-                    T* s = src + j * stride;
-                    T* d = dst + j;
-                    for (int i = i0; i < i1; i++)
+                    T* s = src + i;
+                    T* d = dst + (long)i * n;
+                    for (int j = j0; j < j1; j++)
                     {
-                        d[(long)i * n] = s[i];
+                        d[j] = s[j * stride];
                     }
                 }
             }
