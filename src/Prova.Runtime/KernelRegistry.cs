@@ -11,21 +11,31 @@ public static class KernelRegistry
 
     private static readonly FrozenDictionary<string, KernelFactory> s_factories = Build();
 
-    public static IEnumerable<string> SupportedOps => s_factories.Keys.Order(StringComparer.Ordinal);
+    /// <summary>The default-domain ops Prova runs.</summary>
+    public static IEnumerable<string> SupportedOps => s_factories.Keys.Where(k => !k.Contains(':')).Order(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Domain of the fused ops the graph optimizer creates (FusedConv, FusedGemm, FusedMatMul, ...).
+    /// They are registered under "prova.internal:&lt;OpType&gt;".
+    /// </summary>
+    public const string InternalDomain = "prova.internal";
 
     public static bool IsSupported(string opType, string domain = "")
-        => IsDefaultDomain(domain) && s_factories.ContainsKey(opType);
+        => s_factories.ContainsKey(Key(opType, domain));
 
     public static bool IsDefaultDomain(string domain) => domain.Length == 0 || domain == "ai.onnx";
+
+    /// <summary>The registry key of an op: its name in the default domain, "domain:name" otherwise.</summary>
+    public static string Key(string opType, string domain) => IsDefaultDomain(domain) ? opType : domain + ":" + opType;
 
     /// <summary>Creates the kernel for a node; throws <see cref="ModelException"/> if it cannot be run.</summary>
     public static Kernel Create(OnnxNode node, int opset)
     {
-        if (!IsDefaultDomain(node.Domain))
+        if (!IsDefaultDomain(node.Domain) && node.Domain != InternalDomain)
         {
             throw ModelException.Unsupported(node, $"operator domain '{node.Domain}'");
         }
-        if (!s_factories.TryGetValue(node.OpType, out var factory))
+        if (!s_factories.TryGetValue(Key(node.OpType, node.Domain), out var factory))
         {
             throw ModelException.Unsupported(node, $"operator {node.OpType} (opset {opset}) is not implemented by Prova");
         }
