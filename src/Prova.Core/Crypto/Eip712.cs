@@ -95,7 +95,14 @@ public static partial class Eip712
         for (int i = 0; i < fields.Count; i++)
         {
             var field = fields[i];
-            if (!data.TryGetValue(field.Name, out object? value))
+            data.TryGetValue(field.Name, out object? value);
+            if (value is null && types.ContainsKey(field.Type))
+            {
+                // eth_signTypedData_v4: an absent struct member encodes as 32 zero bytes (this is how
+                // recursive types such as Person(Person mother) terminate).
+                continue;
+            }
+            if (value is null)
             {
                 throw new CryptoFormatException($"typed data: {typeName}.{field.Name} ({field.Type}) has no value");
             }
