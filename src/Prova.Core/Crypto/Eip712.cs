@@ -22,6 +22,9 @@ public static partial class Eip712
     // A value nested deeper than this is almost certainly a cycle in the caller's object graph.
     private const int MaxDepth = 64;
 
+    // Bounds the recursion of encodeType on hostile type tables.
+    private const int MaxStructTypes = 256;
+
     /// <summary>One member of a struct type: its name and its EIP-712 type ("uint256", "Person[]", ...).</summary>
     public sealed record Field(string Name, string Type);
 
@@ -239,6 +242,10 @@ public static partial class Eip712
                 throw new CryptoFormatException($"typed data: type '{baseType}' is neither an atomic type nor defined in types");
             }
             return;
+        }
+        if (found.Count >= MaxStructTypes)
+        {
+            throw new CryptoFormatException($"typed data: {found[0]} references more than {MaxStructTypes} struct types");
         }
         found.Add(baseType);
         foreach (var field in fields)

@@ -108,6 +108,11 @@ public static class Secp256k1
         var n = Domain.N;
         var r = new BcBigInteger(1, signature.RBytes);
         var s = new BcBigInteger(1, signature.SBytes);
+        // default(Signature) bypasses the constructor's checks.
+        if ((signature.V != 27 && signature.V != 28) || r.SignValue == 0 || s.SignValue == 0)
+        {
+            return null;
+        }
         var compressed = new byte[33];
         compressed[0] = (byte)(signature.RecoveryId == 0 ? 0x02 : 0x03);
         signature.RBytes.CopyTo(compressed, 1);

@@ -32,6 +32,9 @@ public static class KeyStore
         UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
+    /// <summary>Where a node keeps its identity key: &lt;data-dir&gt;/keys/node.json (docs/keys.md).</summary>
+    public static string NodeKeyPath(string dataDirectory) => Path.Combine(dataDirectory, "keys", "node.json");
+
     /// <summary>Encrypts <paramref name="key"/> into keystore JSON with fresh random salt, iv and id.</summary>
     public static string Encrypt(PrivateKey key, string password, KeystoreOptions? options = null) =>
         Encrypt(key, password, options ?? KeystoreOptions.Default,

@@ -260,6 +260,18 @@ public class Eip712Tests
         Assert.Throws<CryptoFormatException>(() => HashStruct(types, "Node", node));
     }
 
+    [Fact]
+    public void HugeTypeChainIsRejected()
+    {
+        var types = new Dictionary<string, IReadOnlyList<Field>>();
+        for (int i = 0; i < 5000; i++)
+        {
+            types[$"T{i}"] = [new("next", $"T{i + 1}")];
+        }
+        types["T5000"] = [new("x", "uint8")];
+        Assert.Throws<CryptoFormatException>(() => EncodeType(types, "T0"));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("[]")]

@@ -95,6 +95,13 @@ public class Secp256k1Tests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void DefaultSignatureDoesNotRecover()
+    {
+        Assert.False(Secp256k1.TryRecover(Keccak256.Hash("x"), default, out _));
+        Assert.Throws<CryptoFormatException>(() => Secp256k1.EcRecover(Keccak256.Hash("x"), default));
+    }
+
+    [Fact]
     public void SignRecoverRoundTripsForRandomKeysAndMessages()
     {
         int seed = Environment.TickCount;

@@ -209,7 +209,7 @@ public sealed class KeyStoreTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void SaveWritesMode0600AndLoadRoundTrips()
     {
-        string path = Path.Combine(_dir, "keys", "node.json");
+        string path = KeyStore.NodeKeyPath(_dir);
         var key = PrivateKey.Generate();
         KeyStore.Save(path, key, "pw", KeystoreOptions.Light);
         if (!OperatingSystem.IsWindows())
