@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
-using ECPoint = Org.BouncyCastle.Math.EC.ECPoint;
 using Prova.Core.Crypto;
 using BcBigInteger = Org.BouncyCastle.Math.BigInteger;
+using ECPoint = Org.BouncyCastle.Math.EC.ECPoint;
 
 namespace Prova.Core.Keys;
 
