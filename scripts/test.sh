@@ -14,6 +14,9 @@ rm -f artifacts/conformance-summary.txt
 echo "== build (Release)"
 dotnet build Prova.slnx -c Release -v q -nologo -clp:NoSummary
 
+echo "== code style (dotnet format --verify-no-changes)"
+dotnet format Prova.slnx --verify-no-changes --no-restore -v q
+
 echo "== tests"
 set +e
 dotnet test Prova.slnx -c Release --no-build -v q -nologo --logger "trx;LogFilePrefix=prova" \

@@ -46,15 +46,15 @@ internal static class ShapeHelpers
             case DataType.Int64:
                 return (long[])((long[])t.Data).Clone();
             case DataType.Int32:
-            {
-                var src = (int[])t.Data;
-                var r = new long[src.Length];
-                for (int i = 0; i < src.Length; i++)
                 {
-                    r[i] = src[i];
+                    var src = (int[])t.Data;
+                    var r = new long[src.Length];
+                    for (int i = 0; i < src.Length; i++)
+                    {
+                        r[i] = src[i];
+                    }
+                    return r;
                 }
-                return r;
-            }
             default:
                 throw ModelException.ForNode(node, $"{what} must be int64 but is {DataTypes.Name(t.Type)}");
         }
