@@ -186,6 +186,11 @@ internal static partial class ModelEndpoints
     private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog)
     {
         var manifest = Published(cid, store, catalog);
+        if (store.Status(manifest.Cid) is { Complete: false } status)
+        {
+            throw new ApiException(409, "incomplete-content", $"{status.Missing.Length} chunks of {manifest.Cid} are missing on this node (dropped after failing an integrity check); push the model again to repair it",
+                new Dictionary<string, object?> { ["missing"] = status.Missing.Length });
+        }
         long size = manifest.Size;
         long start = 0, end = size - 1;
         var response = context.Response;
