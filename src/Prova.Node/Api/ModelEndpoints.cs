@@ -141,6 +141,11 @@ internal static partial class ModelEndpoints
         {
             throw ApiException.BadRequest($"the body is not valid JSON: {ex.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            // JsonElement.GetString on a string that is not valid UTF-8.
+            throw ApiException.BadRequest("the body contains a string that is not valid UTF-8");
+        }
     }
 
     internal static string RequiredString(JsonElement root, string name) =>
