@@ -83,8 +83,14 @@ public sealed class LimitsAndFuzzTests
         var publication = new ModelPublication("mlp", "2.0.0", cid, owner.Address, 1_700_000_000);
         string publish = JsonSerializer.Serialize(new
         {
-            cid = cid.ToString(), name = "mlp", version = "2.0.0", description = "d", license = "MIT",
-            owner = owner.Address.ToString(), timestamp = 1_700_000_000, signature = publication.Sign(owner, 31337).ToString(),
+            cid = cid.ToString(),
+            name = "mlp",
+            version = "2.0.0",
+            description = "d",
+            license = "MIT",
+            owner = owner.Address.ToString(),
+            timestamp = 1_700_000_000,
+            signature = publication.Sign(owner, 31337).ToString(),
         });
         string infer = $"{{\"model\": \"{cid}\", \"requestId\": \"0x{new string('a', 64)}\", \"mode\": \"attested\", " +
             Encoding.UTF8.GetString(TensorJson.WriteNamedTensors(TestModels.Input()))[1..];

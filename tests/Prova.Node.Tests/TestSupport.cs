@@ -120,8 +120,14 @@ internal sealed class TestClient(HttpClient http)
         var signature = (signer ?? owner).Sign(publication.ToTypedData(31337).SigningHash());
         return Http.PostAsJsonAsync("/v1/models", new
         {
-            cid = cid.ToString(), name, version, description = "test model", license = "MIT",
-            owner = owner.Address.ToString(), timestamp, signature = signature.ToString(),
+            cid = cid.ToString(),
+            name,
+            version,
+            description = "test model",
+            license = "MIT",
+            owner = owner.Address.ToString(),
+            timestamp,
+            signature = signature.ToString(),
         });
     }
 
