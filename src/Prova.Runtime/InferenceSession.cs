@@ -12,6 +12,8 @@ namespace Prova.Runtime;
 public sealed unsafe class InferenceSession : IDisposable
 {
     private readonly OnnxModel _model;
+    // What the plans run: the model, or its optimized rewrite (same inputs and outputs).
+    private readonly OnnxModel _planned;
     private readonly SessionOptions _options;
     private readonly WorkerPool _pool;
     private readonly ExecContext _ctx;
@@ -55,6 +57,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             KernelRegistry.Create(node, (int)opset);
         }
+        _planned = _options.Optimize ? Optimizer.GraphOptimizer.Optimize(model) : model;
         _pool = new WorkerPool(_options.Threads);
         _ctx = new ExecContext(_pool);
         // With fully declared input shapes, plan now so shape errors surface at load time.
@@ -257,7 +260,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_model, shapes, _pool, values);
+            plan = Plan.Build(_planned, shapes, _pool, values);
             if (_plans.Count >= _options.MaxCachedPlans)
             {
                 var evicted = _planOrder.Dequeue();

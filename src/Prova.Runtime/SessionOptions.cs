@@ -11,6 +11,12 @@ public sealed class SessionOptions
     /// <summary>Distinct input-shape plans kept per session (models with symbolic dims).</summary>
     public int MaxCachedPlans { get; init; } = 8;
 
+    /// <summary>
+    /// Rewrite the graph into fused nodes before planning (docs/optimizer.md). Outputs stay
+    /// deterministic either way but differ in the last bits between true and false.
+    /// </summary>
+    public bool Optimize { get; init; } = true;
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > MaxThreads)
