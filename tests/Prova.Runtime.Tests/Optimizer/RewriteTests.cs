@@ -241,6 +241,20 @@ public sealed class RewriteTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ABiasThatIsAGraphInputIsNotMoved()
+    {
+        var rng = new Random(403);
+        var b = new ModelBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float32, 3, 16);
+        var bias = b.Input("bias", DataType.Float32, 24);
+        var h = b.Node("Gemm", [x, b.Initializer("w", Uniform(rng, 0.3f, 16, 24))]);
+        b.Output(b.Node("Add", [h, bias]), "y");
+        var model = b.Build();
+        Assert.Same(model, OptimizeWithFusedKernels(model));
+        Assert.Same(model, OptimizeWithoutFusedKernels(model));
+    }
+
+    [Fact]
     public void AReluAloneMovesIntoTheFusedKernel()
     {
         var b = new ModelBuilder(opset: 17);
