@@ -12,6 +12,8 @@ namespace Prova.Runtime;
 public sealed unsafe class InferenceSession : IDisposable
 {
     private readonly OnnxModel _model;
+    // What the plans run: the model, or its optimized rewrite (same inputs and outputs).
+    private readonly OnnxModel _planned;
     private readonly SessionOptions _options;
     private readonly WorkerPool _pool;
     private readonly ExecContext _ctx;
@@ -28,7 +30,7 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         _options = options ?? new SessionOptions();
         _options.Validate();
-        _model = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
+        _model = model;
         long opset = model.Opset;
         if (opset < 1 || opset > KernelRegistry.MaxOpset)
         {
@@ -55,6 +57,10 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             KernelRegistry.Create(node, (int)opset);
         }
+        // Plan-time rewrites, each a pure function of the graph (docs/quantization.md, docs/optimizer.md):
+        // integer execution of the QDQ pattern first, then the general fusions.
+        var rewritten = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
+        _planned = _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten) : rewritten;
         _pool = new WorkerPool(_options.Threads);
         _ctx = new ExecContext(_pool);
         // With fully declared input shapes, plan now so shape errors surface at load time.
@@ -82,6 +88,9 @@ public sealed unsafe class InferenceSession : IDisposable
         => new(OnnxLoader.Load(path), options);
 
     public OnnxModel Model => _model;
+
+    /// <summary>The graph the session actually plans and runs, after the QDQ rewrite and the optimizer.</summary>
+    public OnnxModel PlannedModel => _planned;
 
     public IReadOnlyList<ValueInfo> Inputs => _model.Graph.Inputs;
 
@@ -128,7 +137,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var plan = PlanFor(inputs);
-            var graphInputs = _model.Graph.Inputs;
+            var graphInputs = _planned.Graph.Inputs;
             for (int i = 0; i < graphInputs.Count; i++)
             {
                 if (plan.Values[plan.InputSlots[i]].Constant is not null)
@@ -150,7 +159,7 @@ public sealed unsafe class InferenceSession : IDisposable
                 plan.ExecuteWithWitness(_ctx, witness);
             }
             var outputs = new Dictionary<string, Tensor>(plan.OutputSlots.Length, StringComparer.Ordinal);
-            var graphOutputs = _model.Graph.Outputs;
+            var graphOutputs = _planned.Graph.Outputs;
             for (int i = 0; i < graphOutputs.Count; i++)
             {
                 var value = plan.Values[plan.OutputSlots[i]];
@@ -165,7 +174,7 @@ public sealed unsafe class InferenceSession : IDisposable
 
     private Plan PlanFor(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var graphInputs = _model.Graph.Inputs;
+        var graphInputs = _planned.Graph.Inputs;
         if (_lastPlan is { } last && MatchesPlan(last, inputs))
         {
             return last;
@@ -213,7 +222,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>Allocation-free check that the inputs have exactly the names, types and shapes a plan was built for.</summary>
     private bool MatchesPlan(Plan plan, IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var graphInputs = _model.Graph.Inputs;
+        var graphInputs = _planned.Graph.Inputs;
         if (inputs.Count != graphInputs.Count)
         {
             return false;
@@ -281,7 +290,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_model, shapes, _pool, values);
+            plan = Plan.Build(_planned, shapes, _pool, values);
             if (_plans.Count >= _options.MaxCachedPlans)
             {
                 var evicted = _planOrder.Dequeue();
@@ -299,7 +308,7 @@ public sealed unsafe class InferenceSession : IDisposable
     private bool TryDeclaredShapes(out Dictionary<string, (DataType Type, int[] Shape)> shapes)
     {
         shapes = new(StringComparer.Ordinal);
-        foreach (var info in _model.Graph.Inputs)
+        foreach (var info in _planned.Graph.Inputs)
         {
             if (info.Shape is not { } dims || !DataTypes.IsSupported(info.ElementType))
             {

@@ -20,6 +20,12 @@ public sealed class SessionOptions
     /// <summary>Allows <see cref="InferenceSession.RunWithWitness"/> (records every intermediate integer tensor). <see cref="InferenceSession.Run"/> is unaffected.</summary>
     public bool CaptureWitness { get; init; }
 
+    /// <summary>
+    /// Rewrite the graph into fused nodes before planning (docs/optimizer.md). Outputs stay
+    /// deterministic either way but differ in the last bits between true and false.
+    /// </summary>
+    public bool Optimize { get; init; } = true;
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > MaxThreads)
