@@ -43,7 +43,7 @@ internal static class BlobEndpoints
     private static async Task<IResult> Announce(HttpContext context, ContentStore store, IOptions<NodeOptions> options)
     {
         var o = options.Value;
-        byte[] body = await Body.ReadAsync(context, Math.Min(o.MaxRequestBytes, ModelManifest.HeaderLength + 32L * (o.MaxModelBytes / ModelManifest.MinChunkSize + 1)), "MaxRequestBytes", "the manifest");
+        byte[] body = await Body.ReadAsync(context, o.MaxRequestBytes, "MaxRequestBytes", "the manifest");
         ModelManifest manifest;
         try
         {

@@ -52,6 +52,11 @@ internal static class InferEndpoints
         {
             throw ApiException.BadRequest($"the body is not valid JSON: {ex.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            // JsonElement.GetString on a string that is not valid UTF-8.
+            throw ApiException.BadRequest("the body contains a string that is not valid UTF-8");
+        }
         var model = BlobEndpoints.ParseCid(modelText);
         Dictionary<string, Tensor> inputs;
         try

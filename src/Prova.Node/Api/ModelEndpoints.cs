@@ -141,6 +141,11 @@ internal static partial class ModelEndpoints
         {
             throw ApiException.BadRequest($"the body is not valid JSON: {ex.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            // JsonElement.GetString on a string that is not valid UTF-8.
+            throw ApiException.BadRequest("the body contains a string that is not valid UTF-8");
+        }
     }
 
     internal static string RequiredString(JsonElement root, string name) =>
@@ -186,6 +191,11 @@ internal static partial class ModelEndpoints
     private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog)
     {
         var manifest = Published(cid, store, catalog);
+        if (store.Status(manifest.Cid) is { Complete: false } status)
+        {
+            throw new ApiException(409, "incomplete-content", $"{status.Missing.Length} chunks of {manifest.Cid} are missing on this node (dropped after failing an integrity check); push the model again to repair it",
+                new Dictionary<string, object?> { ["missing"] = status.Missing.Length });
+        }
         long size = manifest.Size;
         long start = 0, end = size - 1;
         var response = context.Response;

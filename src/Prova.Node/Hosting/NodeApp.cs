@@ -82,9 +82,11 @@ public static class NodeApp
     /// <summary>Builds the app, validates the settings and opens the store and key (so start-up fails fast and clearly).</summary>
     public static WebApplication Build(WebApplicationBuilder builder)
     {
-        var app = builder.Build();
+        WebApplication app;
         try
         {
+            // Building already creates Kestrel, which reads the settings.
+            app = builder.Build();
             _ = app.Services.GetRequiredService<IOptions<NodeOptions>>().Value;
         }
         catch (OptionsValidationException ex)
