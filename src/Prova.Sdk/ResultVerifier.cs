@@ -48,12 +48,16 @@ public static class ResultVerifier
     {
         options ??= new ResultVerifierOptions();
         var checks = new List<ResultCheck>();
-        var result = Parse(json, checks);
+        var result = Parse(json, checks, out var statedHashes);
         if (result is null)
         {
             return new ResultVerification(checks, null);
         }
-        if (!CheckReceipts(result, options, checks))
+        // The receipts first: a changed tensor is reported as what it breaks (the signed hash), then
+        // the convenience hashes next to the tensors must agree too.
+        if (!CheckReceipts(result, options, checks)
+            || !CheckHashField(statedHashes.Input, "inputHash", Receipt.HashTensors(result.Inputs), "inputs", checks)
+            || !CheckHashField(statedHashes.Output, "outputHash", Receipt.HashTensors(result.Outputs), "outputs", checks))
         {
             return new ResultVerification(checks, result);
         }
@@ -72,8 +76,9 @@ public static class ResultVerifier
 
     private static void Pass(List<ResultCheck> checks, string name, string message) => checks.Add(new ResultCheck(name, true, message));
 
-    private static ResultFile? Parse(byte[] json, List<ResultCheck> checks)
+    private static ResultFile? Parse(byte[] json, List<ResultCheck> checks, out (JsonElement? Input, JsonElement? Output) statedHashes)
     {
+        statedHashes = default;
         JsonDocument doc;
         try
         {
@@ -152,12 +157,7 @@ public static class ResultVerifier
                 index++;
             }
             var file = new ResultFile { Model = model, Mode = mode, RequestId = requestId, Inputs = inputs, Outputs = outputs, Receipts = receipts };
-            // The convenience hashes next to the tensors must be the tensors' hashes.
-            if (!CheckHashField(root, "inputHash", Receipt.HashTensors(inputs), "inputs", checks)
-                || !CheckHashField(root, "outputHash", Receipt.HashTensors(outputs), "outputs", checks))
-            {
-                return null;
-            }
+            statedHashes = (Stated(root, "inputHash"), Stated(root, "outputHash"));
             Pass(checks, "format", $"model {model}, mode {mode}, {inputs.Count} input(s), {outputs.Count} output(s), {receipts.Count} receipt(s)");
             return file;
         }
@@ -165,19 +165,22 @@ public static class ResultVerifier
         static string problemOf(string? text) => Cid.TryParse(text, out _, out string? p) ? "" : p ?? "";
     }
 
-    private static bool CheckHashField(JsonElement root, string field, Hash256 actual, string what, List<ResultCheck> checks)
+    private static JsonElement? Stated(JsonElement root, string field) =>
+        root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null ? value.Clone() : null;
+
+    private static bool CheckHashField(JsonElement? stated, string field, Hash256 actual, string what, List<ResultCheck> checks)
     {
-        if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        if (stated is not { } value)
         {
             return true;
         }
-        if (value.ValueKind != JsonValueKind.String || !Hash256.TryParse(value.GetString(), out var stated))
+        if (value.ValueKind != JsonValueKind.String || !Hash256.TryParse(value.GetString(), out var hash))
         {
             return Fail(checks, field, $"\"{field}\" is not 0x + 64 hex digits");
         }
-        if (stated != actual)
+        if (hash != actual)
         {
-            return Fail(checks, field, $"the included {what} hash to {actual}, the file's \"{field}\" says {stated}");
+            return Fail(checks, field, $"the included {what} hash to {actual}, the file's \"{field}\" says {hash}");
         }
         return true;
     }
