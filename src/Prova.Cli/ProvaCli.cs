@@ -53,6 +53,8 @@ public static class ProvaCli
         {
             RunCommand.Create(context),
             DemoCommand.Create(context),
+            KeyCommand.Create(context), NodeCommand.Create(context), ModelCommand.Create(context),
+            InferCommand.Create(context), VerifyCommand.Create(context),
         };
         root.SetAction(parse =>
         {
