@@ -53,6 +53,7 @@ public static class ProvaCli
         {
             RunCommand.Create(context),
             DemoCommand.Create(context),
+            ModelCommand.Create(context),
         };
         root.SetAction(parse =>
         {
