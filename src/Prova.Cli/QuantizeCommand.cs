@@ -77,7 +77,7 @@ internal static class QuantizeCommand
         var o = context.Out;
         int calibrationRows = calibration.Sum(r => Rows(r));
         o.WriteLine($"quantized {result.QuantizedNodes.Count} node(s) to int8: {string.Join(", ", result.QuantizedNodes)}");
-        o.WriteLine($"calibrated {result.Activations.Count} activation tensor(s) (min/max) on {calibration.Count} request(s), {calibrationRows} input(s)");
+        o.WriteLine($"calibrated {QdqQuantizer.TensorsToCalibrate(model).Count} activation range(s) (min/max) for {result.Activations.Count} quantized tensor(s) on {calibration.Count} request(s), {calibrationRows} input(s)");
         o.WriteLine($"wrote {outputPath} ({Size(outputPath)}; float model {Size(modelPath)})");
 
         var (agreement, floatAccuracy, intAccuracy, rows, simulated) = Evaluate(model, result.Model, holdout, threads);

@@ -92,13 +92,19 @@ public static class QdqQuantizer
         var rename = new Dictionary<string, string>(StringComparer.Ordinal);
         var graphOutputs = new HashSet<string>(graph.Outputs.Select(o => o.Name), StringComparer.Ordinal);
 
+        // Tensors that inherit their parameters share the initializers too.
+        var parameterNames = new Dictionary<string, (string Scale, string Zero)>(StringComparer.Ordinal);
         void EmitQdq(string tensor, string source)
         {
             var q = activations[tensor];
-            string scale = names.Fresh(tensor + "_scale");
-            string zero = names.Fresh(tensor + "_zero_point");
-            initializers[scale] = Tensor.Create([], new[] { q.Scale });
-            initializers[zero] = Tensor.Create([], new[] { q.ZeroPoint });
+            if (!parameterNames.TryGetValue(plan.Root(tensor), out var p))
+            {
+                p = (names.Fresh(tensor + "_scale"), names.Fresh(tensor + "_zero_point"));
+                initializers[p.Scale] = Tensor.Create([], new[] { q.Scale });
+                initializers[p.Zero] = Tensor.Create([], new[] { q.ZeroPoint });
+                parameterNames[tensor] = p;
+            }
+            var (scale, zero) = p;
             string quantized = names.Fresh(tensor + "_quantized");
             string dequantized = graphOutputs.Contains(tensor) ? tensor : names.Fresh(tensor + "_dequantized");
             nodes.Add(new OnnxNode { Name = names.Node(tensor + "_QuantizeLinear"), OpType = "QuantizeLinear", Inputs = [source, scale, zero], Outputs = [quantized] });
