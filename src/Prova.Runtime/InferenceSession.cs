@@ -26,9 +26,9 @@ public sealed unsafe class InferenceSession : IDisposable
 
     public InferenceSession(OnnxModel model, SessionOptions? options = null)
     {
-        _model = model;
         _options = options ?? new SessionOptions();
         _options.Validate();
+        _model = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
         long opset = model.Opset;
         if (opset < 1 || opset > KernelRegistry.MaxOpset)
         {
@@ -105,7 +105,24 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>Runs the model. Throws <see cref="InputException"/> when the inputs do not fit the model.</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, null);
+
+    /// <summary>
+    /// Runs the model and records every intermediate integer tensor in execution order (for the
+    /// prover). Needs <see cref="SessionOptions.CaptureWitness"/>.
+    /// </summary>
+    public (Dictionary<string, Tensor> Outputs, Witness Witness) RunWithWitness(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        if (!_options.CaptureWitness)
+        {
+            throw new InvalidOperationException("RunWithWitness needs a session created with SessionOptions.CaptureWitness = true");
+        }
+        var entries = new List<WitnessEntry>();
+        var outputs = Run(inputs, entries);
+        return (outputs, new Witness(entries));
+    }
+
+    private Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, List<WitnessEntry>? witness)
     {
         lock (_gate)
         {
@@ -124,7 +141,14 @@ public sealed unsafe class InferenceSession : IDisposable
                     Buffer.MemoryCopy(src, plan.Pointers[plan.InputSlots[i]], bytes.Length, bytes.Length);
                 }
             }
-            plan.Execute(_ctx);
+            if (witness is null)
+            {
+                plan.Execute(_ctx);
+            }
+            else
+            {
+                plan.ExecuteWithWitness(_ctx, witness);
+            }
             var outputs = new Dictionary<string, Tensor>(plan.OutputSlots.Length, StringComparer.Ordinal);
             var graphOutputs = _model.Graph.Outputs;
             for (int i = 0; i < graphOutputs.Count; i++)

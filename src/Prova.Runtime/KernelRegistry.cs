@@ -49,6 +49,7 @@ public static class KernelRegistry
         Ops.LinearOps.Register(registry);
         Ops.ShapeOps.Register(registry);
         Ops.ReduceOps.Register(registry);
+        Ops.QuantOps.Register(registry);
         return registry.ToFrozenDictionary(StringComparer.Ordinal);
     }
 }

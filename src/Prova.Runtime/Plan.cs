@@ -57,6 +57,29 @@ internal sealed unsafe class Plan : IDisposable
         }
     }
 
+    /// <summary>Like <see cref="Execute"/>, and copies every integer output of every step into <paramref name="witness"/>.</summary>
+    public void ExecuteWithWitness(ExecContext ctx, List<WitnessEntry> witness)
+    {
+        ctx.Pointers = Pointers;
+        ctx.Values = Values;
+        ctx.Scratch = _scratch;
+        foreach (var step in Steps)
+        {
+            ctx.InputSlots = step.Inputs;
+            ctx.OutputSlots = step.Outputs;
+            step.Kernel.Execute(ctx);
+            foreach (int slot in step.Outputs)
+            {
+                if (slot >= 0 && Witness.Records(Values[slot].Type))
+                {
+                    var v = Values[slot];
+                    var bytes = new ReadOnlySpan<byte>(Pointers[slot], checked((int)(v.ElementCount * DataTypes.SizeOf(v.Type))));
+                    witness.Add(new WitnessEntry(step.Kernel.Node.DisplayName, step.Kernel.Node.OpType, v.Name, Tensor.FromBytes(v.Type, v.Shape, bytes)));
+                }
+            }
+        }
+    }
+
     /// <summary>Largest integer graph input whose values a plan may be specialised on (see <see cref="NeedsInputValuesException"/>).</summary>
     public const int MaxSpecializedInputElements = 4096;
 

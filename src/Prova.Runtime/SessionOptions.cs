@@ -11,6 +11,15 @@ public sealed class SessionOptions
     /// <summary>Distinct input-shape plans kept per session (models with symbolic dims).</summary>
     public int MaxCachedPlans { get; init; } = 8;
 
+    /// <summary>
+    /// Run the QDQ pattern (DequantizeLinear → MatMul/Gemm/Conv → [Relu] → QuantizeLinear) as integer
+    /// kernels (docs/quantization.md). Off: the float ops run as written.
+    /// </summary>
+    public bool IntegerQdq { get; init; } = true;
+
+    /// <summary>Allows <see cref="InferenceSession.RunWithWitness"/> (records every intermediate integer tensor). <see cref="InferenceSession.Run"/> is unaffected.</summary>
+    public bool CaptureWitness { get; init; }
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > MaxThreads)

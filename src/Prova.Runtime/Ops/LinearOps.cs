@@ -15,5 +15,9 @@ internal static class LinearOps
         registry["GlobalAveragePool"] = (node, _) => new GlobalPoolKernel(node, isMax: false);
         registry["GlobalMaxPool"] = (node, _) => new GlobalPoolKernel(node, isMax: true);
         registry["BatchNormalization"] = (node, _) => new BatchNormKernel(node);
+        // Fused forms the graph optimizer creates: the standard op, then + bias, then the activation attribute.
+        registry[KernelRegistry.Key("FusedConv", KernelRegistry.InternalDomain)] = (node, _) => new ConvKernel(node, fused: true);
+        registry[KernelRegistry.Key("FusedGemm", KernelRegistry.InternalDomain)] = (node, _) => new GemmKernel(node, fused: true);
+        registry[KernelRegistry.Key("FusedMatMul", KernelRegistry.InternalDomain)] = (node, _) => new MatMulKernel(node, fused: true);
     }
 }

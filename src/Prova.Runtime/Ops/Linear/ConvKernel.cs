@@ -10,12 +10,21 @@ namespace Prova.Runtime.Ops.Linear;
 /// acc = fma(w, x, acc), where a tap in the padding contributes fma(w, 0f, acc); then acc + bias.
 /// Paths: 1×1/stride 1/unpadded convs run the GEMM on the input in place, depthwise convs a direct
 /// loop, everything else im2col into scratch plus the GEMM. All follow that one definition.
+/// With several threads and at least as many (image, group) products as threads, each thread runs
+/// whole products serially with its own scratch slot; otherwise the products run one after another,
+/// each split across threads. As prova.internal FusedConv the <see cref="FusedActivation"/> of its
+/// attribute follows the bias.
 /// </summary>
 internal sealed unsafe class ConvKernel : Kernel
 {
     private readonly Sgemm _gemm = new();
     private readonly Im2colBody _im2col = new();
     private readonly DepthwiseBody _depthwise = new();
+    private readonly ImageBody _images = new();
+    private readonly bool _relu;
+    private int _slots;
+    private int[] _slotBusy = [];
+    private long _slotFloats;
     private Window _w = new();
     private int _batch;
     private int _c;
@@ -30,8 +39,9 @@ internal sealed unsafe class ConvKernel : Kernel
     private bool _pointwise;
     private bool _isDepthwise;
 
-    public ConvKernel(OnnxNode node) : base(node)
+    public ConvKernel(OnnxNode node, bool fused = false) : base(node)
     {
+        _relu = fused && FusedActivation.ReadRelu(node);
     }
 
     public override void Infer(InferContext ctx)
@@ -116,7 +126,7 @@ internal sealed unsafe class ConvKernel : Kernel
         }
         if (_pointwise)
         {
-            ctx.RequestScratch(Sgemm.DirectScratch(_kg, _p) * sizeof(float));
+            _slotFloats = Sgemm.DirectScratch(_kg, _p);
         }
         else
         {
@@ -126,8 +136,14 @@ internal sealed unsafe class ConvKernel : Kernel
                 ldb += 16; // keep the rows of a panel off one cache set
             }
             _ldb = ldb;
-            ctx.RequestScratch((long)_kg * _ldb * sizeof(float));
+            _slotFloats = (long)_kg * _ldb;
         }
+        _slotFloats = (_slotFloats + 15) / 16 * 16; // 64-byte aligned slots
+        long units = (long)_batch * _group;
+        long work = units * _mg * _kg * _p;
+        _slots = ctx.Threads > 1 && units >= ctx.Threads && work >= (1L << 19) ? ctx.Threads : 1;
+        _slotBusy = new int[_slots];
+        ctx.RequestScratch(_slots * _slotFloats * sizeof(float));
     }
 
     public override void Execute(ExecContext ctx)
@@ -146,41 +162,79 @@ internal sealed unsafe class ConvKernel : Kernel
             ctx.Pool.For(planes, _depthwise, grain);
             return;
         }
-        for (int n = 0; n < _batch; n++)
+        int units = _batch * _group;
+        if (_slots > 1 && ctx.Pool.Threads <= _slots)
         {
-            for (int g = 0; g < _group; g++)
+            _images.Set(this, x, w, bias, y, scratch);
+            long perUnit = Math.Max(1, (long)_mg * _kg * _p);
+            int grain = (int)Math.Clamp((1L << 18) / perUnit, 1, units);
+            ctx.Pool.For(units, _images, grain);
+            return;
+        }
+        for (int u = 0; u < units; u++)
+        {
+            RunUnit(ctx.Pool, _gemm, u, x, w, bias, y, scratch);
+        }
+    }
+
+    /// <summary>One (image, group) product: im2col (or the input in place) and the GEMM with the bias/activation epilogue.</summary>
+    private void RunUnit(WorkerPool? pool, Sgemm gemm, int unit, float* x, float* w, float* bias, float* y, float* scratch)
+    {
+        int n = unit / _group;
+        int g = unit % _group;
+        float* xg = x + ((long)n * _c + (long)g * _cg) * _inPlane;
+        float* yg = y + ((long)n * _m + (long)g * _mg) * _p;
+        var epi = Epilogue.None;
+        epi.Relu = _relu;
+        if (bias != null)
+        {
+            epi.Bias = bias + g * _mg;
+            epi.BiasRowStride = 1;
+            epi.BiasColStride = 0;
+        }
+        PanelSource src;
+        if (_pointwise)
+        {
+            src = Sgemm.Direct(xg, _kg, _p, _inPlane, scratch);
+        }
+        else
+        {
+            long elements = (long)_kg * _p;
+            if (pool is not null && elements >= (1L << 17))
             {
-                float* xg = x + ((long)n * _c + (long)g * _cg) * _inPlane;
-                float* yg = y + ((long)n * _m + (long)g * _mg) * _p;
-                var epi = Epilogue.None;
-                if (bias != null)
-                {
-                    epi.Bias = bias + g * _mg;
-                    epi.BiasRowStride = 1;
-                    epi.BiasColStride = 0;
-                }
-                PanelSource src;
-                if (_pointwise)
-                {
-                    src = Sgemm.Direct(xg, _kg, _p, _inPlane, scratch);
-                }
-                else
-                {
-                    _im2col.Set(this, xg, scratch);
-                    long elements = (long)_kg * _p;
-                    int grain = (int)Math.Clamp((1L << 16) / Math.Max(1, _p), 1, Math.Max(1, _kg));
-                    if (elements >= (1L << 17))
-                    {
-                        ctx.Pool.For(_kg, _im2col, grain);
-                    }
-                    else
-                    {
-                        _im2col.Execute(0, _kg);
-                    }
-                    src = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, Ldb = _ldb };
-                }
-                _gemm.Run(ctx.Pool, _mg, _p, _kg, w + (long)g * _mg * _kg, _kg, 1, src, yg, _p, epi);
+                _im2col.Set(this, xg, scratch);
+                int grain = (int)Math.Clamp((1L << 16) / Math.Max(1, _p), 1, Math.Max(1, _kg));
+                pool.For(_kg, _im2col, grain);
             }
+            else
+            {
+                Im2colRows(xg, scratch, 0, _kg);
+            }
+            src = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, Ldb = _ldb };
+        }
+        gemm.Run(pool, _mg, _p, _kg, w + (long)g * _mg * _kg, _kg, 1, src, yg, _p, epi);
+    }
+
+    /// <summary>Runs units [begin, end) serially on this thread with a scratch slot no other thread holds.</summary>
+    private void RunUnits(int begin, int end, float* x, float* w, float* bias, float* y, float* scratch)
+    {
+        int slot = 0;
+        while (Interlocked.CompareExchange(ref _slotBusy[slot], 1, 0) != 0)
+        {
+            slot = (slot + 1) % _slots; // at most Threads callers run at once, so a slot is free
+        }
+        try
+        {
+            var gemm = Sgemm.ThreadLocal;
+            float* mine = scratch + slot * _slotFloats;
+            for (int u = begin; u < end; u++)
+            {
+                RunUnit(null, gemm, u, x, w, bias, y, mine);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _slotBusy[slot], 0);
         }
     }
 
@@ -300,6 +354,16 @@ internal sealed unsafe class ConvKernel : Kernel
                     acc[ow] += b;
                 }
             }
+            if (_relu)
+            {
+                for (int ow = 0; ow < win.OutW; ow++)
+                {
+                    if (acc[ow] < 0f)
+                    {
+                        acc[ow] = 0f;
+                    }
+                }
+            }
         }
     }
 
@@ -345,6 +409,28 @@ internal sealed unsafe class ConvKernel : Kernel
         }
 
         public void Execute(int begin, int end) => _owner!.Im2colRows(_x, _dest, begin, end);
+    }
+
+    private sealed class ImageBody : IRangeBody
+    {
+        private ConvKernel? _owner;
+        private float* _x;
+        private float* _w;
+        private float* _bias;
+        private float* _y;
+        private float* _scratch;
+
+        public void Set(ConvKernel owner, float* x, float* w, float* bias, float* y, float* scratch)
+        {
+            _owner = owner;
+            _x = x;
+            _w = w;
+            _bias = bias;
+            _y = y;
+            _scratch = scratch;
+        }
+
+        public void Execute(int begin, int end) => _owner!.RunUnits(begin, end, _x, _w, _bias, _y, _scratch);
     }
 
     private sealed class DepthwiseBody : IRangeBody

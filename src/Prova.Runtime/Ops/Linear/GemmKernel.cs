@@ -7,6 +7,7 @@ namespace Prova.Runtime.Ops.Linear;
 /// ONNX Gemm (opsets 1–13): Y = alpha · op(A) · op(B) + beta · C, with C unidirectionally broadcast
 /// to [M, N]. Arithmetic: the <see cref="Sgemm"/> fma chain, then t = alpha · t (when alpha ≠ 1),
 /// then t = t + beta · C (when C is given and beta ≠ 0; the product is skipped when beta = 1).
+/// As prova.internal FusedGemm it then applies the <see cref="FusedActivation"/> of its attribute.
 /// </summary>
 internal sealed unsafe class GemmKernel : Kernel
 {
@@ -23,9 +24,11 @@ internal sealed unsafe class GemmKernel : Kernel
     private nint _cColStride;
     private PackedMatrix? _packed;
     private bool _packAtRun;
+    private readonly bool _relu;
 
-    public GemmKernel(OnnxNode node) : base(node)
+    public GemmKernel(OnnxNode node, bool fused = false) : base(node)
     {
+        _relu = fused && FusedActivation.ReadRelu(node);
         _alpha = node.GetFloat("alpha", 1f);
         _beta = node.GetFloat("beta", 1f);
         _transA = node.GetInt("transA", 0) != 0;
@@ -95,6 +98,7 @@ internal sealed unsafe class GemmKernel : Kernel
             Bias = _useC ? ctx.In<float>(2) : null,
             BiasRowStride = _cRowStride,
             BiasColStride = _cColStride,
+            Relu = _relu,
         };
         PanelSource src;
         if (_packed is not null)

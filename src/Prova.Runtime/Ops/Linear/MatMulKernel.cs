@@ -7,6 +7,8 @@ namespace Prova.Runtime.Ops.Linear;
 /// ONNX MatMul (opsets 1, 9, 13): numpy matmul semantics — 1-D operands are promoted and the
 /// promoted dimension removed, batch dimensions broadcast. Each output element is the fused
 /// multiply-add chain of <see cref="Sgemm"/>; a constant B is packed once at plan time.
+/// As prova.internal FusedMatMul it takes an optional bias [N] (input 2, added over the last axis:
+/// t = t + bias, as a following Add) and then applies the <see cref="FusedActivation"/> of its attribute.
 /// </summary>
 internal sealed unsafe class MatMulKernel : Kernel
 {
@@ -21,10 +23,15 @@ internal sealed unsafe class MatMulKernel : Kernel
     private int[] _bIndex = [];
     private PackedMatrix[]? _packed;
     private long _tailFloats;
+    private readonly bool _fused;
+    private readonly bool _relu;
+    private Epilogue _epi = Epilogue.None;
 
-    public MatMulKernel(OnnxNode node) : base(node)
+    public MatMulKernel(OnnxNode node, bool fused = false) : base(node)
     {
         _batchBody = new BatchBody(this);
+        _fused = fused;
+        _relu = fused && FusedActivation.ReadRelu(node);
     }
 
     public override void Infer(InferContext ctx)
@@ -69,6 +76,15 @@ internal sealed unsafe class MatMulKernel : Kernel
             outShape.Add(n);
         }
         ctx.SetOutput(0, DataType.Float32, outShape.ToArray());
+        if (_fused && ctx.HasInput(2))
+        {
+            ctx.ExpectType(2, DataType.Float32);
+            var bias = ctx.InputShape(2);
+            if (b.Length < 2 || bias.Length != 1 || bias[0] != n)
+            {
+                throw ModelException.ForNode(Node, $"bias {Shapes.Format(bias)} must be [{n}] and B {Shapes.Format(b)} at least 2-D");
+            }
+        }
 
         long batches = Tensor.ElementCount(batch);
         long bBatches = 1;
@@ -152,10 +168,18 @@ internal sealed unsafe class MatMulKernel : Kernel
         float* a = ctx.In<float>(0);
         float* b = ctx.In<float>(1);
         float* c = ctx.Out<float>(0);
+        _epi = new Epilogue
+        {
+            Alpha = 1f,
+            Beta = 1f,
+            Bias = _fused && ctx.HasInput(2) ? ctx.In<float>(2) : null,
+            BiasColStride = 1,
+            Relu = _relu,
+        };
         if (_batches == 1)
         {
             var src = Source(b, 0, (float*)ctx.Scratch);
-            _gemm.Run(ctx.Pool, _m, _n, _k, a, _k, 1, src, c, _n, Epilogue.None);
+            _gemm.Run(ctx.Pool, _m, _n, _k, a, _k, 1, src, c, _n, _epi);
             return;
         }
         long perBatch = (long)_m * _n * Math.Max(_k, 1);
@@ -170,7 +194,7 @@ internal sealed unsafe class MatMulKernel : Kernel
         for (int t = 0; t < _batches; t++)
         {
             var src = Source(b, t, (float*)ctx.Scratch);
-            _gemm.Run(ctx.Pool, _m, _n, _k, a + _aOffsets[t], _k, 1, src, c + (long)t * _m * _n, _n, Epilogue.None);
+            _gemm.Run(ctx.Pool, _m, _n, _k, a + _aOffsets[t], _k, 1, src, c + (long)t * _m * _n, _n, _epi);
         }
     }
 
@@ -207,7 +231,7 @@ internal sealed unsafe class MatMulKernel : Kernel
             for (int t = begin; t < end; t++)
             {
                 var src = o.Source(_b, t, _scratch);
-                gemm.Run(null, o._m, o._n, o._k, _a + o._aOffsets[t], o._k, 1, src, _c + (long)t * o._m * o._n, o._n, Epilogue.None);
+                gemm.Run(null, o._m, o._n, o._k, _a + o._aOffsets[t], o._k, 1, src, _c + (long)t * o._m * o._n, o._n, o._epi);
             }
         }
     }

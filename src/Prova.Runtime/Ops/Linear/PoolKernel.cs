@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Prova.Core;
 using Prova.Onnx;
 
@@ -25,6 +29,8 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
     private float* _x;
     private float* _y;
     private long* _indices;
+
+    private static readonly Vector512<int> s_even512 = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
     public PoolKernel(OnnxNode node, bool isMax) : base(node)
     {
@@ -118,23 +124,304 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
         _y = ctx.Out<float>(0);
         _indices = ctx.HasOutput(1) ? ctx.Out<long>(1) : null;
         long work = (long)_outPlane * _w.KH * _w.KW;
-        int grain = (int)Math.Clamp((1L << 17) / Math.Max(1, work), 1, Math.Max(1, _planes));
+        int grain = (int)Math.Clamp((1L << 18) / Math.Max(1, work), 1, Math.Max(1, _planes));
         ctx.Pool.For(_planes, this, grain);
     }
 
     public void Execute(int begin, int end)
     {
+        int bits = VectorBits();
         for (int p = begin; p < end; p++)
         {
-            if (_isMax)
+            if (_isMax && _indices != null)
             {
                 MaxPlane(p);
             }
             else
             {
-                AveragePlane(p);
+                PlaneRows(p, bits);
             }
         }
+    }
+
+    /// <summary>The widest lane count usable for the window loads: stride 2 needs a deinterleave instruction.</summary>
+    private int VectorBits()
+    {
+        int bits = SimdLevel.Bits;
+        if (_w.SW == 1)
+        {
+            return bits;
+        }
+        if (_w.SW != 2)
+        {
+            return 0;
+        }
+        if (bits >= 512 && Avx512F.IsSupported)
+        {
+            return 512;
+        }
+        if (bits >= 256 && Avx2.IsSupported)
+        {
+            return 256;
+        }
+        if (bits >= 128 && (Sse.IsSupported || AdvSimd.Arm64.IsSupported))
+        {
+            return 128;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// One plane, row by row: rows and columns whose taps are all inside the input go through the
+    /// vector loop, the rest through <see cref="ScalarElement"/>.
+    /// </summary>
+    private void PlaneRows(int plane, int bits)
+    {
+        var w = _w;
+        float* x = _x + (long)plane * _inPlane;
+        float* y = _y + (long)plane * _outPlane;
+        // Interior columns: for every kw, 0 <= ow*SW + kw*DW - PadLeft and ow*SW + (KW-1)*DW - PadLeft + (SW-1) < InW
+        // (the deinterleaving load reads SW floats per lane).
+        int owLo = (w.PadLeft + w.SW - 1) / w.SW;
+        int lastOff = (w.KW - 1) * w.DW - w.PadLeft + (w.SW - 1);
+        int owHi = w.InW - lastOff <= 0 ? 0 : Math.Min(w.OutW, (w.InW - lastOff - 1) / w.SW + 1);
+        if (bits == 0 || owHi <= owLo)
+        {
+            owLo = owHi = 0;
+        }
+        for (int oh = 0; oh < w.OutH; oh++)
+        {
+            int ih0 = oh * w.SH - w.PadTop;
+            bool rowInside = ih0 >= 0 && ih0 + (w.KH - 1) * w.DH < w.InH;
+            int lo = rowInside ? owLo : 0;
+            int hi = rowInside ? owHi : 0;
+            for (int ow = 0; ow < lo; ow++)
+            {
+                ScalarElement(x, y, oh, ow);
+            }
+            if (hi > lo)
+            {
+                float* src = x + (long)ih0 * w.InW + ((long)lo * w.SW - w.PadLeft);
+                float* dst = y + (long)oh * w.OutW + lo;
+                fixed (float* div = _divisors)
+                {
+                    float* d = div == null ? null : div + (long)oh * w.OutW + lo;
+                    int done = 0;
+                    if (bits >= 512)
+                    {
+                        done += _isMax ? Row512<MaxStep>(src, dst, d, hi - lo) : Row512<SumStep>(src, dst, d, hi - lo);
+                    }
+                    if (bits >= 256)
+                    {
+                        done += _isMax ? Row256<MaxStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done)
+                            : Row256<SumStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done);
+                    }
+                    done += _isMax ? Row128<MaxStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done)
+                        : Row128<SumStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done);
+                    lo += done;
+                }
+            }
+            for (int ow = lo; ow < w.OutW; ow++)
+            {
+                ScalarElement(x, y, oh, ow);
+            }
+        }
+    }
+
+    private void ScalarElement(float* x, float* y, int oh, int ow)
+    {
+        var w = _w;
+        int o = oh * w.OutW + ow;
+        if (_isMax)
+        {
+            float m = float.NegativeInfinity;
+            bool started = false;
+            for (int kh = 0; kh < w.KH; kh++)
+            {
+                int ih = oh * w.SH - w.PadTop + kh * w.DH;
+                if ((uint)ih >= (uint)w.InH)
+                {
+                    continue;
+                }
+                for (int kw = 0; kw < w.KW; kw++)
+                {
+                    int iw = ow * w.SW - w.PadLeft + kw * w.DW;
+                    if ((uint)iw >= (uint)w.InW)
+                    {
+                        continue;
+                    }
+                    float v = x[(long)ih * w.InW + iw];
+                    if (!started || v > m)
+                    {
+                        m = v;
+                        started = true;
+                    }
+                }
+            }
+            y[o] = m;
+            return;
+        }
+        float sum = 0f;
+        for (int kh = 0; kh < w.KH; kh++)
+        {
+            int ih = oh * w.SH - w.PadTop + kh * w.DH;
+            if ((uint)ih >= (uint)w.InH)
+            {
+                continue;
+            }
+            for (int kw = 0; kw < w.KW; kw++)
+            {
+                int iw = ow * w.SW - w.PadLeft + kw * w.DW;
+                if ((uint)iw < (uint)w.InW)
+                {
+                    sum += x[(long)ih * w.InW + iw];
+                }
+            }
+        }
+        y[o] = sum / _divisors[o];
+    }
+
+    // The vector rows: src points at tap (0, 0) of the first output; every tap of `count` outputs is inside the input.
+    // Max: m = tap(0,0), then m = tap > m ? tap : m in (kh, kw) order. Average: s = 0f, s = s + tap in order, s / divisor.
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Row512<TStep>(float* src, float* dst, float* div, int count)
+        where TStep : struct, IPoolStep
+    {
+        var w = _w;
+        int sw = w.SW;
+        int khs = w.KH;
+        int kws = w.KW;
+        nint rowStep = (nint)w.DH * w.InW;
+        int dw = w.DW;
+        int i = 0;
+        for (; i + 16 <= count; i += 16)
+        {
+            float* s0 = src + (nint)i * sw;
+            Vector512<float> acc = Vector512<float>.Zero;
+            bool first = true;
+            for (int kh = 0; kh < khs; kh++)
+            {
+                float* r = s0 + kh * rowStep;
+                for (int kw = 0; kw < kws; kw++)
+                {
+                    float* t = r + kw * dw;
+                    var v = sw == 1 ? Vector512.Load(t) : Avx512F.PermuteVar16x32x2(Vector512.Load(t), s_even512, Vector512.Load(t + 16));
+                    acc = TStep.IsMax
+                        ? (first ? v : Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc))
+                        : acc + v;
+                    first = false;
+                }
+            }
+            if (!TStep.IsMax)
+            {
+                acc /= Vector512.Load(div + i);
+            }
+            acc.Store(dst + i);
+        }
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Row256<TStep>(float* src, float* dst, float* div, int count)
+        where TStep : struct, IPoolStep
+    {
+        var w = _w;
+        int sw = w.SW;
+        int khs = w.KH;
+        int kws = w.KW;
+        nint rowStep = (nint)w.DH * w.InW;
+        int dw = w.DW;
+        int i = 0;
+        for (; i + 8 <= count; i += 8)
+        {
+            float* s0 = src + (nint)i * sw;
+            Vector256<float> acc = Vector256<float>.Zero;
+            bool first = true;
+            for (int kh = 0; kh < khs; kh++)
+            {
+                float* r = s0 + kh * rowStep;
+                for (int kw = 0; kw < kws; kw++)
+                {
+                    float* t = r + kw * dw;
+                    Vector256<float> v;
+                    if (sw == 1)
+                    {
+                        v = Vector256.Load(t);
+                    }
+                    else
+                    {
+                        // [t0 t2 t8 t10 | t4 t6 t12 t14] then reorder the 64-bit pairs.
+                        var mixed = Avx.Shuffle(Vector256.Load(t), Vector256.Load(t + 8), 0b10_00_10_00);
+                        v = Avx2.Permute4x64(mixed.AsDouble(), 0b11_01_10_00).AsSingle();
+                    }
+                    acc = TStep.IsMax
+                        ? (first ? v : Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc))
+                        : acc + v;
+                    first = false;
+                }
+            }
+            if (!TStep.IsMax)
+            {
+                acc /= Vector256.Load(div + i);
+            }
+            acc.Store(dst + i);
+        }
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Row128<TStep>(float* src, float* dst, float* div, int count)
+        where TStep : struct, IPoolStep
+    {
+        var w = _w;
+        int sw = w.SW;
+        int khs = w.KH;
+        int kws = w.KW;
+        nint rowStep = (nint)w.DH * w.InW;
+        int dw = w.DW;
+        if (SimdLevel.Bits < 128 || (w.SW == 2 && !Sse.IsSupported && !AdvSimd.Arm64.IsSupported))
+        {
+            return 0;
+        }
+        int i = 0;
+        for (; i + 4 <= count; i += 4)
+        {
+            float* s0 = src + (nint)i * sw;
+            Vector128<float> acc = Vector128<float>.Zero;
+            bool first = true;
+            for (int kh = 0; kh < khs; kh++)
+            {
+                float* r = s0 + kh * rowStep;
+                for (int kw = 0; kw < kws; kw++)
+                {
+                    float* t = r + kw * dw;
+                    Vector128<float> v;
+                    if (sw == 1)
+                    {
+                        v = Vector128.Load(t);
+                    }
+                    else if (Sse.IsSupported)
+                    {
+                        v = Sse.Shuffle(Vector128.Load(t), Vector128.Load(t + 4), 0b10_00_10_00);
+                    }
+                    else
+                    {
+                        v = AdvSimd.Arm64.UnzipEven(Vector128.Load(t), Vector128.Load(t + 4));
+                    }
+                    acc = TStep.IsMax
+                        ? (first ? v : Vector128.ConditionalSelect(Vector128.GreaterThan(v, acc), v, acc))
+                        : acc + v;
+                    first = false;
+                }
+            }
+            if (!TStep.IsMax)
+            {
+                acc /= Vector128.Load(div + i);
+            }
+            acc.Store(dst + i);
+        }
+        return i;
     }
 
     private void MaxPlane(int plane)
@@ -218,6 +505,22 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
             }
         }
     }
+}
+
+/// <summary>Selects the max or the average variant of the generic pooling rows.</summary>
+internal interface IPoolStep
+{
+    static abstract bool IsMax { get; }
+}
+
+internal readonly struct MaxStep : IPoolStep
+{
+    public static bool IsMax => true;
+}
+
+internal readonly struct SumStep : IPoolStep
+{
+    public static bool IsMax => false;
 }
 
 /// <summary>

@@ -32,7 +32,7 @@ internal unsafe struct PanelSource
     }
 }
 
-/// <summary>What happens to each accumulated element after its k-chain, in this order: t = alpha * t (when alpha != 1), then t = t + beta * bias (when a bias is given; beta * bias is rounded first, and skipped when beta == 1).</summary>
+/// <summary>What happens to each accumulated element after its k-chain, in this order: t = alpha * t (when alpha != 1), then t = t + beta * bias (when a bias is given; beta * bias is rounded first, and skipped when beta == 1), then t = t &lt; 0 ? +0 : t (when Relu, as the Relu op).</summary>
 internal unsafe struct Epilogue
 {
     public float Alpha;
@@ -40,10 +40,11 @@ internal unsafe struct Epilogue
     public nint BiasRowStride;
     public nint BiasColStride;
     public float Beta;
+    public bool Relu;
 
     public static Epilogue None => new() { Alpha = 1f, Beta = 1f };
 
-    public readonly bool IsNone => Alpha == 1f && Bias == null;
+    public readonly bool IsNone => Alpha == 1f && Bias == null && !Relu;
 }
 
 /// <summary>
@@ -336,6 +337,7 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         float* bias = epi.Bias;
         nint rs = epi.BiasRowStride;
         nint cs = epi.BiasColStride;
+        bool relu = epi.Relu;
         for (int i = i0; i < i1; i++)
         {
             float* row = c + i * ldc;
@@ -361,6 +363,10 @@ internal sealed unsafe partial class Sgemm : IRangeBody
                         }
                         t += bv;
                     }
+                    if (relu)
+                    {
+                        t = Vector256.ConditionalSelect(Vector256.LessThan(t, Vector256<float>.Zero), Vector256<float>.Zero, t);
+                    }
                     t.Store(row + j);
                 }
             }
@@ -379,6 +385,10 @@ internal sealed unsafe partial class Sgemm : IRangeBody
                         bv = beta * bv;
                     }
                     t += bv;
+                }
+                if (relu && t < 0f)
+                {
+                    t = 0f;
                 }
                 row[j] = t;
             }

@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Options;
+using Prova.Core.Content;
+using Prova.Node.Hosting;
+using Prova.Node.Store;
+
+namespace Prova.Node.Api;
+
+/// <summary>Upload: announce a manifest, send chunks, ask what is missing (docs/node-api.md).</summary>
+internal static class BlobEndpoints
+{
+    public sealed record BlobStatusResponse(string Cid, long Size, int ChunkSize, int ChunkCount, int[] Missing, bool Complete);
+
+    public sealed record ChunkResponse(int Index, int Missing, bool Complete);
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/blobs").WithTags("upload");
+        group.MapPost("/", Announce).WithSummary("Announce a manifest; returns the chunks still missing")
+            .Accepts<byte[]>("application/octet-stream").Produces<BlobStatusResponse>(200).Produces<BlobStatusResponse>(201);
+        group.MapGet("/{cid}", Status).WithSummary("Upload status of announced content").Produces<BlobStatusResponse>();
+        group.MapPut("/{cid}/chunks/{index}", PutChunk).WithSummary("Upload one chunk (verified before it is stored)")
+            .Accepts<byte[]>("application/octet-stream").Produces<ChunkResponse>();
+    }
+
+    internal static Cid ParseCid(string text) =>
+        Cid.TryParse(text, out var cid, out string? problem)
+            ? cid
+            : throw new ApiException(400, "invalid-cid", $"'{(text.Length > 80 ? text[..77] + "..." : text)}' is not a CID: {problem}");
+
+    internal static int ParseIndex(string text, ModelManifest manifest)
+    {
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index)
+            || index >= manifest.ChunkCount)
+        {
+            throw new ApiException(422, "chunk-index", $"chunk index '{(text.Length > 20 ? text[..20] : text)}' is outside 0..{manifest.ChunkCount - 1} for {manifest.Cid}");
+        }
+        return index;
+    }
+
+    private static BlobStatusResponse ToResponse(BlobStatus s) =>
+        new(s.Cid.ToString(), s.Manifest.Size, s.Manifest.ChunkSize, s.Manifest.ChunkCount, s.Missing, s.Complete);
+
+    private static async Task<IResult> Announce(HttpContext context, ContentStore store, IOptions<NodeOptions> options)
+    {
+        var o = options.Value;
+        byte[] body = await Body.ReadAsync(context, o.MaxRequestBytes, "MaxRequestBytes", "the manifest");
+        ModelManifest manifest;
+        try
+        {
+            manifest = ModelManifest.Decode(body);
+        }
+        catch (ContentFormatException ex)
+        {
+            throw new ApiException(422, "invalid-manifest", ex.Message);
+        }
+        if (manifest.Size > o.MaxModelBytes)
+        {
+            throw ApiException.TooLarge("MaxModelBytes", o.MaxModelBytes, $"the model ({manifest.Size} bytes)");
+        }
+        if (manifest.ChunkSize > o.MaxChunkBytes)
+        {
+            throw ApiException.TooLarge("MaxChunkBytes", o.MaxChunkBytes, $"the manifest's chunk size ({manifest.ChunkSize} bytes)");
+        }
+        var status = store.Announce(manifest, out bool created);
+        var response = ToResponse(status);
+        return created ? Results.Created($"/v1/blobs/{response.Cid}", response) : Results.Ok(response);
+    }
+
+    private static IResult Status(string cid, ContentStore store)
+    {
+        var parsed = ParseCid(cid);
+        var status = store.Status(parsed) ?? throw UnknownBlob(parsed);
+        return Results.Ok(ToResponse(status));
+    }
+
+    private static async Task<IResult> PutChunk(string cid, string index, HttpContext context, ContentStore store, NodeMetrics metrics, IOptions<NodeOptions> options)
+    {
+        var parsed = ParseCid(cid);
+        var manifest = store.Manifest(parsed) ?? throw UnknownBlob(parsed);
+        int i = ParseIndex(index, manifest);
+        byte[] bytes = await Body.ReadAsync(context, options.Value.MaxChunkBytes, "MaxChunkBytes", $"chunk {i}");
+        BlobStatus status;
+        try
+        {
+            status = store.PutChunk(manifest, i, bytes);
+        }
+        catch (ApiException ex) when (ex.Code == "chunk-mismatch")
+        {
+            metrics.ChunkRejected();
+            throw;
+        }
+        metrics.ChunkStored();
+        return Results.Ok(new ChunkResponse(i, status.Missing.Length, status.Complete));
+    }
+
+    internal static ApiException UnknownBlob(Cid cid) =>
+        new(404, "unknown-blob", $"content {cid} was never announced on this node; POST its manifest to /v1/blobs first");
+}

@@ -1,0 +1,246 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Prova.Core;
+using Prova.Core.Content;
+using Prova.Core.Crypto;
+using Prova.Node.Hosting;
+using Prova.Node.Store;
+using Prova.Onnx;
+
+namespace Prova.Node.Api;
+
+/// <summary>Publish, list, describe and download models (docs/node-api.md).</summary>
+internal static partial class ModelEndpoints
+{
+    public sealed record PublishRequest(string Cid, string Name, string Version, string? Description, string? License, string Owner, ulong Timestamp, string Signature);
+
+    public sealed record ModelList(IReadOnlyList<ModelInfo> Models);
+
+    private static readonly JsonDocumentOptions s_json = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")]
+    private static partial Regex VersionPattern();
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/models").WithTags("models");
+        group.MapPost("/", Publish).WithSummary("Publish a version of a model (owner-signed)")
+            .Accepts<PublishRequest>("application/json").Produces<ModelInfo>(201).Produces<ModelInfo>(200);
+        group.MapGet("/", List).WithSummary("List published models").Produces<ModelList>();
+        group.MapGet("/{cid}", Get).WithSummary("Metadata of a model").Produces<ModelInfo>();
+        group.MapGet("/{cid}/manifest", Manifest).WithSummary("The manifest bytes").Produces<byte[]>(200, "application/octet-stream");
+        group.MapGet("/{cid}/chunks/{index}", Chunk).WithSummary("One verified chunk").Produces<byte[]>(200, "application/octet-stream");
+        group.MapGet("/{cid}/content", Content).WithSummary("The whole content (Range supported)").Produces<byte[]>(200, "application/octet-stream")
+            .DisableRequestTimeout();
+    }
+
+    private static async Task<IResult> Publish(HttpContext context, ContentStore store, ModelCatalog catalog, NodeIdentity identity,
+        IOptions<NodeOptions> options, TimeProvider time, ILoggerFactory loggers)
+    {
+        byte[] body = await Body.ReadAsync(context, options.Value.MaxRequestBytes, "MaxRequestBytes", "the request body");
+        var request = ParsePublish(body);
+        var cid = BlobEndpoints.ParseCid(request.Cid);
+        if (!Address.TryParse(request.Owner, out var owner))
+        {
+            throw ApiException.BadRequest($"\"owner\" is not an address (0x + 40 hex digits with a valid EIP-55 checksum)");
+        }
+        if (!Signature.TryParse(request.Signature, out var signature))
+        {
+            throw ApiException.BadRequest("\"signature\" is not a 65-byte signature (0x + 130 hex digits, v = 27 or 28)");
+        }
+        string description = request.Description ?? "";
+        string license = request.License ?? "";
+        string? problem =
+            !NamePattern().IsMatch(request.Name) ? "\"name\" must be 1-128 characters of A-Z a-z 0-9 . _ - / starting with a letter or digit"
+            : !VersionPattern().IsMatch(request.Version) ? "\"version\" must be 1-64 characters of A-Z a-z 0-9 . _ - + starting with a letter or digit"
+            : description.Length > 4096 ? "\"description\" is longer than 4096 characters"
+            : license.Length > 128 ? "\"license\" is longer than 128 characters"
+            : request.Timestamp > (ulong)time.GetUtcNow().AddDays(1).ToUnixTimeSeconds() ? "\"timestamp\" is more than a day in the future"
+            : null;
+        if (problem is not null)
+        {
+            throw new ApiException(422, "invalid-publication", problem);
+        }
+        var publication = new ModelPublication(request.Name, request.Version, cid, owner, request.Timestamp);
+        var check = publication.Verify(signature, identity.ChainId, identity.VerifyingContract);
+        if (!check.IsValid)
+        {
+            throw new ApiException(401, "bad-signature", $"the publication's signature is not the owner's: {check.Message} (sign ModelPublication in the Prova domain with chainId {identity.ChainId})");
+        }
+        if (catalog.NameOwner(request.Name) is { } nameOwner && nameOwner != owner)
+        {
+            throw NameOwned(request.Name, nameOwner);
+        }
+        var status = store.Status(cid) ?? throw BlobEndpoints.UnknownBlob(cid);
+        if (!status.Complete)
+        {
+            throw new ApiException(409, "incomplete-content", $"content {cid} still misses {status.Missing.Length} of {status.Manifest.ChunkCount} chunks",
+                new Dictionary<string, object?> { ["missing"] = status.Missing.Length });
+        }
+        OnnxModel model;
+        try
+        {
+            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.Value.MaxModelBytes });
+        }
+        catch (ProvaException ex)
+        {
+            throw new ApiException(422, "invalid-onnx", $"the content is not a loadable ONNX model: {ex.Message}");
+        }
+        var info = new ModelInfo(
+            cid.ToString(), request.Name, request.Version, description, license, owner.ToString(), request.Timestamp, signature.ToString(),
+            status.Manifest.Size, status.Manifest.ChunkSize, status.Manifest.ChunkCount, model.Opset,
+            model.Graph.Inputs.Where(i => !model.Graph.Initializers.ContainsKey(i.Name)).Select(TensorSignature.From).ToArray(),
+            model.Graph.Outputs.Select(TensorSignature.From).ToArray(),
+            time.GetUtcNow());
+        var (stored, otherOwner, conflict) = catalog.TryInsert(info);
+        if (otherOwner is { } o)
+        {
+            throw NameOwned(request.Name, o);
+        }
+        if (conflict)
+        {
+            throw new ApiException(409, "version-exists", $"{request.Name} {request.Version} is already published as {stored!.Cid}; publish a new version");
+        }
+        if (ReferenceEquals(stored, info))
+        {
+            Log.Published(loggers.CreateLogger("Prova.Node.Models"), info.Name, info.Version, info.Cid, owner);
+            return Results.Created($"/v1/models/{info.Cid}", info);
+        }
+        return Results.Ok(stored);
+    }
+
+    private static ApiException NameOwned(string name, Address owner) =>
+        new(403, "name-owned", $"the name '{name}' belongs to {owner}; only its owner can publish versions of it",
+            new Dictionary<string, object?> { ["owner"] = owner.ToString() });
+
+    private static PublishRequest ParsePublish(byte[] body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body, s_json);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.BadRequest($"the body should be a JSON object, not {root.ValueKind}");
+            }
+            return new PublishRequest(
+                RequiredString(root, "cid"), RequiredString(root, "name"), RequiredString(root, "version"),
+                OptionalString(root, "description"), OptionalString(root, "license"), RequiredString(root, "owner"),
+                root.TryGetProperty("timestamp", out var ts) && ts.ValueKind == JsonValueKind.Number && ts.TryGetUInt64(out ulong t)
+                    ? t
+                    : throw ApiException.BadRequest("\"timestamp\" must be an unsigned integer (unix seconds)"),
+                RequiredString(root, "signature"));
+        }
+        catch (JsonException ex)
+        {
+            throw ApiException.BadRequest($"the body is not valid JSON: {ex.Message}");
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonElement.GetString on a string that is not valid UTF-8.
+            throw ApiException.BadRequest("the body contains a string that is not valid UTF-8");
+        }
+    }
+
+    internal static string RequiredString(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()!
+            : throw ApiException.BadRequest($"\"{name}\" must be a string");
+
+    private static string? OptionalString(JsonElement root, string name) =>
+        !root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null
+            ? null
+            : value.ValueKind == JsonValueKind.String
+                ? value.GetString()
+                : throw ApiException.BadRequest($"\"{name}\" must be a string");
+
+    private static IResult List(string? name, ModelCatalog catalog) => Results.Ok(new ModelList(catalog.List(name)));
+
+    private static IResult Get(string cid, ModelCatalog catalog)
+    {
+        var parsed = BlobEndpoints.ParseCid(cid);
+        return Results.Ok(catalog.Find(parsed) ?? throw ApiException.UnknownModel(parsed.ToString()));
+    }
+
+    private static ModelManifest Published(string cid, ContentStore store, ModelCatalog catalog)
+    {
+        var parsed = BlobEndpoints.ParseCid(cid);
+        if (catalog.Find(parsed) is null)
+        {
+            throw ApiException.UnknownModel(parsed.ToString());
+        }
+        return store.Manifest(parsed) ?? throw ApiException.UnknownModel(parsed.ToString());
+    }
+
+    private static IResult Manifest(string cid, ContentStore store, ModelCatalog catalog) =>
+        Results.Bytes(Published(cid, store, catalog).Encode(), "application/octet-stream");
+
+    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog)
+    {
+        var manifest = Published(cid, store, catalog);
+        int i = BlobEndpoints.ParseIndex(index, manifest);
+        return Results.Bytes(store.ReadChunk(manifest, i), "application/octet-stream");
+    }
+
+    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog)
+    {
+        var manifest = Published(cid, store, catalog);
+        if (store.Status(manifest.Cid) is { Complete: false } status)
+        {
+            throw new ApiException(409, "incomplete-content", $"{status.Missing.Length} chunks of {manifest.Cid} are missing on this node (dropped after failing an integrity check); push the model again to repair it",
+                new Dictionary<string, object?> { ["missing"] = status.Missing.Length });
+        }
+        long size = manifest.Size;
+        long start = 0, end = size - 1;
+        var response = context.Response;
+        response.Headers.AcceptRanges = "bytes";
+        response.Headers.ETag = $"\"{manifest.Cid}\"";
+        var range = context.Request.GetTypedHeaders().Range;
+        bool partial = false;
+        if (range is { Ranges.Count: 1 } && range.Unit.Equals("bytes", StringComparison.OrdinalIgnoreCase))
+        {
+            var r = range.Ranges.First();
+            if (r.From is long from)
+            {
+                start = from;
+                end = r.To is long to ? Math.Min(to, size - 1) : size - 1;
+            }
+            else if (r.To is long suffix)
+            {
+                start = Math.Max(0, size - suffix);
+            }
+            if (start >= size || start > end)
+            {
+                response.Headers.ContentRange = $"bytes */{size}";
+                throw new ApiException(416, "range-not-satisfiable", $"the range is outside the content's {size} bytes");
+            }
+            partial = true;
+        }
+        response.ContentType = "application/octet-stream";
+        response.ContentLength = size == 0 ? 0 : end - start + 1;
+        if (partial)
+        {
+            response.StatusCode = 206;
+            response.Headers.ContentRange = $"bytes {start}-{end}/{size}";
+        }
+        if (size == 0 || HttpMethods.IsHead(context.Request.Method))
+        {
+            return;
+        }
+        int first = (int)(start / manifest.ChunkSize), last = (int)(end / manifest.ChunkSize);
+        for (int i = first; i <= last; i++)
+        {
+            byte[] chunk = store.ReadChunk(manifest, i);
+            long offset = manifest.ChunkOffset(i);
+            int from = (int)Math.Max(0, start - offset);
+            int to = (int)Math.Min(chunk.Length - 1, end - offset);
+            await response.Body.WriteAsync(chunk.AsMemory(from, to - from + 1), context.RequestAborted);
+        }
+    }
+}

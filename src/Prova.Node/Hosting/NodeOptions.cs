@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Net;
+using System.Numerics;
+using Microsoft.Extensions.Options;
+using Prova.Core;
+using Prova.Core.Content;
+using Prova.Core.Crypto;
+using Prova.Core.Keys;
+
+namespace Prova.Node.Hosting;
+
+/// <summary>The node's settings (configuration section "Node"; documented in docs/node-api.md).</summary>
+public sealed class NodeOptions
+{
+    public const string Section = "Node";
+
+    public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".prova");
+
+    /// <summary>HOST:PORT to listen on; port 0 picks a free port.</summary>
+    public string Listen { get; set; } = "127.0.0.1:7420";
+
+    public string ChainId { get; set; } = "31337";
+
+    public string? VerifyingContract { get; set; }
+
+    public long MaxModelBytes { get; set; } = int.MaxValue;
+
+    public int MaxChunkBytes { get; set; } = 16 << 20;
+
+    public long MaxRequestBytes { get; set; } = 64 << 20;
+
+    public int MaxConcurrentInferences { get; set; } = Environment.ProcessorCount;
+
+    public int InferenceQueueLimit { get; set; } = 64;
+
+    public int RequestTimeoutSeconds { get; set; } = 60;
+
+    public int SessionsPerModel { get; set; } = 2;
+
+    public int InferenceThreads { get; set; } = 1;
+
+    /// <summary>The key password; when null, PROVA_KEY_PASSWORD. Never logged.</summary>
+    public string? KeyPassword { get; set; }
+
+    /// <summary>Use the light scrypt cost for a newly created key (tests and throw-away devnets only).</summary>
+    public bool LightKeystore { get; set; }
+
+    /// <summary>A key to use instead of the keystore (tests).</summary>
+    public PrivateKey? Key { get; set; }
+
+    /// <summary>Copies every setting from <paramref name="other"/>.</summary>
+    public void CopyFrom(NodeOptions other)
+    {
+        DataDir = other.DataDir;
+        Listen = other.Listen;
+        ChainId = other.ChainId;
+        VerifyingContract = other.VerifyingContract;
+        MaxModelBytes = other.MaxModelBytes;
+        MaxChunkBytes = other.MaxChunkBytes;
+        MaxRequestBytes = other.MaxRequestBytes;
+        MaxConcurrentInferences = other.MaxConcurrentInferences;
+        InferenceQueueLimit = other.InferenceQueueLimit;
+        RequestTimeoutSeconds = other.RequestTimeoutSeconds;
+        SessionsPerModel = other.SessionsPerModel;
+        InferenceThreads = other.InferenceThreads;
+        KeyPassword = other.KeyPassword;
+        LightKeystore = other.LightKeystore;
+        Key = other.Key;
+    }
+
+    internal BigInteger ChainIdValue => BigInteger.Parse(ChainId, NumberStyles.None, CultureInfo.InvariantCulture);
+
+    internal Address VerifyingContractValue => VerifyingContract is { Length: > 0 } v ? Address.Parse(v) : Address.Zero;
+
+    /// <summary>Every problem with these settings, each naming the setting and the fix.</summary>
+    public List<string> Problems()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(DataDir))
+        {
+            problems.Add("Node:DataDir (--data-dir) is empty; give a directory for the store and the key");
+        }
+        if (!TryParseListen(Listen, out _, out _))
+        {
+            problems.Add($"Node:Listen (--listen) '{Listen}' is not HOST:PORT (e.g. 127.0.0.1:7420; port 0 picks a free one)");
+        }
+        if (ChainId.Length is 0 or > 78 || !BigInteger.TryParse(ChainId, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            problems.Add($"Node:ChainId '{ChainId}' is not a non-negative decimal integer");
+        }
+        if (VerifyingContract is { Length: > 0 } && !Address.TryParse(VerifyingContract, out _))
+        {
+            problems.Add($"Node:VerifyingContract '{VerifyingContract}' is not an address (0x + 40 hex digits)");
+        }
+        if (MaxModelBytes < 1 || MaxModelBytes > int.MaxValue)
+        {
+            problems.Add($"Node:MaxModelBytes {MaxModelBytes} must be within 1..{int.MaxValue}");
+        }
+        if (MaxChunkBytes < ModelManifest.MinChunkSize || MaxChunkBytes > ModelManifest.MaxChunkSize)
+        {
+            problems.Add($"Node:MaxChunkBytes {MaxChunkBytes} must be within {ModelManifest.MinChunkSize}..{ModelManifest.MaxChunkSize}");
+        }
+        if (MaxRequestBytes < 1024 || MaxRequestBytes > int.MaxValue)
+        {
+            problems.Add($"Node:MaxRequestBytes {MaxRequestBytes} must be within 1024..{int.MaxValue}");
+        }
+        if (MaxConcurrentInferences < 1)
+        {
+            problems.Add($"Node:MaxConcurrentInferences {MaxConcurrentInferences} must be at least 1");
+        }
+        if (InferenceQueueLimit < 0)
+        {
+            problems.Add($"Node:InferenceQueueLimit {InferenceQueueLimit} must be at least 0");
+        }
+        if (RequestTimeoutSeconds < 1)
+        {
+            problems.Add($"Node:RequestTimeoutSeconds {RequestTimeoutSeconds} must be at least 1");
+        }
+        if (SessionsPerModel < 1)
+        {
+            problems.Add($"Node:SessionsPerModel {SessionsPerModel} must be at least 1");
+        }
+        if (InferenceThreads < 1 || InferenceThreads > 256)
+        {
+            problems.Add($"Node:InferenceThreads {InferenceThreads} must be within 1..256");
+        }
+        return problems;
+    }
+
+    internal static bool TryParseListen(string? listen, out IPAddress? address, out int port)
+    {
+        address = null;
+        port = 0;
+        if (string.IsNullOrEmpty(listen))
+        {
+            return false;
+        }
+        int colon = listen.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(listen.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) || port > 65535)
+        {
+            return false;
+        }
+        string host = listen[..colon].Trim('[', ']');
+        if (host == "localhost")
+        {
+            address = IPAddress.Loopback;
+            return true;
+        }
+        return IPAddress.TryParse(host, out address);
+    }
+}
+
+/// <summary>Validates <see cref="NodeOptions"/> at start-up.</summary>
+internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NodeOptions options)
+    {
+        var problems = options.Problems();
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}
+
+/// <summary>The node cannot start: a setting is invalid or the key cannot be loaded.</summary>
+public sealed class NodeStartException : ProvaException
+{
+    public NodeStartException(string message) : base(message) { }
+
+    public NodeStartException(string message, Exception inner) : base(message, inner) { }
+}

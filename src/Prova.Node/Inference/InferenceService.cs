@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Prova.Core;
+using Prova.Core.Content;
+using Prova.Core.Crypto;
+using Prova.Core.Receipts;
+using Prova.Node.Api;
+using Prova.Node.Hosting;
+using Prova.Node.Store;
+using Prova.Onnx;
+using Prova.Runtime;
+using SessionOptions = Prova.Runtime.SessionOptions;
+
+namespace Prova.Node.Inference;
+
+/// <summary>The outcome of one inference: outputs, their hashes and the signed receipt.</summary>
+public sealed record InferenceResult(Dictionary<string, Tensor> Outputs, Receipt Receipt, double LatencyMs);
+
+/// <summary>
+/// Runs published models on the deterministic engine and signs a receipt for every result. Each model
+/// keeps a small pool of <see cref="InferenceSession"/>s (one Run at a time per session).
+/// </summary>
+public sealed class InferenceService : IDisposable
+{
+    private readonly ContentStore _store;
+    private readonly ModelCatalog _catalog;
+    private readonly NodeIdentity _identity;
+    private readonly NodeMetrics _metrics;
+    private readonly NodeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<InferenceService> _logger;
+    private readonly ConcurrentDictionary<Cid, Lazy<SessionPool>> _pools = new();
+
+    public InferenceService(ContentStore store, ModelCatalog catalog, NodeIdentity identity, NodeMetrics metrics,
+        IOptions<NodeOptions> options, TimeProvider time, ILogger<InferenceService> logger)
+    {
+        _store = store;
+        _catalog = catalog;
+        _identity = identity;
+        _metrics = metrics;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    public InferenceResult Run(Cid model, Dictionary<string, Tensor> inputs, Hash256 requestId, string mode)
+    {
+        if (mode != Receipt.AttestedMode)
+        {
+            throw new ApiException(422, "invalid-input", $"mode '{mode}' is not served by a single node; use \"attested\"");
+        }
+        var pool = Pool(model);
+        var session = pool.Rent();
+        long start = Stopwatch.GetTimestamp();
+        Dictionary<string, Tensor> outputs;
+        try
+        {
+            outputs = session.Run(inputs);
+        }
+        catch (InputException ex)
+        {
+            _metrics.InferenceFailed();
+            throw new ApiException(422, "invalid-input", ex.Message);
+        }
+        catch (ModelException ex)
+        {
+            _metrics.InferenceFailed();
+            throw new ApiException(422, "unsupported-model", ex.Message);
+        }
+        catch (ProvaException ex)
+        {
+            _metrics.InferenceFailed();
+            throw new ApiException(422, "invalid-input", ex.Message);
+        }
+        finally
+        {
+            pool.Return(session);
+        }
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        _metrics.InferenceSucceeded(elapsed.TotalSeconds);
+        var receipt = new Receipt
+        {
+            Model = model,
+            InputHash = Receipt.HashTensors(inputs),
+            OutputHash = Receipt.HashTensors(outputs),
+            Mode = mode,
+            RequestId = requestId,
+            Timestamp = (ulong)_time.GetUtcNow().ToUnixTimeSeconds(),
+            ChainId = _identity.ChainId,
+            VerifyingContract = _identity.VerifyingContract,
+        }.SignWith(_identity.Key);
+        return new InferenceResult(outputs, receipt, elapsed.TotalMilliseconds);
+    }
+
+    private SessionPool Pool(Cid model)
+    {
+        if (_catalog.Find(model) is null)
+        {
+            throw ApiException.UnknownModel(model.ToString());
+        }
+        var lazy = _pools.GetOrAdd(model, cid => new Lazy<SessionPool>(() => Load(cid), LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            _pools.TryRemove(new KeyValuePair<Cid, Lazy<SessionPool>>(model, lazy));
+            throw;
+        }
+    }
+
+    private SessionPool Load(Cid cid)
+    {
+        var manifest = _store.Manifest(cid) ?? throw ApiException.UnknownModel(cid.ToString());
+        OnnxModel model;
+        try
+        {
+            model = OnnxLoader.Load(_store.ReadAll(manifest));
+        }
+        catch (ProvaException ex)
+        {
+            throw new ApiException(422, "unsupported-model", ex.Message);
+        }
+        Log.ModelLoaded(_logger, cid.ToString());
+        return new SessionPool(model, _options.SessionsPerModel, new SessionOptions { Threads = _options.InferenceThreads });
+    }
+
+    public void Dispose()
+    {
+        foreach (var lazy in _pools.Values)
+        {
+            if (lazy.IsValueCreated)
+            {
+                lazy.Value.Dispose();
+            }
+        }
+    }
+
+    private sealed class SessionPool(OnnxModel model, int capacity, SessionOptions options) : IDisposable
+    {
+        private readonly ConcurrentBag<InferenceSession> _idle = [];
+
+        public InferenceSession Rent() => _idle.TryTake(out var session) ? session : new InferenceSession(model, options);
+
+        public void Return(InferenceSession session)
+        {
+            if (_idle.Count < capacity)
+            {
+                _idle.Add(session);
+            }
+            else
+            {
+                session.Dispose();
+            }
+        }
+
+        public void Dispose()
+        {
+            while (_idle.TryTake(out var session))
+            {
+                session.Dispose();
+            }
+        }
+    }
+}
