@@ -30,7 +30,8 @@ public class FashionModelTests
 
     /// <summary>
     /// The int8 models run in Prova's engine when it has the QDQ kernels; otherwise (until they land)
-    /// as their exact-rounding float simulation (<see cref="QdqSimulation"/>).
+    /// as their exact-rounding float simulation (<see cref="QdqSimulation"/>). The first 2,000 test
+    /// images keep the test fast (int8 88.35 % MLP, 90.45 % CNN on them under ONNX Runtime).
     /// </summary>
     [Theory]
     [InlineData("fashion-mlp.int8.onnx", 0.875)]
@@ -48,15 +49,17 @@ public class FashionModelTests
         {
             session = new InferenceSession(QdqSimulation.Lower(model), new SessionOptions { Threads = 2 });
         }
-        double accuracy = Accuracy(session);
-        Assert.True(accuracy >= threshold, $"{file}: test accuracy {accuracy:P2} < {threshold:P1}");
+        double accuracy = Accuracy(session, 2000);
+        Assert.True(accuracy >= threshold, $"{file}: accuracy on the first 2000 test images {accuracy:P2} < {threshold:P1}");
     }
 
-    private static double Accuracy(InferenceSession session)
+    private static double Accuracy(InferenceSession session, int count = 10_000)
     {
         using (session)
         {
-            var (images, labels) = s_test.Value;
+            var (all, allLabels) = s_test.Value;
+            var images = Tensor.Create([count, 1, 28, 28], ((float[])all.Data)[..(count * 784)]);
+            var labels = allLabels[..count];
             var predictions = Top1.Predictions(session.Run(new Dictionary<string, Tensor> { ["image"] = images })["logits"]);
             Assert.Equal(labels.Length, predictions.Length);
             int correct = 0;
