@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Prova's tests and demo need on a fresh Debian machine with the .NET SDK and
-# Node.js: Debian packages (ONNX backend conformance data). Idempotent: does nothing when all
+# Node.js: Debian packages (ONNX backend conformance data, the Fashion-MNIST dataset). Idempotent: does nothing when all
 # is present. Run as root or with sudo available.
 set -euo pipefail
 
 need=()
-for pkg in libonnx-testdata; do
+for pkg in libonnx-testdata dataset-fashion-mnist; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         need+=("$pkg")
     fi

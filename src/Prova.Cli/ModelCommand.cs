@@ -9,15 +9,16 @@ using Spectre.Console;
 
 namespace Prova.Cli;
 
-/// <summary><c>prova model push | pull | ls</c>: models on a node (docs/cli.md).</summary>
+/// <summary><c>prova model push | pull | ls | quantize</c>: models on a node, and model files (docs/cli.md).</summary>
 internal static class ModelCommand
 {
     public static Command Create(CliContext context)
     {
-        var command = new Command("model", "Push, pull and list models on a node.");
+        var command = new Command("model", "Push, pull and list models on a node; quantize model files.");
         command.Subcommands.Add(Push(context));
         command.Subcommands.Add(Pull(context));
         command.Subcommands.Add(List(context));
+        command.Subcommands.Add(QuantizeCommand.Create(context));
         return command;
     }
 
