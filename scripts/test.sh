@@ -9,7 +9,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 bash scripts/setup.sh
 mkdir -p artifacts
-rm -f artifacts/conformance-summary.txt
+rm -rf artifacts/conformance-summary.txt artifacts/test-results
 
 echo "== build (Release)"
 dotnet build Prova.slnx -c Release -v q -nologo -clp:NoSummary
