@@ -16,6 +16,12 @@ internal unsafe struct PanelSource
     public nint PanelStride;
     public nint Ldb;
 
+    /// <summary>
+    /// When non-null, row k of panel p starts at <c>Ptr + p * 32 + KOff[k]</c> (B[k, j] = Ptr[KOff[k] + j]),
+    /// which reads a convolution's patch matrix straight from its padded input; Ldb and Tail are unused.
+    /// </summary>
+    public nint* KOff;
+
     /// <summary>When non-null, panel <see cref="TailIndex"/> is read from here instead ([K][32], Ldb 32).</summary>
     public float* Tail;
     public int TailIndex;
@@ -162,7 +168,7 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         _epi = epi;
         _bits = SimdLevel.Bits;
         _panels = (n + Nr - 1) / Nr;
-        _groupPanels = m <= 2 && _bits == 512 ? 4 : 1;
+        _groupPanels = m <= 2 && _bits == 512 && b.KOff == null ? 4 : 1;
         int groups = (_panels + _groupPanels - 1) / _groupPanels;
         _mBlocks = 1;
         _mBlockRows = m;
@@ -242,7 +248,19 @@ internal sealed unsafe partial class Sgemm : IRangeBody
 
     private void Tile(float* a, int rows, int kc, int kb, int i, int p, bool accumulate)
     {
-        float* b = _b.Panel(p, out nint ldb) + kb * ldb;
+        nint* koff = _b.KOff;
+        float* b;
+        nint ldb;
+        if (koff != null)
+        {
+            b = _b.Ptr + p * Nr;
+            ldb = 0;
+            koff += kb;
+        }
+        else
+        {
+            b = _b.Panel(p, out ldb) + kb * ldb;
+        }
         int j0 = p * Nr;
         int cols = Math.Min(Nr, _n - j0);
         float* c = _c + i * _ldc + j0;
@@ -260,24 +278,13 @@ internal sealed unsafe partial class Sgemm : IRangeBody
             c = tmp;
             ldc = Nr;
         }
-        switch (_bits)
+        if (koff != null)
         {
-            case 512:
-                Tile512Rows(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
-                break;
-            case 256:
-                Tile256(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
-                Tile256(rows, kc, a, _aRow, _aK, b + 16, ldb, c + 16, ldc, accumulate);
-                break;
-            case 128:
-                for (int q = 0; q < Nr; q += 8)
-                {
-                    Tile128(rows, kc, a, _aRow, _aK, b + q, ldb, c + q, ldc, accumulate);
-                }
-                break;
-            default:
-                TileScalar(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
-                break;
+            Micro<OffsetRows>(rows, kc, a, b, ldb, koff, c, ldc, accumulate);
+        }
+        else
+        {
+            Micro<StridedRows>(rows, kc, a, b, ldb, null, c, ldc, accumulate);
         }
         if (cols < Nr)
         {
@@ -286,6 +293,30 @@ internal sealed unsafe partial class Sgemm : IRangeBody
             {
                 new ReadOnlySpan<float>(tmp + r * Nr, cols).CopyTo(new Span<float>(dst + r * _ldc, cols));
             }
+        }
+    }
+
+    private void Micro<TB>(int rows, int kc, float* a, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
+    {
+        switch (_bits)
+        {
+            case 512:
+                Tile512Rows<TB>(rows, kc, a, _aRow, _aK, b, ldb, koff, c, ldc, accumulate);
+                break;
+            case 256:
+                Tile256<TB>(rows, kc, a, _aRow, _aK, b, ldb, koff, c, ldc, accumulate);
+                Tile256<TB>(rows, kc, a, _aRow, _aK, b + 16, ldb, koff, c + 16, ldc, accumulate);
+                break;
+            case 128:
+                for (int q = 0; q < Nr; q += 8)
+                {
+                    Tile128<TB>(rows, kc, a, _aRow, _aK, b + q, ldb, koff, c + q, ldc, accumulate);
+                }
+                break;
+            default:
+                TileScalar<TB>(rows, kc, a, _aRow, _aK, b, ldb, koff, c, ldc, accumulate);
+                break;
         }
     }
 
