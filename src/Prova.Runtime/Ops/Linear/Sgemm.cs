@@ -61,6 +61,7 @@ internal unsafe struct Epilogue
 /// accumulator, and threads only split the (row block, panel) tiles, so every path yields the same bits.
 /// An instance holds one job's parameters so that parallel runs allocate nothing; use one per kernel.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal sealed unsafe partial class Sgemm : IRangeBody
 {
     public const int Nr = 32;
