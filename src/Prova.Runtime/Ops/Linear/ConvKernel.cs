@@ -139,7 +139,7 @@ internal sealed unsafe class ConvKernel : Kernel
         else if (PlanImplicit())
         {
             _implicit = true;
-            _slotFloats = _phaseFloats + (long)_mg * _nv;
+            _slotFloats = _phaseFloats;
         }
         else
         {
@@ -315,22 +315,11 @@ internal sealed unsafe class ConvKernel : Kernel
         float* wg = w + (long)g * _mg * _kg;
         if (_implicit)
         {
-            float* cbuf = scratch + _phaseFloats;
             FillPhases(xg, scratch);
             fixed (nint* koff = _koff)
             {
                 var phases = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, KOff = koff };
-                gemm.Run(pool, _mg, _nv, _kg, wg, _kg, 1, phases, cbuf, _nv, epi);
-            }
-            int outW = _w.OutW;
-            for (int m = 0; m < _mg; m++)
-            {
-                float* cr = cbuf + (long)m * _nv;
-                float* yr = yg + (long)m * _p;
-                for (int oh = 0; oh < _w.OutH; oh++)
-                {
-                    new ReadOnlySpan<float>(cr + (long)oh * _wq, outW).CopyTo(new Span<float>(yr + (long)oh * outW, outW));
-                }
+                gemm.Run(pool, _mg, _nv, _kg, wg, _kg, 1, phases, yg, _p, epi, _wq, _w.OutW);
             }
             return;
         }

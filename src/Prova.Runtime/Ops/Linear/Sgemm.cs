@@ -87,6 +87,8 @@ internal sealed unsafe partial class Sgemm : IRangeBody
     private int _groupPanels;
     private int _mBlocks;
     private int _mBlockRows;
+    private int _wq;
+    private int _keptW;
 
     /// <summary>An instance for serial runs on the current thread (created once per thread).</summary>
     public static Sgemm ThreadLocal => s_threadLocal ??= new Sgemm();
@@ -152,11 +154,22 @@ internal sealed unsafe partial class Sgemm : IRangeBody
     /// Computes C (M×N, row stride ldc) from A (element (i, k) at <c>a[i * aRow + k * aK]</c>) and B.
     /// </summary>
     public void Run(WorkerPool? pool, int m, int n, int k, float* a, nint aRow, nint aK, in PanelSource b, float* c, nint ldc, in Epilogue epi)
+        => Run(pool, m, n, k, a, aRow, aK, b, c, ldc, epi, 0, 0);
+
+    /// <summary>
+    /// As <see cref="Run(WorkerPool?, int, int, int, float*, nint, nint, in PanelSource, float*, nint, in Epilogue)"/>,
+    /// but when <paramref name="virtualWidth"/> &gt; 0 column j of the product is kept only when
+    /// j % virtualWidth &lt; keptWidth and is stored at column (j / virtualWidth) * keptWidth + j % virtualWidth
+    /// of C (a convolution over padded rows writing its compact output).
+    /// </summary>
+    public void Run(WorkerPool? pool, int m, int n, int k, float* a, nint aRow, nint aK, in PanelSource b, float* c, nint ldc, in Epilogue epi, int virtualWidth, int keptWidth)
     {
         if (m <= 0 || n <= 0)
         {
             return;
         }
+        _wq = virtualWidth;
+        _keptW = keptWidth;
         _m = m;
         _n = n;
         _k = k;
@@ -243,6 +256,25 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         {
             int j0 = p0 * Nr;
             int j1 = Math.Min(_n, (p0 + np) * Nr);
+            if (_wq > 0)
+            {
+                // The kept columns of [j0, j1) are one contiguous range of C.
+                if (j0 % _wq >= _keptW)
+                {
+                    j0 = (j0 / _wq + 1) * _wq;
+                }
+                int last = j1 - 1;
+                if (last % _wq >= _keptW)
+                {
+                    last = last / _wq * _wq + _keptW - 1;
+                }
+                if (last < j0)
+                {
+                    return;
+                }
+                j0 = j0 / _wq * _keptW + j0 % _wq;
+                j1 = last / _wq * _keptW + last % _wq + 1;
+            }
             ApplyEpilogue(_c, _ldc, i0, i1, j0, j1, _epi);
         }
     }
@@ -267,7 +299,20 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         float* c = _c + i * _ldc + j0;
         nint ldc = _ldc;
         float* tmp = stackalloc float[Mr * Nr];
-        if (cols < Nr)
+        bool remap = _wq > 0;
+        if (remap)
+        {
+            if (accumulate)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    Remap(tmp + r * Nr, _c + (i + r) * _ldc, j0, cols, toC: false);
+                }
+            }
+            c = tmp;
+            ldc = Nr;
+        }
+        else if (cols < Nr)
         {
             if (accumulate)
             {
@@ -287,13 +332,54 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         {
             Micro<StridedRows>(rows, kc, a, b, ldb, null, c, ldc, accumulate);
         }
-        if (cols < Nr)
+        if (remap)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                Remap(tmp + r * Nr, _c + (i + r) * _ldc, j0, cols, toC: true);
+            }
+        }
+        else if (cols < Nr)
         {
             float* dst = _c + i * _ldc + j0;
             for (int r = 0; r < rows; r++)
             {
                 new ReadOnlySpan<float>(tmp + r * Nr, cols).CopyTo(new Span<float>(dst + r * _ldc, cols));
             }
+        }
+    }
+
+    /// <summary>Copies the kept columns among virtual columns [j0, j0 + cols) between a tile row and C's row.</summary>
+    private void Remap(float* tile, float* cRow, int j0, int cols, bool toC)
+    {
+        int wq = _wq;
+        int kept = _keptW;
+        int j = j0;
+        int end = j0 + cols;
+        int oh = j / wq;
+        int ow = j - oh * wq;
+        while (j < end)
+        {
+            if (ow >= kept)
+            {
+                j += wq - ow;
+                oh++;
+                ow = 0;
+                continue;
+            }
+            int len = Math.Min(kept - ow, end - j);
+            float* t = tile + (j - j0);
+            float* y = cRow + (long)oh * kept + ow;
+            if (toC)
+            {
+                new ReadOnlySpan<float>(t, len).CopyTo(new Span<float>(y, len));
+            }
+            else
+            {
+                new ReadOnlySpan<float>(y, len).CopyTo(new Span<float>(t, len));
+            }
+            j += len;
+            ow += len;
         }
     }
 
