@@ -19,6 +19,10 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(1, 8, 13, 13, 16, 8, 3, 3, 2, 1, 1, false)]    // depthwise, multiplier 2, stride 2
     [InlineData(1, 4, 5, 5, 4, 4, 5, 5, 1, 2, 4, true)]        // depthwise mostly padding
     [InlineData(1, 3, 6, 6, 5, 1, 1, 1, 2, 1, 0, true)]        // 1x1 strided (im2col path)
+    [InlineData(1, 40, 9, 12, 8, 1, 3, 3, 1, 1, 1, true)]      // K = 360: K-blocked accumulation through the compact output
+    [InlineData(1, 3, 17, 19, 7, 1, 3, 3, 3, 2, 2, true)]      // stride 3, dilation 2: 9 stride phases
+    [InlineData(2, 2, 20, 23, 5, 1, 5, 5, 2, 1, 2, false)]     // 5x5 stride 2, odd width
+    [InlineData(1, 3, 32, 32, 13, 1, 3, 3, 1, 1, 1, true)]     // stem-like, M = 13 (partial row blocks)
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

@@ -13,6 +13,10 @@ public sealed class PoolDifferentialTests(ITestOutputHelper output)
     [InlineData(4, 6, 28, 28, 2, 2, 1, 0, 0)]     // LeNet pool1
     [InlineData(4, 16, 10, 10, 2, 2, 1, 0, 0)]    // LeNet pool2
     [InlineData(2, 8, 32, 32, 2, 2, 1, 0, 0)]     // ResNet skip, a full 16-lane row
+    [InlineData(2, 3, 12, 40, 2, 2, 1, 0, 0)]     // 20 outputs a row: the last 16-lane vector overlaps
+    [InlineData(1, 2, 9, 35, 2, 2, 1, 0, 1)]      // 17 outputs, odd input width and height
+    [InlineData(1, 2, 6, 13, 2, 2, 1, 1, 0)]      // 2x2 stride 2 with padding: border columns scalar
+    [InlineData(1, 3, 7, 22, 3, 1, 1, 0, 0)]      // stride 1, 20 outputs (overlapping vector)
     [InlineData(2, 3, 37, 71, 3, 2, 1, 1, 0)]     // padded stride 2, odd sizes
     [InlineData(2, 3, 37, 71, 3, 2, 1, 1, 1)]     // the same, count_include_pad
     [InlineData(1, 4, 19, 45, 3, 1, 1, 1, 0)]     // stride 1

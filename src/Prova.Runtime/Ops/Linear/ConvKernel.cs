@@ -38,6 +38,13 @@ internal sealed unsafe class ConvKernel : Kernel
     private int _ldb;
     private bool _pointwise;
     private bool _isDepthwise;
+    private bool _implicit;
+    private nint[] _koff = [];
+    private int _hq;
+    private int _wq;
+    private int _nv;
+    private long _phaseData;
+    private long _phaseFloats;
 
     public ConvKernel(OnnxNode node, bool fused = false) : base(node)
     {
@@ -124,9 +131,15 @@ internal sealed unsafe class ConvKernel : Kernel
         {
             return; // direct loop, no scratch
         }
+        _implicit = false;
         if (_pointwise)
         {
             _slotFloats = Sgemm.DirectScratch(_kg, _p);
+        }
+        else if (PlanImplicit())
+        {
+            _implicit = true;
+            _slotFloats = _phaseFloats;
         }
         else
         {
@@ -177,6 +190,113 @@ internal sealed unsafe class ConvKernel : Kernel
         }
     }
 
+    /// <summary>
+    /// Plans the implicit im2col: the group's input is copied once per product, zero padded and split
+    /// into SH×SW stride phases (phase (py, px) of channel c holds padded pixel (r*SH + py, q*SW + px) at
+    /// [r, q] of an Hq×Wq plane), so tap (c, kh, kw) of output (oh, ow) is phase element
+    /// [oh + kh*DH/SH, ow + kw*DW/SW]: with the virtual column j = oh*Wq + ow, B[k, j] is
+    /// phases[koff[k] + j]. The GEMM computes Wq - OutW extra columns per output row (discarded), so
+    /// this is used only while those stay a small share; every kept element has the same k-chain as
+    /// with im2col (a padding tap is fma(w, 0, acc)).
+    /// </summary>
+    private bool PlanImplicit()
+    {
+        var w = _w;
+        long hp = (long)w.InH + w.PadTop + w.PadBottom;
+        long wp = (long)w.InW + w.PadLeft + w.PadRight;
+        long hq = (hp + w.SH - 1) / w.SH;
+        long wq = (wp + w.SW - 1) / w.SW;
+        long nv = (_w.OutH - 1) * wq + w.OutW;
+        if (nv > 2L * _p || nv > int.MaxValue / 2 || w.SH > 4 || w.SW > 4)
+        {
+            return false;
+        }
+        long phases = (long)_cg * w.SH * w.SW;
+        long data = phases * hq * wq;
+        var koff = new nint[_kg];
+        long maxOff = 0;
+        int k = 0;
+        for (int c = 0; c < _cg; c++)
+        {
+            for (int kh = 0; kh < w.KH; kh++)
+            {
+                long rh = (long)kh * w.DH;
+                for (int kw = 0; kw < w.KW; kw++)
+                {
+                    long rw = (long)kw * w.DW;
+                    long plane = ((long)c * w.SH + rh % w.SH) * w.SW + rw % w.SW;
+                    long off = plane * hq * wq + rh / w.SH * wq + rw / w.SW;
+                    koff[k++] = (nint)off;
+                    maxOff = Math.Max(maxOff, off);
+                }
+            }
+        }
+        long panels = (nv + Sgemm.Nr - 1) / Sgemm.Nr;
+        long need = Math.Max(data, maxOff + panels * Sgemm.Nr);
+        _koff = koff;
+        _hq = (int)hq;
+        _wq = (int)wq;
+        _nv = (int)nv;
+        _phaseData = data;
+        _phaseFloats = checked((need + 15) / 16 * 16);
+        return true;
+    }
+
+    /// <summary>Writes the zero-padded stride phases of one group's input (see <see cref="PlanImplicit"/>) and zeroes the slack after them.</summary>
+    private void FillPhases(float* x, float* dest)
+    {
+        var w = _w;
+        int hq = _hq;
+        int wq = _wq;
+        for (int c = 0; c < _cg; c++)
+        {
+            float* plane = x + (long)c * _inPlane;
+            for (int py = 0; py < w.SH; py++)
+            {
+                for (int px = 0; px < w.SW; px++)
+                {
+                    float* ph = dest + (((long)c * w.SH + py) * w.SW + px) * hq * wq;
+                    // Column q holds input column iw = q*SW + px - PadLeft; valid for q in [qlo, qhi).
+                    int first = px - w.PadLeft;
+                    int qlo = first >= 0 ? 0 : Math.Min(wq, (-first + w.SW - 1) / w.SW);
+                    int qhi = w.InW - first <= 0 ? 0 : Math.Min(wq, (w.InW - first + w.SW - 1) / w.SW);
+                    qhi = Math.Max(qhi, qlo);
+                    for (int r = 0; r < hq; r++)
+                    {
+                        float* d = ph + (long)r * wq;
+                        int ih = r * w.SH + py - w.PadTop;
+                        if ((uint)ih >= (uint)w.InH || qhi == qlo)
+                        {
+                            new Span<float>(d, wq).Clear();
+                            continue;
+                        }
+                        float* s = plane + (long)ih * w.InW + first;
+                        for (int q = 0; q < qlo; q++)
+                        {
+                            d[q] = 0f;
+                        }
+                        if (w.SW == 1)
+                        {
+                            new ReadOnlySpan<float>(s + qlo, qhi - qlo).CopyTo(new Span<float>(d + qlo, qhi - qlo));
+                        }
+                        else
+                        {
+                            for (int q = qlo; q < qhi; q++)
+                            {
+                                d[q] = s[(long)q * w.SW];
+                            }
+                        }
+                        for (int q = qhi; q < wq; q++)
+                        {
+                            d[q] = 0f;
+                        }
+                    }
+                }
+            }
+        }
+        new Span<float>(dest + _phaseData, (int)(_phaseFloats - _phaseData)).Clear();
+    }
+
     /// <summary>One (image, group) product: im2col (or the input in place) and the GEMM with the bias/activation epilogue.</summary>
     private void RunUnit(WorkerPool? pool, Sgemm gemm, int unit, float* x, float* w, float* bias, float* y, float* scratch)
     {
@@ -191,6 +311,17 @@ internal sealed unsafe class ConvKernel : Kernel
             epi.Bias = bias + g * _mg;
             epi.BiasRowStride = 1;
             epi.BiasColStride = 0;
+        }
+        float* wg = w + (long)g * _mg * _kg;
+        if (_implicit)
+        {
+            FillPhases(xg, scratch);
+            fixed (nint* koff = _koff)
+            {
+                var phases = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, KOff = koff };
+                gemm.Run(pool, _mg, _nv, _kg, wg, _kg, 1, phases, yg, _p, epi, _wq, _w.OutW);
+            }
+            return;
         }
         PanelSource src;
         if (_pointwise)
@@ -212,7 +343,7 @@ internal sealed unsafe class ConvKernel : Kernel
             }
             src = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, Ldb = _ldb };
         }
-        gemm.Run(pool, _mg, _p, _kg, w + (long)g * _mg * _kg, _kg, 1, src, yg, _p, epi);
+        gemm.Run(pool, _mg, _p, _kg, wg, _kg, 1, src, yg, _p, epi);
     }
 
     /// <summary>Runs units [begin, end) serially on this thread with a scratch slot no other thread holds.</summary>

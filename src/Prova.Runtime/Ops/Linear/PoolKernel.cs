@@ -206,24 +206,125 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
                 fixed (float* div = _divisors)
                 {
                     float* d = div == null ? null : div + (long)oh * w.OutW + lo;
-                    int done = 0;
-                    if (bits >= 512)
-                    {
-                        done += _isMax ? Row512<MaxStep>(src, dst, d, hi - lo) : Row512<SumStep>(src, dst, d, hi - lo);
-                    }
-                    if (bits >= 256)
-                    {
-                        done += _isMax ? Row256<MaxStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done)
-                            : Row256<SumStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done);
-                    }
-                    done += _isMax ? Row128<MaxStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done)
-                        : Row128<SumStep>(src + (long)done * w.SW, dst + done, d == null ? null : d + done, hi - lo - done);
-                    lo += done;
+                    lo += VectorRow(src, dst, d, hi - lo, bits);
                 }
             }
             for (int ow = lo; ow < w.OutW; ow++)
             {
                 ScalarElement(x, y, oh, ow);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Computes the first <paramref name="count"/> outputs of a row whose taps are all inside the input
+    /// with the widest vector that fits (the last vector overlaps the previous one instead of leaving a
+    /// scalar tail: an output computed twice gets the same bits); returns how many it did.
+    /// </summary>
+    private int VectorRow(float* src, float* dst, float* div, int count, int bits)
+    {
+        var w = _w;
+        bool k2 = w.KH == 2 && w.KW == 2 && w.SW == 2 && w.DW == 1;
+        if (bits >= 512 && count >= 16)
+        {
+            return k2 ? (_isMax ? Row2x2Of512<MaxStep>(src, dst, div, count) : Row2x2Of512<SumStep>(src, dst, div, count))
+                : _isMax ? Row512<MaxStep>(src, dst, div, count) : Row512<SumStep>(src, dst, div, count);
+        }
+        if (bits >= 256 && count >= 8)
+        {
+            return k2 ? (_isMax ? Row2x2Of256<MaxStep>(src, dst, div, count) : Row2x2Of256<SumStep>(src, dst, div, count))
+                : _isMax ? Row256<MaxStep>(src, dst, div, count) : Row256<SumStep>(src, dst, div, count);
+        }
+        if (bits >= 128 && count >= 4)
+        {
+            return _isMax ? Row128<MaxStep>(src, dst, div, count) : Row128<SumStep>(src, dst, div, count);
+        }
+        return 0;
+    }
+
+    // 2×2 windows, stride 2 along W, dilation 1: the generic rows with the tap loop unrolled.
+    // Max: m = t00, then m = t > m ? t : m for t01, t10, t11 (x86 max returns its second operand
+    // unless the first is greater, the same select). Average: ((((0 + t00) + t01) + t10) + t11) / div.
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Row2x2Of512<TStep>(float* src, float* dst, float* div, int count)
+        where TStep : struct, IPoolStep
+    {
+        nint rowStep = (nint)_w.DH * _w.InW;
+        var even = s_even512;
+        var odd = even + Vector512<int>.One;
+        for (int i = 0; ; i += 16)
+        {
+            if (i + 16 > count)
+            {
+                i = count - 16;
+            }
+            float* t = src + (nint)i * 2;
+            var a = Vector512.Load(t);
+            var b = Vector512.Load(t + 16);
+            var c = Vector512.Load(t + rowStep);
+            var d = Vector512.Load(t + rowStep + 16);
+            var t00 = Avx512F.PermuteVar16x32x2(a, even, b);
+            var t01 = Avx512F.PermuteVar16x32x2(a, odd, b);
+            var t10 = Avx512F.PermuteVar16x32x2(c, even, d);
+            var t11 = Avx512F.PermuteVar16x32x2(c, odd, d);
+            Vector512<float> acc;
+            if (TStep.IsMax)
+            {
+                acc = Avx512F.Max(t01, t00);
+                acc = Avx512F.Max(t10, acc);
+                acc = Avx512F.Max(t11, acc);
+            }
+            else
+            {
+                acc = (((Vector512<float>.Zero + t00) + t01) + t10) + t11;
+                acc /= Vector512.Load(div + i);
+            }
+            acc.Store(dst + i);
+            if (i + 16 == count)
+            {
+                return count;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Row2x2Of256<TStep>(float* src, float* dst, float* div, int count)
+        where TStep : struct, IPoolStep
+    {
+        nint rowStep = (nint)_w.DH * _w.InW;
+        for (int i = 0; ; i += 8)
+        {
+            if (i + 8 > count)
+            {
+                i = count - 8;
+            }
+            float* t = src + (nint)i * 2;
+            var a = Vector256.Load(t);
+            var b = Vector256.Load(t + 8);
+            var c = Vector256.Load(t + rowStep);
+            var d = Vector256.Load(t + rowStep + 8);
+            // Shuffle gives [x0 x2 x8 x10 | x4 x6 x12 x14] (even) or the odd ones; Permute4x64 restores the order.
+            var t00 = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+            var t01 = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+            var t10 = Avx2.Permute4x64(Avx.Shuffle(c, d, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+            var t11 = Avx2.Permute4x64(Avx.Shuffle(c, d, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+            Vector256<float> acc;
+            if (TStep.IsMax)
+            {
+                acc = Avx.Max(t01, t00);
+                acc = Avx.Max(t10, acc);
+                acc = Avx.Max(t11, acc);
+            }
+            else
+            {
+                acc = (((Vector256<float>.Zero + t00) + t01) + t10) + t11;
+                acc /= Vector256.Load(div + i);
+            }
+            acc.Store(dst + i);
+            if (i + 8 == count)
+            {
+                return count;
             }
         }
     }
@@ -294,9 +395,12 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
         int kws = w.KW;
         nint rowStep = (nint)w.DH * w.InW;
         int dw = w.DW;
-        int i = 0;
-        for (; i + 16 <= count; i += 16)
+        for (int i = 0; ; i += 16)
         {
+            if (i + 16 > count)
+            {
+                i = count - 16;
+            }
             float* s0 = src + (nint)i * sw;
             Vector512<float> acc = Vector512<float>.Zero;
             bool first = true;
@@ -318,8 +422,11 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
                 acc /= Vector512.Load(div + i);
             }
             acc.Store(dst + i);
+            if (i + 16 == count)
+            {
+                return count;
+            }
         }
-        return i;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -332,9 +439,12 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
         int kws = w.KW;
         nint rowStep = (nint)w.DH * w.InW;
         int dw = w.DW;
-        int i = 0;
-        for (; i + 8 <= count; i += 8)
+        for (int i = 0; ; i += 8)
         {
+            if (i + 8 > count)
+            {
+                i = count - 8;
+            }
             float* s0 = src + (nint)i * sw;
             Vector256<float> acc = Vector256<float>.Zero;
             bool first = true;
@@ -366,8 +476,11 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
                 acc /= Vector256.Load(div + i);
             }
             acc.Store(dst + i);
+            if (i + 8 == count)
+            {
+                return count;
+            }
         }
-        return i;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -384,9 +497,12 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
         {
             return 0;
         }
-        int i = 0;
-        for (; i + 4 <= count; i += 4)
+        for (int i = 0; ; i += 4)
         {
+            if (i + 4 > count)
+            {
+                i = count - 4;
+            }
             float* s0 = src + (nint)i * sw;
             Vector128<float> acc = Vector128<float>.Zero;
             bool first = true;
@@ -420,8 +536,11 @@ internal sealed unsafe class PoolKernel : Kernel, IRangeBody
                 acc /= Vector128.Load(div + i);
             }
             acc.Store(dst + i);
+            if (i + 4 == count)
+            {
+                return count;
+            }
         }
-        return i;
     }
 
     private void MaxPlane(int plane)

@@ -8,7 +8,8 @@ namespace Prova.Runtime.Ops.Linear;
 internal sealed unsafe partial class Sgemm
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512<TB>(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a;
         float* a1 = rows > 1 ? a0 + aRow : a0;
@@ -67,8 +68,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector512.Load(bk + 0);
+            var b1 = Vector512.Load(bk + 16);
             var x0 = Vector512.Create(a0[ka]);
             s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
@@ -120,7 +122,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile256<TB>(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a;
         float* a1 = rows > 1 ? a0 + aRow : a0;
@@ -179,8 +182,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector256.Load(b + 0);
-            var b1 = Vector256.Load(b + 8);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector256.Load(bk + 0);
+            var b1 = Vector256.Load(bk + 8);
             var x0 = Vector256.Create(a0[ka]);
             s00 = Vector256.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector256.FusedMultiplyAdd(x0, b1, s01);
@@ -232,7 +236,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile128(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile128<TB>(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a;
         float* a1 = rows > 1 ? a0 + aRow : a0;
@@ -291,8 +296,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector128.Load(b + 0);
-            var b1 = Vector128.Load(b + 4);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector128.Load(bk + 0);
+            var b1 = Vector128.Load(bk + 4);
             var x0 = Vector128.Create(a0[ka]);
             s00 = Vector128.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector128.FusedMultiplyAdd(x0, b1, s01);
@@ -404,7 +410,8 @@ internal sealed unsafe partial class Sgemm
         s31.Store(c3 + 16);
     }
 
-    private static void TileScalar(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void TileScalar<TB>(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* acc = stackalloc float[Nr];
         for (int r = 0; r < rows; r++)
@@ -419,9 +426,10 @@ internal sealed unsafe partial class Sgemm
             for (int kk = 0; kk < kc; kk++)
             {
                 float x = ar[kk * aK];
+                float* br = TB.Indirect ? b + koff[kk] : bk;
                 for (int j = 0; j < Nr; j++)
                 {
-                    acc[j] = MathF.FusedMultiplyAdd(x, bk[j], acc[j]);
+                    acc[j] = MathF.FusedMultiplyAdd(x, br[j], acc[j]);
                 }
                 bk += ldb;
             }
@@ -433,7 +441,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512R1(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512R1<TB>(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a + 0 * aRow;
         float* c0 = c + 0 * ldc;
@@ -442,8 +451,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector512.Load(bk + 0);
+            var b1 = Vector512.Load(bk + 16);
             var x0 = Vector512.Create(a0[ka]);
             s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
@@ -455,7 +465,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512R2(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512R2<TB>(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a + 0 * aRow;
         float* c0 = c + 0 * ldc;
@@ -468,8 +479,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector512.Load(bk + 0);
+            var b1 = Vector512.Load(bk + 16);
             var x0 = Vector512.Create(a0[ka]);
             s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
@@ -486,7 +498,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512R3(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512R3<TB>(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a + 0 * aRow;
         float* c0 = c + 0 * ldc;
@@ -503,8 +516,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector512.Load(bk + 0);
+            var b1 = Vector512.Load(bk + 16);
             var x0 = Vector512.Create(a0[ka]);
             s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
@@ -526,7 +540,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512R4(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512R4<TB>(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a + 0 * aRow;
         float* c0 = c + 0 * ldc;
@@ -547,8 +562,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector512.Load(bk + 0);
+            var b1 = Vector512.Load(bk + 16);
             var x0 = Vector512.Create(a0[ka]);
             s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
@@ -575,7 +591,8 @@ internal sealed unsafe partial class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512R5(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512R5<TB>(int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         float* a0 = a + 0 * aRow;
         float* c0 = c + 0 * ldc;
@@ -600,8 +617,9 @@ internal sealed unsafe partial class Sgemm
         nint ka = 0;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
+            float* bk = TB.Indirect ? b + koff[kk] : b;
+            var b0 = Vector512.Load(bk + 0);
+            var b1 = Vector512.Load(bk + 16);
             var x0 = Vector512.Create(a0[ka]);
             s00 = Vector512.FusedMultiplyAdd(x0, b0, s00);
             s01 = Vector512.FusedMultiplyAdd(x0, b1, s01);
@@ -632,28 +650,45 @@ internal sealed unsafe partial class Sgemm
         s41.Store(c4 + 16);
     }
 
-    private static void Tile512Rows(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    private static void Tile512Rows<TB>(int rows, int kc, float* a, nint aRow, nint aK, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
     {
         switch (rows)
         {
             case 1:
-                Tile512R1(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                Tile512R1<TB>(kc, a, aRow, aK, b, ldb, koff, c, ldc, accumulate);
                 break;
             case 2:
-                Tile512R2(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                Tile512R2<TB>(kc, a, aRow, aK, b, ldb, koff, c, ldc, accumulate);
                 break;
             case 3:
-                Tile512R3(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                Tile512R3<TB>(kc, a, aRow, aK, b, ldb, koff, c, ldc, accumulate);
                 break;
             case 4:
-                Tile512R4(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                Tile512R4<TB>(kc, a, aRow, aK, b, ldb, koff, c, ldc, accumulate);
                 break;
             case 5:
-                Tile512R5(kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                Tile512R5<TB>(kc, a, aRow, aK, b, ldb, koff, c, ldc, accumulate);
                 break;
             default:
-                Tile512(rows, kc, a, aRow, aK, b, ldb, c, ldc, accumulate);
+                Tile512<TB>(rows, kc, a, aRow, aK, b, ldb, koff, c, ldc, accumulate);
                 break;
         }
     }
+}
+
+/// <summary>How a microkernel finds row k of its B panel: b + k * ldb, or b + koff[k] (implicit im2col).</summary>
+internal interface IBRows
+{
+    static abstract bool Indirect { get; }
+}
+
+internal readonly struct StridedRows : IBRows
+{
+    public static bool Indirect => false;
+}
+
+internal readonly struct OffsetRows : IBRows
+{
+    public static bool Indirect => true;
 }

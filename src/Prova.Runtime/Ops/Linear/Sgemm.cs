@@ -16,6 +16,12 @@ internal unsafe struct PanelSource
     public nint PanelStride;
     public nint Ldb;
 
+    /// <summary>
+    /// When non-null, row k of panel p starts at <c>Ptr + p * 32 + KOff[k]</c> (B[k, j] = Ptr[KOff[k] + j]),
+    /// which reads a convolution's patch matrix straight from its padded input; Ldb and Tail are unused.
+    /// </summary>
+    public nint* KOff;
+
     /// <summary>When non-null, panel <see cref="TailIndex"/> is read from here instead ([K][32], Ldb 32).</summary>
     public float* Tail;
     public int TailIndex;
@@ -55,6 +61,7 @@ internal unsafe struct Epilogue
 /// accumulator, and threads only split the (row block, panel) tiles, so every path yields the same bits.
 /// An instance holds one job's parameters so that parallel runs allocate nothing; use one per kernel.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal sealed unsafe partial class Sgemm : IRangeBody
 {
     public const int Nr = 32;
@@ -80,6 +87,8 @@ internal sealed unsafe partial class Sgemm : IRangeBody
     private int _groupPanels;
     private int _mBlocks;
     private int _mBlockRows;
+    private int _wq;
+    private int _keptW;
 
     /// <summary>An instance for serial runs on the current thread (created once per thread).</summary>
     public static Sgemm ThreadLocal => s_threadLocal ??= new Sgemm();
@@ -145,11 +154,22 @@ internal sealed unsafe partial class Sgemm : IRangeBody
     /// Computes C (M×N, row stride ldc) from A (element (i, k) at <c>a[i * aRow + k * aK]</c>) and B.
     /// </summary>
     public void Run(WorkerPool? pool, int m, int n, int k, float* a, nint aRow, nint aK, in PanelSource b, float* c, nint ldc, in Epilogue epi)
+        => Run(pool, m, n, k, a, aRow, aK, b, c, ldc, epi, 0, 0);
+
+    /// <summary>
+    /// As <see cref="Run(WorkerPool?, int, int, int, float*, nint, nint, in PanelSource, float*, nint, in Epilogue)"/>,
+    /// but when <paramref name="virtualWidth"/> &gt; 0 column j of the product is kept only when
+    /// j % virtualWidth &lt; keptWidth and is stored at column (j / virtualWidth) * keptWidth + j % virtualWidth
+    /// of C (a convolution over padded rows writing its compact output).
+    /// </summary>
+    public void Run(WorkerPool? pool, int m, int n, int k, float* a, nint aRow, nint aK, in PanelSource b, float* c, nint ldc, in Epilogue epi, int virtualWidth, int keptWidth)
     {
         if (m <= 0 || n <= 0)
         {
             return;
         }
+        _wq = virtualWidth;
+        _keptW = keptWidth;
         _m = m;
         _n = n;
         _k = k;
@@ -162,7 +182,7 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         _epi = epi;
         _bits = SimdLevel.Bits;
         _panels = (n + Nr - 1) / Nr;
-        _groupPanels = m <= 2 && _bits == 512 ? 4 : 1;
+        _groupPanels = m <= 2 && _bits == 512 && b.KOff == null ? 4 : 1;
         int groups = (_panels + _groupPanels - 1) / _groupPanels;
         _mBlocks = 1;
         _mBlockRows = m;
@@ -236,19 +256,63 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         {
             int j0 = p0 * Nr;
             int j1 = Math.Min(_n, (p0 + np) * Nr);
+            if (_wq > 0)
+            {
+                // The kept columns of [j0, j1) are one contiguous range of C.
+                if (j0 % _wq >= _keptW)
+                {
+                    j0 = (j0 / _wq + 1) * _wq;
+                }
+                int last = j1 - 1;
+                if (last % _wq >= _keptW)
+                {
+                    last = last / _wq * _wq + _keptW - 1;
+                }
+                if (last < j0)
+                {
+                    return;
+                }
+                j0 = j0 / _wq * _keptW + j0 % _wq;
+                j1 = last / _wq * _keptW + last % _wq + 1;
+            }
             ApplyEpilogue(_c, _ldc, i0, i1, j0, j1, _epi);
         }
     }
 
     private void Tile(float* a, int rows, int kc, int kb, int i, int p, bool accumulate)
     {
-        float* b = _b.Panel(p, out nint ldb) + kb * ldb;
+        nint* koff = _b.KOff;
+        float* b;
+        nint ldb;
+        if (koff != null)
+        {
+            b = _b.Ptr + p * Nr;
+            ldb = 0;
+            koff += kb;
+        }
+        else
+        {
+            b = _b.Panel(p, out ldb) + kb * ldb;
+        }
         int j0 = p * Nr;
         int cols = Math.Min(Nr, _n - j0);
         float* c = _c + i * _ldc + j0;
         nint ldc = _ldc;
         float* tmp = stackalloc float[Mr * Nr];
-        if (cols < Nr)
+        bool remap = _wq > 0;
+        if (remap)
+        {
+            if (accumulate)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    Remap(tmp + r * Nr, _c + (i + r) * _ldc, j0, cols, toC: false);
+                }
+            }
+            c = tmp;
+            ldc = Nr;
+        }
+        else if (cols < Nr)
         {
             if (accumulate)
             {
@@ -260,32 +324,86 @@ internal sealed unsafe partial class Sgemm : IRangeBody
             c = tmp;
             ldc = Nr;
         }
-        switch (_bits)
+        if (koff != null)
         {
-            case 512:
-                Tile512Rows(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
-                break;
-            case 256:
-                Tile256(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
-                Tile256(rows, kc, a, _aRow, _aK, b + 16, ldb, c + 16, ldc, accumulate);
-                break;
-            case 128:
-                for (int q = 0; q < Nr; q += 8)
-                {
-                    Tile128(rows, kc, a, _aRow, _aK, b + q, ldb, c + q, ldc, accumulate);
-                }
-                break;
-            default:
-                TileScalar(rows, kc, a, _aRow, _aK, b, ldb, c, ldc, accumulate);
-                break;
+            Micro<OffsetRows>(rows, kc, a, b, ldb, koff, c, ldc, accumulate);
         }
-        if (cols < Nr)
+        else
+        {
+            Micro<StridedRows>(rows, kc, a, b, ldb, null, c, ldc, accumulate);
+        }
+        if (remap)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                Remap(tmp + r * Nr, _c + (i + r) * _ldc, j0, cols, toC: true);
+            }
+        }
+        else if (cols < Nr)
         {
             float* dst = _c + i * _ldc + j0;
             for (int r = 0; r < rows; r++)
             {
                 new ReadOnlySpan<float>(tmp + r * Nr, cols).CopyTo(new Span<float>(dst + r * _ldc, cols));
             }
+        }
+    }
+
+    /// <summary>Copies the kept columns among virtual columns [j0, j0 + cols) between a tile row and C's row.</summary>
+    private void Remap(float* tile, float* cRow, int j0, int cols, bool toC)
+    {
+        int wq = _wq;
+        int kept = _keptW;
+        int j = j0;
+        int end = j0 + cols;
+        int oh = j / wq;
+        int ow = j - oh * wq;
+        while (j < end)
+        {
+            if (ow >= kept)
+            {
+                j += wq - ow;
+                oh++;
+                ow = 0;
+                continue;
+            }
+            int len = Math.Min(kept - ow, end - j);
+            float* t = tile + (j - j0);
+            float* y = cRow + (long)oh * kept + ow;
+            if (toC)
+            {
+                new ReadOnlySpan<float>(t, len).CopyTo(new Span<float>(y, len));
+            }
+            else
+            {
+                new ReadOnlySpan<float>(y, len).CopyTo(new Span<float>(t, len));
+            }
+            j += len;
+            ow += len;
+        }
+    }
+
+    private void Micro<TB>(int rows, int kc, float* a, float* b, nint ldb, nint* koff, float* c, nint ldc, bool accumulate)
+        where TB : struct, IBRows
+    {
+        switch (_bits)
+        {
+            case 512:
+                Tile512Rows<TB>(rows, kc, a, _aRow, _aK, b, ldb, koff, c, ldc, accumulate);
+                break;
+            case 256:
+                Tile256<TB>(rows, kc, a, _aRow, _aK, b, ldb, koff, c, ldc, accumulate);
+                Tile256<TB>(rows, kc, a, _aRow, _aK, b + 16, ldb, koff, c + 16, ldc, accumulate);
+                break;
+            case 128:
+                for (int q = 0; q < Nr; q += 8)
+                {
+                    Tile128<TB>(rows, kc, a, _aRow, _aK, b + q, ldb, koff, c + q, ldc, accumulate);
+                }
+                break;
+            default:
+                TileScalar<TB>(rows, kc, a, _aRow, _aK, b, ldb, koff, c, ldc, accumulate);
+                break;
         }
     }
 
