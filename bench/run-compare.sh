@@ -20,3 +20,20 @@ fi
 dotnet build bench/compare/Prova.Compare/Prova.Compare.csproj -c Release -v q -nologo
 mkdir -p artifacts
 dotnet bench/compare/Prova.Compare/bin/Release/net10.0/Prova.Compare.dll --markdown artifacts/compare.md "$@"
+
+# Quantized (int8 QDQ) models in the same run: exact-match rate of the integer outputs and latency ratio.
+if [[ " $* " != *" --quick "* ]]; then
+  dotnet build bench/quant/Prova.QuantCompare/Prova.QuantCompare.csproj -c Release -v q -nologo
+  {
+    echo
+    echo "### Quantized models (int8 QDQ), Prova integer path vs ONNX Runtime"
+    echo
+    echo '```'
+    for batch in 1 32; do
+      for threads in 1 2; do
+        dotnet bench/quant/Prova.QuantCompare/bin/Release/net10.0/Prova.QuantCompare.dll --batch "$batch" --threads "$threads"
+      done
+    done
+    echo '```'
+  } | tee -a artifacts/compare.md
+fi
