@@ -17,8 +17,20 @@ string work = Path.Combine(Path.GetTempPath(), "prova-quant-compare");
 Directory.CreateDirectory(work);
 Console.WriteLine($"batch {batch}, threads {threads}");
 Console.WriteLine($"{"model",-22} {"elements",9} {"exact",8} {"max diff",9} {"prova ms",9} {"ort ms",8} {"ratio",6}");
-foreach (var (name, model, input) in new[] { Mlp(batch, [784, 128, 10]), Mlp(batch, [784, 1024, 1024, 10]), Cnn(batch) })
+var cases = new List<(string, OnnxModel, Tensor)> { Mlp(batch, [784, 128, 10]), Mlp(batch, [784, 1024, 1024, 10]), Cnn(batch) };
+// The committed int8 Fashion-MNIST models (written by `prova model quantize`) on held-out test images.
+foreach (var file in new[] { "fashion-mlp.int8", "fashion-cnn.int8" })
 {
+    string path = Path.Combine(root, "models", file + ".onnx");
+    if (File.Exists(path))
+    {
+        cases.Add((file, OnnxLoader.Load(path), FashionBatch(root, batch)));
+    }
+}
+foreach (var (name, model, input) in cases)
+{
+    string inName = model.Graph.Inputs[0].Name;
+    string outName = model.Graph.Outputs[0].Name;
     string modelPath = Path.Combine(work, name + ".onnx");
     string inputPath = Path.Combine(work, name + ".inputs.json");
     string outPath = Path.Combine(work, name + ".ort.json");
@@ -28,14 +40,14 @@ foreach (var (name, model, input) in new[] { Mlp(batch, [784, 128, 10]), Mlp(bat
     {
         writer.WriteStartObject();
         writer.WriteStartObject("inputs");
-        writer.WritePropertyName("x");
+        writer.WritePropertyName(inName);
         TensorJson.WriteTensor(writer, input);
         writer.WriteEndObject();
         writer.WriteEndObject();
     }
-    var inputs = new Dictionary<string, Tensor> { ["x"] = input };
+    var inputs = new Dictionary<string, Tensor> { [inName] = input };
     using var session = new InferenceSession(OnnxLoader.Load(modelPath), new SessionOptions { Threads = threads });
-    var ours = session.Run(inputs)["y"];
+    var ours = session.Run(inputs)[outName];
     var times = new List<double>();
     var clock = Stopwatch.StartNew();
     while (times.Count < 5 || (clock.Elapsed.TotalSeconds < 2 && times.Count < 500))
@@ -59,7 +71,23 @@ foreach (var (name, model, input) in new[] { Mlp(batch, [784, 128, 10]), Mlp(bat
         continue;
     }
     double ortMs = result.RootElement.GetProperty("medianMs").GetDouble();
-    var theirs = TensorJson.ReadNamedTensors(File.ReadAllText(outPath), "outputs")["y"];
+    var theirs = TensorJson.ReadNamedTensors(File.ReadAllText(outPath), "outputs")[outName];
+    double ms = times[times.Count / 2];
+    if (ours.Type == DataType.Float32)
+    {
+        // Dequantized outputs: equal integers give bit-equal floats.
+        var fa = ours.Span<float>();
+        var fb = theirs.Span<float>();
+        int same = 0;
+        float worst = 0;
+        for (int i = 0; i < fa.Length; i++)
+        {
+            same += BitConverter.SingleToInt32Bits(fa[i]) == BitConverter.SingleToInt32Bits(fb[i]) ? 1 : 0;
+            worst = MathF.Max(worst, MathF.Abs(fa[i] - fb[i]));
+        }
+        Console.WriteLine($"{name,-22} {fa.Length,9} {100.0 * same / fa.Length,7:F3}% {worst,9:G3} {ms,9:F3} {ortMs,8:F3} {ms / ortMs,6:F2}   (float logits after DequantizeLinear; max diff in logit units)");
+        continue;
+    }
     var a = ours.Span<byte>();
     var b = theirs.Span<byte>();
     int exact = 0;
@@ -72,8 +100,20 @@ foreach (var (name, model, input) in new[] { Mlp(batch, [784, 128, 10]), Mlp(bat
         maxDiff = Math.Max(maxDiff, d);
         interior += a[i] is > 0 and < 255 ? 1 : 0;
     }
-    double ms = times[times.Count / 2];
     Console.WriteLine($"{name,-22} {a.Length,9} {100.0 * exact / a.Length,7:F3}% {maxDiff,9} {ms,9:F3} {ortMs,8:F3} {ms / ortMs,6:F2}   ({100.0 * interior / a.Length:F0}% of outputs not saturated)");
+}
+
+// `batch` held-out test images (models/examples, repeated as needed) as one [batch, 1, 28, 28] tensor.
+static Tensor FashionBatch(string root, int batch)
+{
+    var files = Directory.GetFiles(Path.Combine(root, "models", "examples"), "*.json").Order(StringComparer.Ordinal).ToArray();
+    var data = new float[batch * 784];
+    for (int i = 0; i < batch; i++)
+    {
+        var image = TensorJson.ReadNamedTensors(File.ReadAllText(files[i % files.Length]), "inputs").Values.First();
+        image.Span<float>().CopyTo(data.AsSpan(i * 784, 784));
+    }
+    return Tensor.Create([batch, 1, 28, 28], data);
 }
 
 int Arg(string flag, int fallback)
