@@ -97,7 +97,7 @@ internal static class DemoCommand
         console.Write(new Columns(cards).Collapse());
         if (labelled > 0)
         {
-            console.MarkupLine($"{correct}/{labelled} correct (the CNN scores about 90% on the full Fashion-MNIST test set){(int8 is null ? "" : "; int8 = the same model quantized to 8-bit weights")}");
+            console.MarkupLine($"{correct}/{labelled} correct{(int8 is null ? "" : " (int8 = the same model quantized to 8-bit weights)")}");
         }
 
         // 2. Determinism: the same bytes with 1 and 2 threads.
