@@ -42,7 +42,7 @@ internal static class Catalog
     public static readonly string[] Layers =
         ["b32 stem 3-32 3x3 32x32", "b32 conv 32-32 3x3 32x32", "b32 conv 32-32 3x3 s2", "b32 conv 32-32 3x3 16x16", "b32 conv 32-64 3x3 8x8",
          "b32 lenet 1-6 5x5 28x28", "b32 lenet 6-16 5x5 14x14", "b32 maxpool 6x28x28", "b32 maxpool 16x10x10", "b32 avgpool 32x32x32", "b32 pool k1s2 32x32x32", "b32 pool k1s1 6x28x28",
-         "b1 stem 3-32 3x3 32x32", "b1 conv 32-32 3x3 32x32"];
+         "b1 stem 3-32 3x3 32x32", "b1 conv 32-32 3x3 32x32", "b1 conv 32-32 3x3 s2", "b1 conv 32-32 3x3 16x16", "b1 conv 32-32 3x3 8x8", "b1 conv 32-64 3x3 8x8"];
 
     public static (Prova.Onnx.OnnxModel, Dictionary<string, Tensor>, double) Build(string name) => name switch
     {
@@ -68,6 +68,10 @@ internal static class Catalog
         "b32 pool k1s1 6x28x28" => KernelModels.Pool("MaxPool", 32, 6, 28, 1, 1),
         "b1 stem 3-32 3x3 32x32" => KernelModels.Conv(3, 32, 32, 3),
         "b1 conv 32-32 3x3 32x32" => KernelModels.Conv(32, 32, 32, 3),
+        "b1 conv 32-32 3x3 s2" => KernelModels.Conv(32, 32, 32, 3, stride: 2),
+        "b1 conv 32-32 3x3 16x16" => KernelModels.Conv(32, 32, 16, 3),
+        "b1 conv 32-32 3x3 8x8" => KernelModels.Conv(32, 32, 8, 3),
+        "b1 conv 32-64 3x3 8x8" => KernelModels.Conv(32, 64, 8, 3),
         _ => throw new ArgumentException($"unknown shape '{name}'"),
     };
 }

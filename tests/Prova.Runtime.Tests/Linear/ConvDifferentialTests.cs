@@ -23,6 +23,8 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(1, 3, 17, 19, 7, 1, 3, 3, 3, 2, 2, true)]      // stride 3, dilation 2: 9 stride phases
     [InlineData(2, 2, 20, 23, 5, 1, 5, 5, 2, 1, 2, false)]     // 5x5 stride 2, odd width
     [InlineData(1, 3, 32, 32, 13, 1, 3, 3, 1, 1, 1, true)]     // stem-like, M = 13 (partial row blocks)
+    [InlineData(1, 32, 32, 32, 32, 1, 3, 3, 2, 1, 1, true)]    // batch 1, stride 2: stride phases filled by several threads
+    [InlineData(1, 32, 8, 8, 64, 1, 3, 3, 1, 1, 1, true)]      // batch 1, 3 panels: row blocks split across threads
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

@@ -19,6 +19,7 @@ internal sealed unsafe class ConvKernel : Kernel
 {
     private readonly Sgemm _gemm = new();
     private readonly Im2colBody _im2col = new();
+    private readonly PhasesBody _phasesBody = new();
     private readonly DepthwiseBody _depthwise = new();
     private readonly ImageBody _images = new();
     private readonly bool _relu;
@@ -243,12 +244,29 @@ internal sealed unsafe class ConvKernel : Kernel
     }
 
     /// <summary>Writes the zero-padded stride phases of one group's input (see <see cref="PlanImplicit"/>) and zeroes the slack after them.</summary>
-    private void FillPhases(float* x, float* dest)
+    private void FillPhases(WorkerPool? pool, float* x, float* dest)
+    {
+        long floats = _phaseData;
+        if (pool is not null && pool.Threads > 1 && _cg > 1 && floats >= (1L << 15))
+        {
+            _phasesBody.Set(this, x, dest);
+            int grain = (int)Math.Clamp((1L << 14) / Math.Max(1, floats / _cg), 1, _cg);
+            pool.For(_cg, _phasesBody, grain);
+        }
+        else
+        {
+            FillPhaseChannels(x, dest, 0, _cg);
+        }
+        new Span<float>(dest + _phaseData, (int)(_phaseFloats - _phaseData)).Clear();
+    }
+
+    /// <summary>Writes the stride phases of input channels [begin, end).</summary>
+    private void FillPhaseChannels(float* x, float* dest, int begin, int end)
     {
         var w = _w;
         int hq = _hq;
         int wq = _wq;
-        for (int c = 0; c < _cg; c++)
+        for (int c = begin; c < end; c++)
         {
             float* plane = x + (long)c * _inPlane;
             for (int py = 0; py < w.SH; py++)
@@ -294,7 +312,6 @@ internal sealed unsafe class ConvKernel : Kernel
                 }
             }
         }
-        new Span<float>(dest + _phaseData, (int)(_phaseFloats - _phaseData)).Clear();
     }
 
     /// <summary>One (image, group) product: im2col (or the input in place) and the GEMM with the bias/activation epilogue.</summary>
@@ -315,7 +332,7 @@ internal sealed unsafe class ConvKernel : Kernel
         float* wg = w + (long)g * _mg * _kg;
         if (_implicit)
         {
-            FillPhases(xg, scratch);
+            FillPhases(pool, xg, scratch);
             fixed (nint* koff = _koff)
             {
                 var phases = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, KOff = koff };
@@ -540,6 +557,22 @@ internal sealed unsafe class ConvKernel : Kernel
         }
 
         public void Execute(int begin, int end) => _owner!.Im2colRows(_x, _dest, begin, end);
+    }
+
+    private sealed class PhasesBody : IRangeBody
+    {
+        private ConvKernel? _owner;
+        private float* _x;
+        private float* _dest;
+
+        public void Set(ConvKernel owner, float* x, float* dest)
+        {
+            _owner = owner;
+            _x = x;
+            _dest = dest;
+        }
+
+        public void Execute(int begin, int end) => _owner!.FillPhaseChannels(_x, _dest, begin, end);
     }
 
     private sealed class ImageBody : IRangeBody

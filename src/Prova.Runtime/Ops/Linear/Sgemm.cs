@@ -188,9 +188,10 @@ internal sealed unsafe partial class Sgemm : IRangeBody
         _mBlockRows = m;
         int threads = pool?.Threads ?? 1;
         long fma = (long)m * Math.Max(k, 1) * n;
-        if (threads > 1 && fma >= 2 * MinFmaPerChunk && groups < 4 * threads && m >= 2 * Mr)
+        // Split the rows too when there are too few panel groups to balance the threads' chunks.
+        if (threads > 1 && fma >= 2 * MinFmaPerChunk && groups < 8 * threads && m >= 2 * Mr)
         {
-            int want = Math.Min((4 * threads + groups - 1) / groups, (m + Mr - 1) / Mr);
+            int want = Math.Min((8 * threads + groups - 1) / groups, (m + Mr - 1) / Mr);
             _mBlockRows = ((m + want - 1) / want + Mr - 1) / Mr * Mr;
             _mBlocks = (m + _mBlockRows - 1) / _mBlockRows;
         }
