@@ -1,3 +1,4 @@
+using Prova.Core.IO;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

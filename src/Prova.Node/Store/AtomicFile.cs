@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Prova.Core.IO;
 
 namespace Prova.Node.Store;
 
@@ -6,7 +6,7 @@ namespace Prova.Node.Store;
 /// Crash-safe file writes: write a temporary file, fsync it, rename it over the target, fsync the
 /// directory. A kill at any point leaves either no file or the whole file.
 /// </summary>
-internal static partial class AtomicFile
+internal static class AtomicFile
 {
     public static void Write(string path, string tempDirectory, ReadOnlySpan<byte> bytes)
     {
@@ -25,30 +25,6 @@ internal static partial class AtomicFile
             File.Delete(temp);
             throw;
         }
-        FsyncDirectory(Path.GetDirectoryName(path)!);
+        UnixFile.FsyncDirectory(Path.GetDirectoryName(path)!);
     }
-
-    public static void FsyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-        int fd = Open(directory, 0 /* O_RDONLY */);
-        if (fd < 0)
-        {
-            return;
-        }
-        _ = Fsync(fd);
-        _ = Close(fd);
-    }
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync")]
-    private static partial int Fsync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
 
-namespace Prova.Core.Keys;
+namespace Prova.Core.IO;
 
 /// <summary>
 /// fsync of a directory, so that a rename into it survives a power loss. .NET has no API for this;
 /// on Linux and macOS it is open(O_RDONLY) + fsync. Best effort: a failure here does not undo the
 /// (already complete) write.
 /// </summary>
-internal static partial class UnixFile
+public static partial class UnixFile
 {
     public static void FsyncDirectory(string directory)
     {
