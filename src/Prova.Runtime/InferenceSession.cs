@@ -150,14 +150,7 @@ public sealed unsafe class InferenceSession : IDisposable
                     Buffer.MemoryCopy(src, plan.Pointers[plan.InputSlots[i]], bytes.Length, bytes.Length);
                 }
             }
-            if (witness is null)
-            {
-                plan.Execute(_ctx);
-            }
-            else
-            {
-                plan.ExecuteWithWitness(_ctx, witness);
-            }
+            plan.Execute(_ctx, witness);
             var outputs = new Dictionary<string, Tensor>(plan.OutputSlots.Length, StringComparer.Ordinal);
             var graphOutputs = _planned.Graph.Outputs;
             for (int i = 0; i < graphOutputs.Count; i++)

@@ -44,7 +44,11 @@ internal sealed unsafe class Plan : IDisposable
 
     internal readonly record struct Step(Kernel Kernel, int[] Inputs, int[] Outputs);
 
-    public void Execute(ExecContext ctx)
+    /// <summary>
+    /// Runs every step. With <paramref name="witness"/>, also copies every integer output of every
+    /// step into it, in execution order (witness capture for the prover); without, one null check per step.
+    /// </summary>
+    public void Execute(ExecContext ctx, List<WitnessEntry>? witness = null)
     {
         ctx.Pointers = Pointers;
         ctx.Values = Values;
@@ -54,28 +58,22 @@ internal sealed unsafe class Plan : IDisposable
             ctx.InputSlots = step.Inputs;
             ctx.OutputSlots = step.Outputs;
             step.Kernel.Execute(ctx);
+            if (witness is not null)
+            {
+                Record(step, witness);
+            }
         }
     }
 
-    /// <summary>Like <see cref="Execute"/>, and copies every integer output of every step into <paramref name="witness"/>.</summary>
-    public void ExecuteWithWitness(ExecContext ctx, List<WitnessEntry> witness)
+    private void Record(Step step, List<WitnessEntry> witness)
     {
-        ctx.Pointers = Pointers;
-        ctx.Values = Values;
-        ctx.Scratch = _scratch;
-        foreach (var step in Steps)
+        foreach (int slot in step.Outputs)
         {
-            ctx.InputSlots = step.Inputs;
-            ctx.OutputSlots = step.Outputs;
-            step.Kernel.Execute(ctx);
-            foreach (int slot in step.Outputs)
+            if (slot >= 0 && Witness.Records(Values[slot].Type))
             {
-                if (slot >= 0 && Witness.Records(Values[slot].Type))
-                {
-                    var v = Values[slot];
-                    var bytes = new ReadOnlySpan<byte>(Pointers[slot], checked((int)(v.ElementCount * DataTypes.SizeOf(v.Type))));
-                    witness.Add(new WitnessEntry(step.Kernel.Node.DisplayName, step.Kernel.Node.OpType, v.Name, Tensor.FromBytes(v.Type, v.Shape, bytes)));
-                }
+                var v = Values[slot];
+                var bytes = new ReadOnlySpan<byte>(Pointers[slot], checked((int)(v.ElementCount * DataTypes.SizeOf(v.Type))));
+                witness.Add(new WitnessEntry(step.Kernel.Node.DisplayName, step.Kernel.Node.OpType, v.Name, Tensor.FromBytes(v.Type, v.Shape, bytes)));
             }
         }
     }

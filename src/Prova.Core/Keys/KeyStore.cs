@@ -1,4 +1,3 @@
-using Prova.Core.IO;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -8,6 +7,7 @@ using Org.BouncyCastle.Crypto.Engines;
 using Org.BouncyCastle.Crypto.Modes;
 using Org.BouncyCastle.Crypto.Parameters;
 using Prova.Core.Crypto;
+using Prova.Core.IO;
 
 namespace Prova.Core.Keys;
 
