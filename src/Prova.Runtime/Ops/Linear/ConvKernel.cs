@@ -58,33 +58,8 @@ internal sealed unsafe class ConvKernel : Kernel
         ctx.ExpectType(1, DataType.Float32);
         var x = ctx.InputShape(0);
         var w = ctx.InputShape(1);
-        if (x.Length == 5)
-        {
-            throw ModelException.Unsupported(Node, "3-D convolution");
-        }
-        if (x.Length < 3 || x.Length > 4)
-        {
-            throw ModelException.ForNode(Node, $"X must be [N, C, W] or [N, C, H, W], got {Shapes.Format(x)}");
-        }
-        if (w.Length != x.Length)
-        {
-            throw ModelException.ForNode(Node, $"W {Shapes.Format(w)} must have the same rank as X {Shapes.Format(x)}");
-        }
-        long group = Node.GetInt("group", 1);
-        if (group < 1 || x[1] % group != 0 || w[0] % group != 0)
-        {
-            throw ModelException.ForNode(Node, $"group {group} must divide the input channels ({x[1]}) and output channels ({w[0]})");
-        }
-        _group = (int)group;
-        _batch = x[0];
-        _c = x[1];
-        _m = w[0];
-        _cg = _c / _group;
-        _mg = _m / _group;
-        if (w[1] != _cg)
-        {
-            throw ModelException.ForNode(Node, $"W {Shapes.Format(w)} has {w[1]} input channels per group, but X {Shapes.Format(x)} with group {group} has {_cg}");
-        }
+        var channels = ConvChannels.Check(Node, x, w);
+        (_batch, _c, _m, _group, _cg, _mg) = (channels.Batch, channels.C, channels.M, channels.Group, channels.Cg, channels.Mg);
         var spatial = x.AsSpan(2);
         var kernel = w.AsSpan(2);
         if (Node.GetInts("kernel_shape") is { Length: > 0 } ks)

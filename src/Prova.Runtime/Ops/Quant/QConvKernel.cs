@@ -60,29 +60,8 @@ internal sealed unsafe class QConvKernel : Kernel
         _wType = ctx.ExpectType(_iw, DataType.UInt8, DataType.Int8);
         var x = ctx.InputShape(_ix);
         var w = ctx.InputShape(_iw);
-        if (x.Length == 5)
-        {
-            throw ModelException.Unsupported(Node, "3-D convolution");
-        }
-        if (x.Length < 3 || x.Length > 4 || w.Length != x.Length)
-        {
-            throw ModelException.ForNode(Node, $"X must be [N, C, W] or [N, C, H, W] and W of the same rank; got X {Shapes.Format(x)}, W {Shapes.Format(w)}");
-        }
-        long group = Node.GetInt("group", 1);
-        if (group < 1 || x[1] % group != 0 || w[0] % group != 0)
-        {
-            throw ModelException.ForNode(Node, $"group {group} must divide the input channels ({x[1]}) and output channels ({w[0]})");
-        }
-        _group = (int)group;
-        _batch = x[0];
-        _c = x[1];
-        _m = w[0];
-        _cg = _c / _group;
-        _mg = _m / _group;
-        if (w[1] != _cg)
-        {
-            throw ModelException.ForNode(Node, $"W {Shapes.Format(w)} has {w[1]} input channels per group, but X {Shapes.Format(x)} with group {group} has {_cg}");
-        }
+        var channels = ConvChannels.Check(Node, x, w);
+        (_batch, _c, _m, _group, _cg, _mg) = (channels.Batch, channels.C, channels.M, channels.Group, channels.Cg, channels.Mg);
         if (Node.GetInts("kernel_shape") is { Length: > 0 } ks && !ks.AsSpan().SequenceEqual(Array.ConvertAll(w[2..], v => (long)v)))
         {
             throw ModelException.ForNode(Node, $"kernel_shape [{string.Join(", ", ks)}] does not match W {Shapes.Format(w)}");
