@@ -108,29 +108,7 @@ internal sealed unsafe class QConvKernel : Kernel
             {
                 throw ModelException.ForNode(Node, "QLinearConv needs y_zero_point");
             }
-            _yType = ctx.ExpectType(7, DataType.UInt8, DataType.Int8);
-            QuantTypes.CheckParam(ctx, 7, "y_zero_point", 1, perChannelAllowed: false);
-            if (ctx.HasInput(8))
-            {
-                ctx.ExpectType(8, DataType.Int32);
-                if (ctx.InputShape(8) is not [var bn] || bn != _m)
-                {
-                    throw ModelException.ForNode(Node, $"bias must be [{_m}]");
-                }
-            }
-            (_lo, _hi) = QuantTypes.Range(_yType);
-            _rq = new Requant[perChannel ? _m : 1];
-            var sx = QuantTypes.ConstantScales(ctx, 1);
-            var sw = QuantTypes.ConstantScales(ctx, 4);
-            var sy = QuantTypes.ConstantScales(ctx, 6);
-            _rqConstant = sx is not null && sw is not null && sy is not null;
-            if (_rqConstant)
-            {
-                for (int j = 0; j < _rq.Length; j++)
-                {
-                    _rq[j] = Requant.Derive(sx![0], sw![j], sy![0]);
-                }
-            }
+            (_yType, _lo, _hi, _rq, _rqConstant) = QuantTypes.OutputRequant(ctx, _m, perChannel);
         }
         else
         {

@@ -129,29 +129,7 @@ internal sealed unsafe class QMatMulKernel : Kernel
             {
                 throw ModelException.ForNode(Node, "QLinearMatMul needs a_zero_point, b_zero_point and y_zero_point");
             }
-            _yType = ctx.ExpectType(7, DataType.UInt8, DataType.Int8);
-            QuantTypes.CheckParam(ctx, 7, "y_zero_point", 1, perChannelAllowed: false);
-            if (ctx.HasInput(8))
-            {
-                ctx.ExpectType(8, DataType.Int32);
-                if (ctx.InputShape(8) is not [var bn] || bn != n)
-                {
-                    throw ModelException.ForNode(Node, $"bias must be [{n}]");
-                }
-            }
-            (_lo, _hi) = QuantTypes.Range(_yType);
-            _rq = new Requant[_bsPerColumn ? n : 1];
-            var sa = QuantTypes.ConstantScales(ctx, 1);
-            var sb = QuantTypes.ConstantScales(ctx, 4);
-            var sy = QuantTypes.ConstantScales(ctx, 6);
-            _rqConstant = sa is not null && sb is not null && sy is not null;
-            if (_rqConstant)
-            {
-                for (int j = 0; j < _rq.Length; j++)
-                {
-                    _rq[j] = Requant.Derive(sa![0], sb![j], sy![0]);
-                }
-            }
+            (_yType, _lo, _hi, _rq, _rqConstant) = QuantTypes.OutputRequant(ctx, n, _bsPerColumn);
         }
         else
         {

@@ -113,4 +113,38 @@ internal static unsafe class QuantTypes
         }
         return values;
     }
+
+    /// <summary>
+    /// The output side shared by QLinearMatMul and QLinearConv: y_zero_point (input 7) type and
+    /// shape, the optional int32 bias [channels] (input 8), the output range, and the requantisation
+    /// constants from the scales (inputs 1, 4, 6) when they are constant — one per channel when
+    /// <paramref name="perChannel"/>, else one.
+    /// </summary>
+    public static (DataType YType, int Lo, int Hi, Requant[] Rq, bool RqConstant) OutputRequant(InferContext ctx, int channels, bool perChannel)
+    {
+        var yType = ctx.ExpectType(7, DataType.UInt8, DataType.Int8);
+        CheckParam(ctx, 7, "y_zero_point", 1, perChannelAllowed: false);
+        if (ctx.HasInput(8))
+        {
+            ctx.ExpectType(8, DataType.Int32);
+            if (ctx.InputShape(8) is not [var bn] || bn != channels)
+            {
+                throw ModelException.ForNode(ctx.Node, $"bias must be [{channels}]");
+            }
+        }
+        var (lo, hi) = Range(yType);
+        var rq = new Requant[perChannel ? channels : 1];
+        var sx = ConstantScales(ctx, 1);
+        var sw = ConstantScales(ctx, 4);
+        var sy = ConstantScales(ctx, 6);
+        bool constant = sx is not null && sw is not null && sy is not null;
+        if (constant)
+        {
+            for (int j = 0; j < rq.Length; j++)
+            {
+                rq[j] = Requant.Derive(sx![0], sw![j], sy![0]);
+            }
+        }
+        return (yType, lo, hi, rq, constant);
+    }
 }
