@@ -138,7 +138,6 @@ internal sealed unsafe class QMatMulKernel : Kernel
         ctx.SetOutput(0, _yType, outShape.ToArray());
 
         // Batches: stack rows when B is shared.
-        long batches = Tensor.ElementCount(batch);
         long bBatches = 1;
         for (int d = 0; d < bBatchRank; d++)
         {
@@ -154,52 +153,8 @@ internal sealed unsafe class QMatMulKernel : Kernel
         _n = n;
         _rowsPerBatch = m;
         _bBatches = (int)bBatches;
-        if (bBatches == 1 && aBatches == batches)
-        {
-            _m = checked((int)(batches * m));
-            _batches = 1;
-            _aOffsets = [0];
-            _bOffsets = [0];
-            _bIndex = [0];
-        }
-        else
-        {
-            _m = m;
-            _batches = checked((int)batches);
-            _aOffsets = new long[_batches];
-            _bOffsets = new long[_batches];
-            _bIndex = new int[_batches];
-            var index = new int[batchRank];
-            for (int t = 0; t < _batches; t++)
-            {
-                long ao = 0;
-                long bo = 0;
-                for (int d = 0; d < batchRank; d++)
-                {
-                    int ia = d - (batchRank - aBatchRank);
-                    if (ia >= 0)
-                    {
-                        ao = ao * a[ia] + (a[ia] == 1 ? 0 : index[d]);
-                    }
-                    int ib = d - (batchRank - bBatchRank);
-                    if (ib >= 0)
-                    {
-                        bo = bo * b[ib] + (b[ib] == 1 ? 0 : index[d]);
-                    }
-                }
-                _aOffsets[t] = ao * m * ka;
-                _bIndex[t] = (int)bo;
-                _bOffsets[t] = bo * ka * n;
-                for (int d = batchRank - 1; d >= 0; d--)
-                {
-                    if (++index[d] < batch[d])
-                    {
-                        break;
-                    }
-                    index[d] = 0;
-                }
-            }
-        }
+        var batching = MatMulBatching.Create(a, b, batch, aBatchRank, bBatchRank, aBatches, bBatches, m, ka, n);
+        (_m, _batches, _aOffsets, _bOffsets, _bIndex) = (batching.M, batching.Batches, batching.AOffsets, batching.BOffsets, batching.BIndex);
 
         long packedSize = IntGemm.PackedBSize(_k, _n);
         long scratch = 0;
