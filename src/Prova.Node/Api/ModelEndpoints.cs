@@ -7,6 +7,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Node.Hosting;
+using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 
@@ -45,6 +46,18 @@ internal static partial class ModelEndpoints
     {
         byte[] body = await Body.ReadAsync(context, options.Value.MaxRequestBytes, "MaxRequestBytes", "the request body");
         var request = ParsePublish(body);
+        var (info, created) = PublishVerified(request, store, catalog, identity, options.Value, time, loggers.CreateLogger("Prova.Node.Models"));
+        return created ? Results.Created($"/v1/models/{info.Cid}", info) : Results.Ok(info);
+    }
+
+    /// <summary>
+    /// Checks a publication (rules, owner signature, name ownership, complete and loadable content) and
+    /// records it; used by <c>POST /v1/models</c> and by replication. Returns the stored metadata and
+    /// whether it is new. Throws <see cref="ApiException"/> naming the problem.
+    /// </summary>
+    internal static (ModelInfo Info, bool Created) PublishVerified(PublishRequest request, ContentStore store, ModelCatalog catalog, NodeIdentity identity,
+        NodeOptions options, TimeProvider time, ILogger logger)
+    {
         var cid = BlobEndpoints.ParseCid(request.Cid);
         if (!Address.TryParse(request.Owner, out var owner))
         {
@@ -86,7 +99,7 @@ internal static partial class ModelEndpoints
         OnnxModel model;
         try
         {
-            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.Value.MaxModelBytes });
+            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.MaxModelBytes });
         }
         catch (ProvaException ex)
         {
@@ -109,10 +122,10 @@ internal static partial class ModelEndpoints
         }
         if (ReferenceEquals(stored, info))
         {
-            Log.Published(loggers.CreateLogger("Prova.Node.Models"), info.Name, info.Version, info.Cid, owner);
-            return Results.Created($"/v1/models/{info.Cid}", info);
+            Log.Published(logger, info.Name, info.Version, info.Cid, owner);
+            return (info, true);
         }
-        return Results.Ok(stored);
+        return (stored!, false);
     }
 
     private static ApiException NameOwned(string name, Address owner) =>
@@ -181,14 +194,15 @@ internal static partial class ModelEndpoints
     private static IResult Manifest(string cid, ContentStore store, ModelCatalog catalog) =>
         Results.Bytes(Published(cid, store, catalog).Encode(), "application/octet-stream");
 
-    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog)
+    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog, FaultInjector faults)
     {
         var manifest = Published(cid, store, catalog);
         int i = BlobEndpoints.ParseIndex(index, manifest);
-        return Results.Bytes(store.ReadChunk(manifest, i), "application/octet-stream");
+        byte[] chunk = store.ReadChunk(manifest, i);
+        return Results.Bytes(faults.Faults.CorruptChunks ? FaultInjector.Corrupt(chunk) : chunk, "application/octet-stream");
     }
 
-    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog)
+    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog, FaultInjector faults)
     {
         var manifest = Published(cid, store, catalog);
         if (store.Status(manifest.Cid) is { Complete: false } status)
@@ -237,6 +251,10 @@ internal static partial class ModelEndpoints
         for (int i = first; i <= last; i++)
         {
             byte[] chunk = store.ReadChunk(manifest, i);
+            if (faults.Faults.CorruptChunks)
+            {
+                chunk = FaultInjector.Corrupt(chunk);
+            }
             long offset = manifest.ChunkOffset(i);
             int from = (int)Math.Max(0, start - offset);
             int to = (int)Math.Min(chunk.Length - 1, end - offset);
