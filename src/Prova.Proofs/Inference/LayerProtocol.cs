@@ -168,20 +168,42 @@ internal static class LayerProtocol
         var weights = layer.Weights;
         for (int k = 0; k < layer.K; k++)
         {
-            Fp2 sum = Fp2.Zero;
-            int row = k * n;
-            for (int j = 0; j < n; j++)
-            {
-                int v = weights[row + j];
-                if (v != 0)
-                {
-                    sum += eqJ[j] * Fp.FromInt64(v);
-                }
-            }
-            w[k] = sum;
+            w[k] = SmallDot(eqJ, weights.AsSpan(k * n, n));
         }
         return w;
     }
+
+    /// <summary>Σ_j eq[j]·v[j] for small integers v (|v| &lt; 2^15): 128-bit accumulation, one reduction.</summary>
+    private static Fp2 SmallDot(Fp2[] eq, ReadOnlySpan<short> v)
+    {
+        UInt128 pos0 = 0;
+        UInt128 pos1 = 0;
+        UInt128 neg0 = 0;
+        UInt128 neg1 = 0;
+        for (int j = 0; j < v.Length; j++)
+        {
+            int x = v[j];
+            if (x > 0)
+            {
+                pos0 += Wide(eq[j].C0.Value, (ulong)x);
+                pos1 += Wide(eq[j].C1.Value, (ulong)x);
+            }
+            else if (x < 0)
+            {
+                neg0 += Wide(eq[j].C0.Value, (ulong)-x);
+                neg1 += Wide(eq[j].C1.Value, (ulong)-x);
+            }
+        }
+        return new Fp2(Reduce(pos0) - Reduce(neg0), Reduce(pos1) - Reduce(neg1));
+    }
+
+    private static UInt128 Wide(ulong a, ulong b)
+    {
+        ulong hi = Math.BigMul(a, b, out ulong lo);
+        return new UInt128(hi, lo);
+    }
+
+    private static Fp Reduce(UInt128 x) => Fp.FromUInt64((ulong)(x % Fp.Modulus));
 
     private static ProofException Reject(QuantLayer layer, string why) => new(ProofErrorCode.Rejected, $"layer '{layer.Name}': {why}");
 }
