@@ -60,7 +60,10 @@ foreach (var name in only.Split(','))
 
 static double Median(int runs, Action action)
 {
-    action(); // warm-up
+    for (int w = 0; w < 3; w++)
+    {
+        action(); // warm-up (tiered JIT)
+    }
     var times = new double[runs];
     for (int i = 0; i < runs; i++)
     {
