@@ -14,6 +14,12 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 internal static class LayerProtocol
 {
+    /// <summary>
+    /// The weight commitments' parameters (protocol constants of v2): rate 1/4 and t = 275 queries,
+    /// 114 bits per opening, so that up to 4096 layers keep ≥ 100 bits overall (docs/proofs.md).
+    /// </summary>
+    public static LigeroParameters WeightPcs { get; } = LigeroParameters.ForSecurity(114, 2);
+
     public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, int[] xShape, LayerGeometry g, int[] acc)
     {
         var (ri, rj) = Begin(t, layer, g, acc);
@@ -158,7 +164,7 @@ internal static class LayerProtocol
         }
         try
         {
-            LigeroPcs.Verify(t, weights, [WeightPoint(rho, rj)], [proof.WeightClaim], opening);
+            LigeroPcs.Verify(t, weights, [WeightPoint(rho, rj)], [proof.WeightClaim], opening, WeightPcs);
         }
         catch (ProofRejectedException ex)
         {

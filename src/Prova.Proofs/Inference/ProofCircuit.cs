@@ -172,7 +172,7 @@ public sealed class ProofCircuit : IDisposable
         var committed = new LigeroCommitted[layers.Count];
         for (int l = 0; l < layers.Count; l++)
         {
-            committed[l] = LigeroPcs.Commit([layers[l].WeightTable()]);
+            committed[l] = LigeroPcs.Commit([layers[l].WeightTable()], LayerProtocol.WeightPcs);
         }
         var parts = new VerifyingKeyFormat.Parts(cid,
             g.Inputs.Where(i => !g.Initializers.ContainsKey(i.Name)).Select(i => i.Name).ToArray(), g.Outputs.Select(o => o.Name).ToArray(),
