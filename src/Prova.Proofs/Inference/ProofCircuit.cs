@@ -195,13 +195,13 @@ public sealed class ProofCircuit : IDisposable
     public byte[] VerifyingKey => (byte[])_keyBytes.Clone();
 
     /// <summary>True when this key is the one derived from the given model file (same CID and same digest).</summary>
-    public bool MatchesModel(byte[] modelBytes)
+    public bool MatchesModel(byte[] modelBytes, int chunkSize = ModelManifest.DefaultChunkSize)
     {
-        if (ModelManifest.Build(modelBytes).Cid != ModelCid)
+        if (ModelManifest.Build(modelBytes, chunkSize).Cid != ModelCid)
         {
             return false;
         }
-        using var derived = FromModelBytes(modelBytes);
+        using var derived = FromModelBytes(modelBytes, 1, chunkSize);
         return derived.KeyDigest.AsSpan().SequenceEqual(KeyDigest);
     }
 
