@@ -1,0 +1,234 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Prova.Proofs.Commitments;
+using Prova.Proofs.Field;
+using Prova.Proofs.Transcript;
+
+namespace Prova.Proofs.Inference;
+
+/// <summary>
+/// The per-layer argument (docs/proofs.md): after the accumulators are absorbed, challenges r_i, r_j
+/// fix the claim c = Acc~(r_i, r_j) − B~(r_j)·Rows~(r_i); a sumcheck over k proves
+/// c = Σ_k a(k)·w(k) with a(k) = X'~(r_i, k) and w(k) = W'~(k, r_j), ending at a random ρ where the
+/// verifier evaluates X'~(r_i, ρ) from the activations and W'~(ρ, r_j) from the weights.
+/// </summary>
+internal static class LayerProtocol
+{
+    /// <summary>
+    /// The weight commitments' parameters (protocol constants of v2): rate 1/4 and t = 275 queries,
+    /// 114 bits per opening, so that up to 4096 layers keep ≥ 100 bits overall (docs/proofs.md).
+    /// </summary>
+    public static LigeroParameters WeightPcs { get; } = LigeroParameters.ForSecurity(114, 2);
+
+    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, int[] xShape, LayerGeometry g, int[] acc)
+    {
+        var (ri, rj) = Begin(t, layer, g, acc);
+        int kVars = Eq.Vars(layer.K);
+        var eqI = Eq.Table(ri);
+        var eqJ = Eq.Table(rj);
+        var a = new Fp2[1 << kVars];
+        layer.ForEachEntry(xc, g, (i, k, v) => a[k] += eqI[i] * Fp.FromInt64(v));
+        var w = WeightRow(layer, eqJ, 1 << kVars);
+        var rounds = new Fp2[3 * kVars];
+        var rhoAll = new Fp2[kVars];
+        int size = a.Length;
+        for (int round = 0; round < kVars; round++)
+        {
+            Fp2 g0 = Fp2.Zero;
+            Fp2 g1 = Fp2.Zero;
+            Fp2 g2 = Fp2.Zero;
+            int half = size / 2;
+            for (int m = 0; m < half; m++)
+            {
+                var a0 = a[2 * m];
+                var a1 = a[2 * m + 1];
+                var w0 = w[2 * m];
+                var w1 = w[2 * m + 1];
+                g0 += a0 * w0;
+                g1 += a1 * w1;
+                g2 += (a1 + a1 - a0) * (w1 + w1 - w0);
+            }
+            rounds[3 * round] = g0;
+            rounds[3 * round + 1] = g1;
+            rounds[3 * round + 2] = g2;
+            t.AbsorbFp2s("round", rounds.AsSpan(3 * round, 3));
+            var rho = t.ChallengeFp2("rho");
+            rhoAll[round] = rho;
+            for (int m = 0; m < half; m++)
+            {
+                a[m] = a[2 * m] + rho * (a[2 * m + 1] - a[2 * m]);
+                w[m] = w[2 * m] + rho * (w[2 * m + 1] - w[2 * m]);
+            }
+            size = half;
+        }
+        t.AbsorbFp2("a", a[0]);
+        t.AbsorbFp2("w", w[0]);
+        var opening = LigeroPcs.Open(t, weights, [WeightPoint(rhoAll, rj)], out var opened);
+        if (opened[0] != w[0])
+        {
+            throw new ProofException(ProofErrorCode.Unsupported, $"layer '{layer.Name}': the committed weights do not evaluate to the sumcheck's weight claim");
+        }
+        return new LayerProof
+        {
+            Rows = g.M,
+            Columns = layer.N,
+            Accumulators = acc,
+            OutputShape = layer.OutputShape(xShape, g),
+            Rounds = rounds,
+            InputClaim = a[0],
+            WeightClaim = w[0],
+            Opening = opening.ToBytes(),
+        };
+    }
+
+    /// <summary>Checks one layer; throws <see cref="ProofException"/> (Rejected) when it does not hold.</summary>
+    public static void Verify(ProofTranscript t, QuantLayer layer, LigeroCommitment weights, int[] xc, int[] xShape, LayerGeometry g, LayerProof proof)
+    {
+        if (proof.Rows != g.M || proof.Columns != layer.N || proof.Accumulators.Length != (long)g.M * layer.N)
+        {
+            throw Reject(layer, $"the proof has {proof.Rows}×{proof.Columns} accumulators; the layer has {g.M}×{layer.N}");
+        }
+        int kVars = Eq.Vars(layer.K);
+        if (proof.Rounds.Length != 3 * kVars)
+        {
+            throw Reject(layer, $"the sumcheck has {proof.Rounds.Length / 3} rounds; expected {kVars}");
+        }
+        if (!proof.OutputShape.AsSpan().SequenceEqual(layer.OutputShape(xShape, g)))
+        {
+            throw Reject(layer, "the output shape does not follow from the input shape");
+        }
+        var (ri, rj) = Begin(t, layer, g, proof.Accumulators);
+        var eqI = Eq.Table(ri);
+        var eqJ = Eq.Table(rj);
+        // c = Acc~(r_i, r_j) − B~(r_j)·Rows~(r_i)
+        var acc = proof.Accumulators;
+        int n = layer.N;
+        Fp2 accEval = Fp2.Zero;
+        for (int i = 0; i < g.M; i++)
+        {
+            Fp2 row = Fp2.Zero;
+            for (int j = 0; j < n; j++)
+            {
+                row += eqJ[j] * Fp.FromInt64(acc[i * n + j]);
+            }
+            accEval += eqI[i] * row;
+        }
+        Fp2 biasEval = Fp2.Zero;
+        for (int j = 0; j < n; j++)
+        {
+            biasEval += eqJ[j] * Fp.FromInt64(layer.Bias[j]);
+        }
+        var claim = accEval - biasEval * Eq.PrefixSum(eqI, g.M);
+        var rho = new Fp2[kVars];
+        for (int round = 0; round < kVars; round++)
+        {
+            var g0 = proof.Rounds[3 * round];
+            var g1 = proof.Rounds[3 * round + 1];
+            var g2 = proof.Rounds[3 * round + 2];
+            if (g0 + g1 != claim)
+            {
+                throw Reject(layer, $"sumcheck round {round} does not add up");
+            }
+            t.AbsorbFp2s("round", proof.Rounds.AsSpan(3 * round, 3));
+            var r = t.ChallengeFp2("rho");
+            rho[round] = r;
+            // Degree-2 interpolation through (0, g0), (1, g1), (2, g2) at r.
+            var inv2 = new Fp2(Fp.FromUInt64(2).Inverse(), Fp.Zero);
+            var l0 = (r - Fp.One) * (r - Fp.FromUInt64(2)) * inv2;
+            var l1 = -(r * (r - Fp.FromUInt64(2)));
+            var l2 = r * (r - Fp.One) * inv2;
+            claim = g0 * l0 + g1 * l1 + g2 * l2;
+        }
+        if (proof.InputClaim * proof.WeightClaim != claim)
+        {
+            throw Reject(layer, "the final sumcheck claim does not match");
+        }
+        t.AbsorbFp2("a", proof.InputClaim);
+        t.AbsorbFp2("w", proof.WeightClaim);
+        var eqK = Eq.Table(rho);
+        Fp2 xEval = Fp2.Zero;
+        layer.ForEachEntry(xc, g, (i, k, v) => xEval += eqI[i] * eqK[k] * Fp.FromInt64(v));
+        if (xEval != proof.InputClaim)
+        {
+            throw Reject(layer, "the activations do not match the sumcheck's input claim");
+        }
+        // W'~(ρ, r_j) from the key's commitment to the weights.
+        LigeroOpening opening;
+        try
+        {
+            opening = LigeroOpening.FromBytes(proof.Opening);
+        }
+        catch (ProofFormatException ex)
+        {
+            throw Reject(layer, "the weight opening is malformed: " + ex.Message);
+        }
+        try
+        {
+            LigeroPcs.Verify(t, weights, [WeightPoint(rho, rj)], [proof.WeightClaim], opening, WeightPcs);
+        }
+        catch (ProofRejectedException ex)
+        {
+            throw Reject(layer, $"the weight opening does not prove the sumcheck's weight claim ({ex.Code}: {ex.Message})");
+        }
+    }
+
+    /// <summary>The point (ρ ‖ r_j) at which the committed W' table is opened.</summary>
+    private static Fp2[] WeightPoint(Fp2[] rho, Fp2[] rj) => [.. rho, .. rj];
+
+    private static (Fp2[] Ri, Fp2[] Rj) Begin(ProofTranscript t, QuantLayer layer, LayerGeometry g, int[] acc)
+    {
+        t.AbsorbUInt64("rows", (ulong)g.M);
+        t.AbsorbUInt64("columns", (ulong)layer.N);
+        t.AbsorbBytes("accumulators", SHA256.HashData(MemoryMarshal.AsBytes(acc.AsSpan())));
+        var ri = t.ChallengeFp2s("r_i", Eq.Vars(g.M));
+        var rj = t.ChallengeFp2s("r_j", Eq.Vars(layer.N));
+        return (ri, rj);
+    }
+
+    /// <summary>w(k) = Σ_j eq(r_j, j)·W'[k, j] for k &lt; K (zero beyond).</summary>
+    private static Fp2[] WeightRow(QuantLayer layer, Fp2[] eqJ, int length)
+    {
+        var w = new Fp2[length];
+        int n = layer.N;
+        var weights = layer.Weights;
+        for (int k = 0; k < layer.K; k++)
+        {
+            w[k] = SmallDot(eqJ, weights.AsSpan(k * n, n));
+        }
+        return w;
+    }
+
+    /// <summary>Σ_j eq[j]·v[j] for small integers v (|v| &lt; 2^15): 128-bit accumulation, one reduction.</summary>
+    private static Fp2 SmallDot(Fp2[] eq, ReadOnlySpan<short> v)
+    {
+        UInt128 pos0 = 0;
+        UInt128 pos1 = 0;
+        UInt128 neg0 = 0;
+        UInt128 neg1 = 0;
+        for (int j = 0; j < v.Length; j++)
+        {
+            int x = v[j];
+            if (x > 0)
+            {
+                pos0 += Wide(eq[j].C0.Value, (ulong)x);
+                pos1 += Wide(eq[j].C1.Value, (ulong)x);
+            }
+            else if (x < 0)
+            {
+                neg0 += Wide(eq[j].C0.Value, (ulong)-x);
+                neg1 += Wide(eq[j].C1.Value, (ulong)-x);
+            }
+        }
+        return new Fp2(Reduce(pos0) - Reduce(neg0), Reduce(pos1) - Reduce(neg1));
+    }
+
+    private static UInt128 Wide(ulong a, ulong b)
+    {
+        ulong hi = Math.BigMul(a, b, out ulong lo);
+        return new UInt128(hi, lo);
+    }
+
+    private static Fp Reduce(UInt128 x) => Fp.FromUInt64((ulong)(x % Fp.Modulus));
+
+    private static ProofException Reject(QuantLayer layer, string why) => new(ProofErrorCode.Rejected, $"layer '{layer.Name}': {why}");
+}

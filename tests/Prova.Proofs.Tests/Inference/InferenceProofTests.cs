@@ -1,0 +1,227 @@
+using Prova.Core;
+using Prova.Proofs.Inference;
+using Xunit.Abstractions;
+
+namespace Prova.Proofs.Tests.Inference;
+
+public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper output) : IClassFixture<ModelFixtures>
+{
+    private (Dictionary<string, Tensor> Inputs, Dictionary<string, Tensor> Outputs, byte[] Proof) Honest(ProofCircuit circuit, int image)
+    {
+        var inputs = models.Image(image);
+        var (outputs, proof) = InferenceProver.Prove(circuit, inputs);
+        var bytes = ProofFormat.Write(proof);
+        output.WriteLine($"proof: {bytes.Length} bytes, {proof.Layers.Count} layers");
+        return (inputs, outputs, bytes);
+    }
+
+    private static void AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because)
+    {
+        var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, outputs, proof));
+        Assert.True(ex.Code is ProofErrorCode.Rejected or ProofErrorCode.Malformed, because + ": " + ex.Message);
+    }
+
+    [Theory]
+    [InlineData("mlp", 0)]
+    [InlineData("mlp", 3)]
+    [InlineData("cnn", 0)]
+    [InlineData("cnn", 5)]
+    public void HonestProofVerifiesAndOutputsMatchThePlainRun(string which, int image)
+    {
+        var circuit = which == "mlp" ? models.Mlp : models.Cnn;
+        var (inputs, outputs, proof) = Honest(circuit, image);
+        using var plain = Prova.Runtime.InferenceSession.Load(Path.Combine(models.Root, "models", $"fashion-{which}.int8.onnx"));
+        var expected = plain.Run(inputs);
+        Assert.Equal(TensorEncoding.Hash(expected), TensorEncoding.Hash(outputs));
+        InferenceVerifier.Verify(circuit, inputs, outputs, proof);
+        Assert.True(proof.Length < 2 << 20);
+    }
+
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("cnn")]
+    public void ChangedOutputElementIsRejected(string which)
+    {
+        var circuit = which == "mlp" ? models.Mlp : models.Cnn;
+        var (inputs, outputs, proof) = Honest(circuit, 1);
+        var name = outputs.Keys.Single();
+        var logits = (float[])outputs[name].Data.Clone();
+        for (int i = 0; i < logits.Length; i++)
+        {
+            var changed = (float[])logits.Clone();
+            changed[i] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(changed[i]) ^ 1);
+            var forged = new Dictionary<string, Tensor> { [name] = Tensor.Create(outputs[name].Shape, changed) };
+            AssertRejected(circuit, inputs, forged, proof, $"output {i} changed");
+        }
+    }
+
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("cnn")]
+    public void ChangedInputElementIsRejected(string which)
+    {
+        var circuit = which == "mlp" ? models.Mlp : models.Cnn;
+        var (inputs, outputs, proof) = Honest(circuit, 2);
+        var name = inputs.Keys.Single();
+        var pixels = (float[])inputs[name].Data;
+        // A pixel change that moves its quantized value, and one that only moves the float bits.
+        foreach (var (index, value) in new[] { (400, pixels[400] + 0.5f), (401, BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(pixels[401]) ^ 1)) })
+        {
+            var changed = (float[])pixels.Clone();
+            changed[index] = value;
+            var forged = new Dictionary<string, Tensor> { [name] = Tensor.Create(inputs[name].Shape, changed) };
+            AssertRejected(circuit, forged, outputs, proof, $"input {index} changed");
+        }
+    }
+
+    [Fact]
+    public void ProofForAnotherModelIsRejected()
+    {
+        var (inputs, outputs, mlpProof) = Honest(models.Mlp, 0);
+        AssertRejected(models.Cnn, inputs, outputs, mlpProof, "MLP proof presented for the CNN");
+        var (cnnInputs, cnnOutputs, cnnProof) = Honest(models.Cnn, 0);
+        AssertRejected(models.Mlp, cnnInputs, cnnOutputs, cnnProof, "CNN proof presented for the MLP");
+    }
+
+    [Theory]
+    [InlineData("mlp", "fc2.weight_quantized", 17)]
+    [InlineData("cnn", "conv1.weight_quantized", 4)]
+    [InlineData("cnn", "fc.weight_quantized", 300)]
+    public void ModelWithOneWeightChangedRejectsTheProof(string which, string initializer, int index)
+    {
+        var bytes = which == "mlp" ? models.MlpBytes : models.CnnBytes;
+        var circuit = which == "mlp" ? models.Mlp : models.Cnn;
+        using var changed = ProofCircuit.FromModelBytes(ModelFixtures.WithOneWeightChanged(bytes, initializer, index));
+        Assert.NotEqual(circuit.ModelCid, changed.ModelCid);
+        var (inputs, outputs, proof) = Honest(circuit, 4);
+        AssertRejected(changed, inputs, outputs, proof, "proof of the original presented for the changed model");
+        // And the other way: the changed model's proof does not verify for the original.
+        var (_, changedOutputs, changedProof) = Honest(changed, 4);
+        AssertRejected(circuit, inputs, changedOutputs, changedProof, "proof of the changed model presented for the original");
+    }
+
+    [Fact]
+    public void EveryChangedByteOfAnMlpProofIsRejected()
+    {
+        // Every byte outside the weight openings (header, accumulators, sumcheck, claims, opening
+        // lengths) and every 251st byte inside them (the openings are large; each is covered by its
+        // own tamper tests below).
+        var (inputs, outputs, proof) = Honest(models.Mlp, 6);
+        var openings = OpeningRanges(proof);
+        for (int i = 0; i < proof.Length; i++)
+        {
+            if (openings.Any(r => i >= r.Start && i < r.End) && i % 251 != 0)
+            {
+                continue;
+            }
+            var forged = (byte[])proof.Clone();
+            forged[i] ^= (byte)(1 << (i % 8));
+            AssertRejected(models.Mlp, inputs, outputs, forged, $"byte {i} flipped");
+        }
+        AssertRejected(models.Mlp, inputs, outputs, [.. proof, 0], "a trailing byte");
+        AssertRejected(models.Mlp, inputs, outputs, proof[..^1], "truncated");
+    }
+
+    [Fact]
+    public void RandomChangedBytesOfACnnProofAreRejected()
+    {
+        var rng = new TestRandom(output);
+        var (inputs, outputs, proof) = Honest(models.Cnn, 7);
+        for (int n = 0; n < 150; n++)
+        {
+            int i = rng.Next(proof.Length);
+            var forged = (byte[])proof.Clone();
+            forged[i] ^= (byte)(1 + rng.Next(255));
+            AssertRejected(models.Cnn, inputs, outputs, forged, $"byte {i} changed");
+        }
+    }
+
+    [Fact]
+    public void AccumulatorChangeThatKeepsEveryOutputIsCaughtBySumcheck()
+    {
+        // A cheating prover that moves one accumulator by 1 where requantisation hides it: the layer
+        // outputs, the light graph and the model outputs are unchanged, only the sumcheck can notice.
+        var inputs = models.Image(8);
+        var (outputs, proof) = InferenceProver.Prove(models.Mlp, inputs);
+        var layer = models.Mlp.Layers[0];
+        var lp = proof.Layers[0];
+        int index = -1;
+        for (int c = 0; c < lp.Accumulators.Length && index < 0; c++)
+        {
+            int j = c % layer.N;
+            if (layer.Requant[j].Apply(lp.Accumulators[c], layer.YZero, layer.Lo, layer.Hi) == layer.Requant[j].Apply(lp.Accumulators[c] + 1, layer.YZero, layer.Lo, layer.Hi))
+            {
+                index = c;
+            }
+        }
+        Assert.True(index >= 0);
+        var acc = (int[])lp.Accumulators.Clone();
+        acc[index]++;
+        var forged = new InferenceProof
+        {
+            KeyDigest = proof.KeyDigest,
+            Layers = [new LayerProof { Rows = lp.Rows, Columns = lp.Columns, OutputShape = lp.OutputShape, Accumulators = acc, Rounds = lp.Rounds, InputClaim = lp.InputClaim, WeightClaim = lp.WeightClaim, Opening = lp.Opening }, .. proof.Layers.Skip(1)],
+        };
+        var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(models.Mlp, inputs, outputs, ProofFormat.Write(forged)));
+        Assert.Equal(ProofErrorCode.Rejected, ex.Code);
+        Assert.Contains("sumcheck", ex.Message);
+    }
+
+    [Fact]
+    public void RandomAndMutatedBytesGiveOnlyTypedErrors()
+    {
+        var rng = new TestRandom(output);
+        var (inputs, outputs, proof) = Honest(models.Mlp, 9);
+        for (int n = 0; n < 400; n++)
+        {
+            byte[] bytes;
+            switch (n % 4)
+            {
+                case 0:
+                    bytes = new byte[rng.Next(200)];
+                    for (int i = 0; i < bytes.Length; i++)
+                    {
+                        bytes[i] = (byte)rng.Next(256);
+                    }
+                    break;
+                case 1:
+                    bytes = [.. "PRVP"u8, 1, 0, 0, 0, .. proof.AsSpan(8, Math.Min(proof.Length - 8, rng.Next(80)))];
+                    break;
+                case 2:
+                    bytes = (byte[])proof.Clone();
+                    for (int m = 0; m < 1 + rng.Next(8); m++)
+                    {
+                        bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+                    }
+                    break;
+                default:
+                    bytes = proof[..rng.Next(proof.Length)];
+                    // Large counts in the headers must not allocate: set a random 4-byte field to a huge value.
+                    if (bytes.Length > 48)
+                    {
+                        int at = 8 + rng.Next(bytes.Length - 12);
+                        BitConverter.TryWriteBytes(bytes.AsSpan(at), (uint)(0x7FFF_FFF0 + rng.Next(15)));
+                    }
+                    break;
+            }
+            var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(models.Mlp, inputs, outputs, bytes));
+            Assert.True(ex.Code is ProofErrorCode.Malformed or ProofErrorCode.Rejected, ex.Message);
+        }
+    }
+
+    /// <summary>[start, end) of every layer's weight-opening bytes in a PRVP proof.</summary>
+    private static List<(int Start, int End)> OpeningRanges(byte[] proof)
+    {
+        var parsed = ProofFormat.Read(proof);
+        var ranges = new List<(int, int)>();
+        int at = 4 + 4 + 32 + 4;
+        foreach (var l in parsed.Layers)
+        {
+            at += 8 + 1 + 4 * l.OutputShape.Length + 4 * l.Accumulators.Length + 1 + 16 * l.Rounds.Length + 32 + 4;
+            ranges.Add((at, at + l.Opening.Length));
+            at += l.Opening.Length;
+        }
+        Assert.Equal(proof.Length, at);
+        return ranges;
+    }
+}
