@@ -96,7 +96,7 @@ public static class EvidenceVerifier
         checks.Add(new ResultCheck("request", true, $"one request: {first.RequestId.ToString()[..18]}…, mode {first.Mode}, inputs {inputHash.ToString()[..18]}…"));
 
         var claimed = evidence.Receipts.Select(r => new EvidenceOutput(r.Node, r.OutputHash)).ToHashSet();
-        if (evidence.Outputs.Count != evidence.Receipts.Count || !evidence.Outputs.All(claimed.Contains))
+        if (evidence.Outputs.Count != evidence.Receipts.Count || !claimed.SetEquals(evidence.Outputs))
         {
             checks.Add(new ResultCheck("outputs", false, "the \"outputs\" list does not match the receipts' nodes and output hashes"));
             return done;
