@@ -431,7 +431,7 @@ public sealed class ProvaNetwork : IDisposable
         var failed = failures.ToList();
         if (answers.Count < k)
         {
-            string why = failed.Count == 0 ? "" : ": " + string.Join("; ", failed.TakeLast(3).Select(f => f.Message));
+            string why = failed.Count == 0 ? "" : ": " + string.Join("; ", failed.TakeLast(3).Select(f => $"{f.Code}: {f.Message}"));
             throw new ProvaClientException(k == 1
                 ? $"no node could run {model} ({failed.Count} tried){why}"
                 : $"{mode}: only {answers.Count} of {k} nodes answered ({failed.Count} failed){why}", "not-enough-nodes");

@@ -9,7 +9,7 @@ public static class QuorumMode
     public const string Prefix = "quorum:";
 
     /// <summary>Largest K accepted.</summary>
-    public const int MaxK = 32;
+    public const int MaxK = 16;
 
     public static string Format(int k) => Prefix + k.ToString(CultureInfo.InvariantCulture);
 
