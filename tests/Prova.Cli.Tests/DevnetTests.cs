@@ -86,9 +86,11 @@ public sealed class DevnetTests : IDisposable
         var victim = devnet.Nodes[1];
         var killer = Task.Run(async () =>
         {
-            while (Volatile.Read(ref done) < 12)
+            // Kill it while it is serving: at least one of our requests is in flight on it.
+            var tracked = network.Nodes.Single(n => n.Address == victim.Address);
+            while (Volatile.Read(ref done) < 5 || tracked.Outstanding == 0)
             {
-                await Task.Delay(5);
+                await Task.Delay(1);
             }
             devnet.Kill(1);
         });
