@@ -26,3 +26,13 @@ if ! command -v dotnet >/dev/null 2>&1; then
     echo "setup: the .NET SDK 10 is required (dotnet not found on PATH)" >&2
     exit 2
 fi
+
+# Solidity tooling for contracts/ (solc-js, forge, anvil): npm ci, skipped when node_modules was installed
+# from the current package-lock.json (stamp file) and the binaries are there.
+contracts_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../contracts" && pwd)"
+if ! cmp -s "$contracts_dir/package-lock.json" "$contracts_dir/node_modules/.prova-lock" \
+    || [ ! -x "$contracts_dir/node_modules/.bin/forge" ] || [ ! -x "$contracts_dir/node_modules/.bin/anvil" ]; then
+    echo "setup: npm ci --prefix contracts"
+    npm ci --prefix "$contracts_dir" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$contracts_dir/package-lock.json" "$contracts_dir/node_modules/.prova-lock"
+fi
