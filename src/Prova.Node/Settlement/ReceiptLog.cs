@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Numerics;
 using Microsoft.Data.Sqlite;
 using Prova.Core.Crypto;
 using Prova.Core.Receipts;
@@ -44,6 +46,8 @@ public sealed class ReceiptLog
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             root TEXT NOT NULL, count INTEGER NOT NULL, state TEXT NOT NULL,
             chain_batch TEXT NULL, tx TEXT NULL, posted_at INTEGER NULL, fees TEXT NULL, created INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS vouchers (
+            client TEXT PRIMARY KEY, cumulative TEXT NOT NULL, signature TEXT NOT NULL, posted TEXT NOT NULL);
         """;
 
     private readonly StoreDatabase _db;
@@ -187,6 +191,61 @@ public sealed class ReceiptLog
         var record = Batch(batch)!;
         var tree = ReceiptBatch.FromReceipts(BatchReceipts(batch));
         return new ReceiptInclusion(receipt, record, index, tree.Proof(index));
+    }
+
+    /// <summary>
+    /// Keeps a client's voucher when it authorises more than the one already kept (vouchers are cumulative).
+    /// The caller checked its signature. Returns false for a voucher that adds nothing.
+    /// </summary>
+    public bool OfferVoucher(Voucher voucher)
+    {
+        ArgumentNullException.ThrowIfNull(voucher);
+        using var connection = _db.Open();
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var current = Scalar(connection, transaction, "SELECT cumulative FROM vouchers WHERE client = $c", ("$c", voucher.Client.ToString())) as string;
+        if (current is not null && BigInteger.Parse(current, CultureInfo.InvariantCulture) >= voucher.Cumulative)
+        {
+            return false;
+        }
+        using (var command = StoreDatabase.Command(connection,
+            "INSERT INTO vouchers (client, cumulative, signature, posted) VALUES ($c, $n, $s, '0') " +
+            "ON CONFLICT (client) DO UPDATE SET cumulative = $n, signature = $s",
+            ("$c", voucher.Client.ToString()), ("$n", voucher.Cumulative.ToString(CultureInfo.InvariantCulture)), ("$s", voucher.Signature.ToString())))
+        {
+            command.Transaction = transaction;
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+        return true;
+    }
+
+    /// <summary>The kept voucher authorising the most not yet posted, or null when none authorises anything new.</summary>
+    public Voucher? NextVoucher(Address node)
+    {
+        using var connection = _db.Open();
+        using var command = StoreDatabase.Command(connection, "SELECT client, cumulative, signature, posted FROM vouchers");
+        using var reader = command.ExecuteReader();
+        Voucher? best = null;
+        var bestGain = BigInteger.Zero;
+        while (reader.Read())
+        {
+            var cumulative = BigInteger.Parse(reader.GetString(1), CultureInfo.InvariantCulture);
+            var gain = cumulative - BigInteger.Parse(reader.GetString(3), CultureInfo.InvariantCulture);
+            if (gain > bestGain)
+            {
+                bestGain = gain;
+                best = new Voucher { Client = Address.Parse(reader.GetString(0)), Node = node, Cumulative = cumulative, Signature = Signature.Parse(reader.GetString(2)) };
+            }
+        }
+        return best;
+    }
+
+    /// <summary>Records that a batch carried the client's voucher up to <paramref name="cumulative"/>.</summary>
+    public void MarkVoucherPosted(Address client, BigInteger cumulative)
+    {
+        using var connection = _db.Open();
+        StoreDatabase.Execute(connection, "UPDATE vouchers SET posted = $n WHERE client = $c",
+            ("$n", cumulative.ToString(CultureInfo.InvariantCulture)), ("$c", client.ToString()));
     }
 
     private static BatchRecord ReadBatch(SqliteDataReader reader) => new(
