@@ -99,7 +99,7 @@ public sealed class SettlementChain : IDisposable
         SendAsync(ProvaContracts.NodeRegistry, Deployment.NodeRegistry, "register", stake, cancellationToken, endpoint, models.Select(m => (object?)m.ToArray()).ToArray());
 
     public Task<TransactionReceipt> SetModelsAsync(IReadOnlyList<Hash256> models, CancellationToken cancellationToken = default) =>
-        SendAsync(ProvaContracts.NodeRegistry, Deployment.NodeRegistry, "setModels", 0, cancellationToken, models.Select(m => (object?)m.ToArray()).ToArray());
+        SendAsync(ProvaContracts.NodeRegistry, Deployment.NodeRegistry, "setModels", 0, cancellationToken, [models.Select(m => (object?)m.ToArray()).ToArray()]);
 
     public Task<TransactionReceipt> AddStakeAsync(BigInteger amount, CancellationToken cancellationToken = default) =>
         SendAsync(ProvaContracts.NodeRegistry, Deployment.NodeRegistry, "addStake", amount, cancellationToken);
@@ -124,7 +124,7 @@ public sealed class SettlementChain : IDisposable
     }
 
     public Task<TransactionReceipt> CollectFeesAsync(IReadOnlyList<BigInteger> batchIds, CancellationToken cancellationToken = default) =>
-        SendAsync(ProvaContracts.Settlement, Deployment.Settlement, "collectFees", 0, cancellationToken, batchIds.Cast<object?>().ToArray());
+        SendAsync(ProvaContracts.Settlement, Deployment.Settlement, "collectFees", 0, cancellationToken, [batchIds.Cast<object?>().ToArray()]);
 
     /// <summary>Opens a bonded challenge of one batched receipt; returns the challenge id.</summary>
     public async Task<(BigInteger ChallengeId, TransactionReceipt Receipt)> ChallengeAsync(BigInteger batchId, Receipt receipt, IReadOnlyList<Hash256> proof, string inputUri, CancellationToken cancellationToken = default)

@@ -411,6 +411,10 @@ public sealed class SettlementService : BackgroundService
         {
             // Another node was first.
         }
+        catch (EvmException ex)
+        {
+            SettlementLog.RequestSkipped(_logger, request.RequestId, ex.Message);
+        }
     }
 
     private async Task UpdateModelsAsync(CancellationToken cancellationToken)
