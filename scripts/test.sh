@@ -17,6 +17,15 @@ dotnet build Prova.slnx -c Release -v q -nologo -clp:NoSummary
 echo "== code style (dotnet format --verify-no-changes)"
 dotnet format Prova.slnx --verify-no-changes --no-restore -v q
 
+echo "== contracts (artifacts match a fresh solc-js compile; forge tests)"
+node contracts/build.mjs --check
+if ! (cd contracts && node_modules/.bin/forge test) >artifacts/forge-output.txt 2>&1; then
+    grep -E "^\[FAIL|^Suite result|^Ran [0-9]+ test suites|^Error" artifacts/forge-output.txt || tail -n 30 artifacts/forge-output.txt
+    echo "forge tests failed (artifacts/forge-output.txt)" >&2
+    exit 1
+fi
+grep -E "^Ran [0-9]+ test suites" artifacts/forge-output.txt
+
 echo "== tests"
 set +e
 dotnet test Prova.slnx -c Release --no-build -v q -nologo --logger "trx;LogFilePrefix=prova" \
