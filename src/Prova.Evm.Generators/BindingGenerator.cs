@@ -274,7 +274,7 @@ internal sealed class Emitter
     private void EmitFunction(StringBuilder o, StringBuilder fields, Dictionary<string, object?> entry, int index)
     {
         string name = GType.Str(entry, "name");
-        string method = BindingGenerator.Identifier(name, pascal: true).TrimStart('@');
+        string method = BindingGenerator.Identifier(ScreamingToPascal(name), pascal: true).TrimStart('@');
         var inputs = Params(entry, "inputs");
         var outputs = Params(entry, "outputs");
         string mutability = GType.Str(entry, "stateMutability");
@@ -386,6 +386,17 @@ internal sealed class Emitter
         o.AppendLine("        }");
         o.AppendLine("    }");
         o.AppendLine();
+    }
+
+    /// <summary>MAX_COMMITTEE → MaxCommittee (constants' getters); other names unchanged.</summary>
+    private static string ScreamingToPascal(string name)
+    {
+        if (name.Length < 2 || name.Any(char.IsLower))
+        {
+            return name;
+        }
+        return string.Concat(name.Split(new[] { '_' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(part => part.Substring(0, 1) + part.Substring(1).ToLowerInvariant()));
     }
 
     // ---------- types ----------

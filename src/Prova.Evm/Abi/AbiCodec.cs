@@ -324,8 +324,8 @@ public static class AbiCodec
             case AbiKind.Array:
                 {
                     int count = ReadLength(data, position, path, "array length");
-                    long minimum = (long)count * Math.Max(type.Element!.HeadSize, 1);
-                    if (position + 32 + minimum > data.Length && count > 0)
+                    long minimum = (long)count * type.Element!.HeadSize;
+                    if (position + 32 + minimum > data.Length || (type.Element.HeadSize == 0 && count > data.Length))
                     {
                         throw new AbiException($"ABI array at {Where(path)} declares {count} elements, more than the data holds");
                     }
