@@ -5,7 +5,7 @@ namespace Prova.Node.Settlement;
 /// <summary>The settlement loop's log messages (event ids 100–119). Never logs keys or users' tensors.</summary>
 internal static partial class SettlementLog
 {
-    [LoggerMessage(100, LogLevel.Error, "Chain mode could not start (RPC {Rpc})")]
+    [LoggerMessage(100, LogLevel.Warning, "Chain mode could not start yet (RPC {Rpc}); retrying unless the settings are wrong")]
     public static partial void ConnectFailed(ILogger logger, Exception exception, string rpc);
 
     [LoggerMessage(101, LogLevel.Warning, "Settlement round failed; retrying")]

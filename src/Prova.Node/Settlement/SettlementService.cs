@@ -129,7 +129,30 @@ public sealed class SettlementService : BackgroundService
         try
         {
             await _started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
-            await ConnectAsync(stoppingToken).ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    await ConnectAsync(stoppingToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (NodeStartException)
+                {
+                    throw;
+                }
+                catch (Exception ex) when (ex is ProvaException or HttpRequestException or InvalidOperationException)
+                {
+                    // Not funded yet, or the chain is not up yet: a devnet funds nodes right after they start.
+                    lock (_statusLock)
+                    {
+                        _lastError = ex.Message;
+                    }
+                    SettlementLog.ConnectFailed(_logger, ex, Deployment.Rpc);
+                    _chain?.Dispose();
+                    _chain = null;
+                    await Task.Delay(1000, stoppingToken).ConfigureAwait(false);
+                }
+            }
             _ready.TrySetResult();
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -137,7 +160,7 @@ public sealed class SettlementService : BackgroundService
             _ready.TrySetCanceled(stoppingToken);
             return;
         }
-        catch (Exception ex) when (ex is ProvaException or HttpRequestException or InvalidOperationException)
+        catch (NodeStartException ex)
         {
             SettlementLog.ConnectFailed(_logger, ex, Deployment.Rpc);
             _ready.TrySetException(ex);
