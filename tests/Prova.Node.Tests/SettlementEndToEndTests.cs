@@ -82,6 +82,13 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
     private static Task<TransactionReceipt> Send(EvmAccount from, ContractArtifact contract, Address at, string function, BigInteger value, params object?[] args) =>
         from.SendAndWaitAsync(new TransactionRequest { To = at, Data = contract.Abi.Function(function).EncodeCall(args), Value = value, Errors = contract.Errors });
 
+    /// <summary>The verdict of a resolved challenge (1 NodeLied, 2 ChallengeFailed, 3 Inconclusive), or null while open.</summary>
+    private static async Task<int?> ResolvedVerdict(SettlementChain chain, Deployment deployment, BigInteger challengeId)
+    {
+        var resolved = await chain.EventsAsync(ProvaContracts.Settlement, deployment.Settlement, "ChallengeResolved", deployment.Block, (await chain.HeadAsync()).Number);
+        return resolved.Where(e => (BigInteger)e.Values[0]! == challengeId).Select(e => (int?)(int)(BigInteger)e.Values[1]!).FirstOrDefault();
+    }
+
     [Fact]
     public async Task Receipts_settle_and_pay_a_liar_is_slashed_by_the_committee_and_a_contract_gets_an_inference()
     {
@@ -216,6 +223,16 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
             Assert.Equal(honestReceipts[0].OutputHash, new Hash256(vote));
         }
         Assert.False(await chain.IsActiveAsync(keys[Liar].Address)); // below the minimum stake now
+        Assert.Equal(1, await ResolvedVerdict(chain, deployment, challengeId)); // NodeLied
+
+        // A challenge of an honest receipt fails: the committee confirms it, the honest node keeps its stake.
+        var honestProof = await http[0].GetFromJsonAsync<JsonElement>($"/v1/settlement/receipts/{honestReceipts[1].RequestId}");
+        var (failedId, _) = await challengerChain.ChallengeAsync(honestBatch.Value, honestReceipts[1],
+            [.. honestProof.GetProperty("proof").EnumerateArray().Select(p => Hash256.Parse(p.GetString()!))], InputFetcher.DataUri(CanonicalTensors.Encode(inputs[1])));
+        Assert.DoesNotContain(keys[Liar].Address, await chain.CommitteeOfAsync(failedId)); // no longer active
+        await WaitUntil(async () => await ResolvedVerdict(chain, deployment, failedId) is not null, TimeSpan.FromSeconds(30), "the failed challenge is resolved");
+        Assert.Equal(2, await ResolvedVerdict(chain, deployment, failedId)); // ChallengeFailed
+        Assert.Equal(parameters.MinStake, await chain.StakeOfAsync(keys[0].Address));
 
         // After the window the honest node collects its fee; the liar's batch was voided (fee back to the client).
         await anvil.IncreaseTimeAsync(TimeSpan.FromSeconds(parameters.ChallengeWindow + 1));
@@ -224,7 +241,10 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         Assert.Equal(fee, services[0].Status().FeesCollected);
         Assert.Equal(fee, (BigInteger)(await Call(client, ProvaContracts.Settlement, deployment.Settlement, "paid", client.Address, keys[0].Address))[0]!);
         var collected = await chain.EventsAsync(ProvaContracts.Settlement, deployment.Settlement, "FeesCollected", deployment.Block, (await chain.HeadAsync()).Number);
-        var (values, _) = Assert.Single(collected);
+        var (values, collectLog) = Assert.Single(collected);
+        var postGas = (await anvil.Client.GetTransactionReceiptAsync(Hash256.Parse(Assert.Single(services[0].Receipts.Batches()).TxHash!)))!.GasUsed;
+        var collectGas = (await anvil.Client.GetTransactionReceiptAsync(collectLog.TransactionHash))!.GasUsed;
+        output.WriteLine($"gas: postBatch with voucher {postGas}, collectFees one batch {collectGas}");
         Assert.Equal((honestBatch.Value, keys[0].Address, fee), ((BigInteger)values[0]!, (Address)values[1]!, (BigInteger)values[2]!));
 
         // A contract asks for an inference through InferenceRequests; an honest node fulfils it and the callback lands.

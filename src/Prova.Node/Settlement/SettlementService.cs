@@ -73,7 +73,8 @@ public sealed class SettlementService : BackgroundService
 
     public Deployment Deployment => _mode.Deployment ?? throw new InvalidOperationException("chain mode is off (no --deployment)");
 
-    private ReceiptLog Receipts => _services.GetRequiredService<ReceiptLog>();
+    /// <summary>The node's receipt and batch log.</summary>
+    public ReceiptLog Receipts => _services.GetRequiredService<ReceiptLog>();
 
     /// <summary>Posts the pending receipts now (instead of waiting for the interval); returns the on-chain batch id or null.</summary>
     public async Task<BigInteger?> FlushAsync(CancellationToken cancellationToken = default)
