@@ -106,4 +106,65 @@ public sealed class SettlementLogTests : IDisposable
             Assert.Throws<DeploymentException>(() => Deployment.Parse(json[..n]));
         }
     }
+
+    [Fact]
+    public void Vouchers_keep_the_highest_cumulative_and_the_next_one_is_the_largest_unposted()
+    {
+        var log = new ReceiptLog(Path.Combine(_dir, "settlement.db"));
+        var node = s_key.Address;
+        var alice = PrivateKey.FromHex("0x" + new string('4', 64));
+        var bob = PrivateKey.FromHex("0x" + new string('5', 64));
+        Voucher V(PrivateKey client, int amount) => new Voucher { Client = client.Address, Node = node, Cumulative = amount }.SignWith(client, 31337, s_settlement);
+
+        Assert.Null(log.NextVoucher(node));
+        Assert.True(log.OfferVoucher(V(alice, 100)));
+        Assert.False(log.OfferVoucher(V(alice, 100)));
+        Assert.False(log.OfferVoucher(V(alice, 50)));
+        Assert.True(log.OfferVoucher(V(bob, 70)));
+        Assert.Equal((alice.Address, 100), (log.NextVoucher(node)!.Client, (int)log.NextVoucher(node)!.Cumulative));
+        log.MarkVoucherPosted(alice.Address, 100);
+        Assert.Equal(bob.Address, log.NextVoucher(node)!.Client);
+        Assert.True(log.OfferVoucher(V(alice, 250)));
+        // Alice adds 150 unposted, Bob 70: Alice's goes first, with its signature intact.
+        var next = log.NextVoucher(node)!;
+        Assert.Equal((alice.Address, 250), (next.Client, (int)next.Cumulative));
+        Assert.True(next.IsSignedByClient(31337, s_settlement));
+        log.MarkVoucherPosted(alice.Address, 250);
+        log.MarkVoucherPosted(bob.Address, 70);
+        Assert.Null(log.NextVoucher(node));
+    }
+
+    [Fact]
+    public void Voucher_signatures_bind_client_node_amount_chain_and_contract()
+    {
+        var client = PrivateKey.FromHex("0x" + new string('6', 64));
+        var voucher = new Voucher { Client = client.Address, Node = s_key.Address, Cumulative = 1000 }.SignWith(client, 31337, s_settlement);
+        Assert.True(voucher.IsSignedByClient(31337, s_settlement));
+        Assert.False((voucher with { Cumulative = 1001 }).IsSignedByClient(31337, s_settlement));
+        Assert.False((voucher with { Node = client.Address }).IsSignedByClient(31337, s_settlement));
+        Assert.False(voucher.IsSignedByClient(1, s_settlement));
+        Assert.False(voucher.IsSignedByClient(31337, Address.Zero));
+        using var json = System.Text.Json.JsonDocument.Parse(voucher.ToJson());
+        Assert.Equal(voucher, Voucher.FromJson(json.RootElement));
+        foreach (var (field, value) in new[] { ("cumulative", "-1"), ("cumulative", "1e3"), ("client", "0x12"), ("signature", "0x00") })
+        {
+            string bad = voucher.ToJson().Replace(System.Text.Json.JsonDocument.Parse(voucher.ToJson()).RootElement.GetProperty(field).GetString()!, value, StringComparison.Ordinal);
+            using var doc = System.Text.Json.JsonDocument.Parse(bad);
+            Assert.Contains(field, Assert.Throws<FormatException>(() => Voucher.FromJson(doc.RootElement)).Message);
+        }
+    }
+
+    [Fact]
+    public async Task Input_fetcher_reads_data_uris_and_refuses_what_it_cannot_bound()
+    {
+        byte[] bytes = [1, 2, 3, 250];
+        Assert.Equal(bytes, await InputFetcher.FetchAsync(InputFetcher.DataUri(bytes), 1024, TimeSpan.FromSeconds(1), default));
+        Assert.Null(await InputFetcher.FetchAsync("data:,plain", 1024, TimeSpan.FromSeconds(1), default));
+        Assert.Null(await InputFetcher.FetchAsync("data:application/octet-stream;base64,!!!", 1024, TimeSpan.FromSeconds(1), default));
+        Assert.Null(await InputFetcher.FetchAsync(InputFetcher.DataUri(new byte[4096]), 1024, TimeSpan.FromSeconds(1), default));
+        Assert.Null(await InputFetcher.FetchAsync("file:///etc/passwd", 1024, TimeSpan.FromSeconds(1), default));
+        Assert.Null(await InputFetcher.FetchAsync("not a uri", 1024, TimeSpan.FromSeconds(1), default));
+        // Nothing listens on port 1: a typed null, not an exception.
+        Assert.Null(await InputFetcher.FetchAsync("http://127.0.0.1:1/x", 1024, TimeSpan.FromSeconds(2), default));
+    }
 }

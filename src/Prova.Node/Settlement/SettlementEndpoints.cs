@@ -18,7 +18,7 @@ internal static class SettlementEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/settlement").WithTags("settlement");
-        group.MapGet("/", Status).WithSummary("Chain mode: registration, batches, fees, votes").Produces<JsonElement>(200, "application/json");
+        group.MapGet("", Status).WithSummary("Chain mode: registration, batches, fees, votes").Produces<JsonElement>(200, "application/json");
         group.MapGet("/receipts/{requestId}", Inclusion).WithSummary("A batched receipt with its Merkle inclusion proof").Produces<JsonElement>(200, "application/json");
         group.MapPost("/vouchers", OfferVoucher).WithSummary("A client's cumulative payment voucher for this node")
             .Accepts<JsonElement>("application/json").Produces<JsonElement>(200, "application/json");
@@ -52,9 +52,9 @@ internal static class SettlementEndpoints
         });
     }
 
-    private static IResult Inclusion(HttpContext context, string requestId, ReceiptLog log)
+    private static IResult Inclusion(HttpContext context, string requestId)
     {
-        _ = Service(context);
+        var log = Service(context).Receipts;
         if (!Hash256.TryParse(requestId, out var id))
         {
             throw ApiException.BadRequest("requestId must be 0x + 64 hex digits");
@@ -82,9 +82,10 @@ internal static class SettlementEndpoints
         return Results.Bytes(buffer.ToArray(), "application/json");
     }
 
-    private static async Task<IResult> OfferVoucher(HttpContext context, NodeIdentity identity, ReceiptLog log)
+    private static async Task<IResult> OfferVoucher(HttpContext context, NodeIdentity identity)
     {
         var service = Service(context);
+        var log = service.Receipts;
         byte[] body = await Body.ReadAsync(context, MaxVoucherBytes, "MaxVoucherBytes", "the voucher");
         Voucher voucher;
         try
