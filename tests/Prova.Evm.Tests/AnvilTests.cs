@@ -244,3 +244,20 @@ public class AnvilTests(AnvilFixture fixture) : IClassFixture<AnvilFixture>
         Assert.Equal("eth_sendRawTransaction", bad.Method);
     }
 }
+
+public class AnvilLifetimeTests
+{
+    [AnvilFact]
+    public async Task Dispose_kills_anvil_and_frees_its_port()
+    {
+        var anvil = await Anvil.StartAsync(new AnvilOptions { Accounts = 2, ChainId = 1337 });
+        int pid = anvil.ProcessId;
+        Assert.Equal(1337UL, await anvil.Client.ChainIdAsync());
+        Assert.Equal(2, anvil.DevKeys.Count);
+        var url = anvil.Url;
+        anvil.Dispose();
+        Assert.Throws<ArgumentException>(() => System.Diagnostics.Process.GetProcessById(pid));
+        using var client = new EthClient(url, new EthClientOptions { RequestTimeout = TimeSpan.FromSeconds(2) });
+        await Assert.ThrowsAsync<RpcTransportException>(() => client.ChainIdAsync());
+    }
+}
