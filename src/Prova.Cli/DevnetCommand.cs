@@ -19,10 +19,11 @@ internal static class DevnetCommand
             HelpName = "i:SPEC",
             AllowMultipleArgumentsPerToken = false,
         };
+        var chain = new Option<bool>("--chain") { Description = "Also start anvil, deploy the Prova contracts and run every node in chain mode (docs/settlement-node.md)." };
         var json = NetworkOptions.Json();
         var up = new Command("up", "Start N nodes on 127.0.0.1 with fresh keys, seeded with each other; print their endpoints; stop them all on Ctrl+C.")
         {
-            nodes, dataDir, replicas, fault, json,
+            nodes, dataDir, replicas, fault, chain, json,
         };
         up.SetAction(parse =>
         {
@@ -35,7 +36,12 @@ internal static class DevnetCommand
                     : null,
                 Faults = ParseFaults(parse.GetValue(fault) ?? []),
             };
-            return Up(context, options, parse.GetValue(json));
+            var chainDevnet = parse.GetValue(chain) ? new ChainDevnet() : null;
+            if (chainDevnet is not null)
+            {
+                options = options with { Components = [chainDevnet] };
+            }
+            return Up(context, options, parse.GetValue(json), chainDevnet);
         });
         var command = new Command("devnet", "A local Prova network for development, demos and tests.") { up };
         return command;
@@ -57,7 +63,7 @@ internal static class DevnetCommand
         return faults;
     }
 
-    private static int Up(CliContext context, DevnetOptions options, bool json)
+    private static int Up(CliContext context, DevnetOptions options, bool json, ChainDevnet? chain = null)
     {
         using var stop = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -77,6 +83,15 @@ internal static class DevnetCommand
             try
             {
                 devnet = Devnet.StartAsync(options, stop.Token).GetAwaiter().GetResult();
+                try
+                {
+                    chain?.WaitForNodesAsync(devnet.Nodes.Select(n => n.Address), TimeSpan.FromSeconds(60), stop.Token).GetAwaiter().GetResult();
+                }
+                catch
+                {
+                    devnet.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    throw;
+                }
             }
             catch (OperationCanceledException)
             {
@@ -88,6 +103,11 @@ internal static class DevnetCommand
             try
             {
                 Print(context, devnet, json);
+                if (chain is not null && !json)
+                {
+                    context.Out.WriteLine($"chain: anvil {chain.Anvil.Url.AbsoluteUri.TrimEnd('/')} (chain id {chain.Deployment.ChainId}); every node registered and staked");
+                    context.Out.WriteLine($"contracts: {chain.DeploymentPath}");
+                }
                 try
                 {
                     Task.Delay(Timeout.Infinite, stop.Token).GetAwaiter().GetResult();

@@ -28,9 +28,12 @@ internal static class NodeCommand
             Description = "TESTS ONLY: make this node misbehave: corrupt-output, slow:<ms>, crash-after:<n>, corrupt-chunks (comma-separated).",
             HelpName = "SPEC",
         };
+        var chain = new Option<string?>("--chain") { Description = "Settle on an EVM chain: its JSON-RPC URL (docs/settlement-node.md); needs --deployment.", HelpName = "RPC-URL" };
+        var deployment = new Option<string?>("--deployment") { Description = "Deployment file naming the Prova contracts (written by prova devnet up --chain).", HelpName = "FILE" };
+        var stake = new Option<string?>("--stake") { Description = "Stake in wei sent when registering (default: the registry's minimum).", HelpName = "WEI" };
         var start = new Command("start", "Start a node: model store, inference API with signed receipts (docs/node-api.md), peers and replication (docs/network.md). Ctrl+C stops it.")
         {
-            dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, fault,
+            dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, fault, chain, deployment, stake,
         };
         start.SetAction(parse =>
         {
@@ -44,6 +47,9 @@ internal static class NodeCommand
                 GossipIntervalMs = parse.GetValue(gossip),
                 PublicUrl = parse.GetValue(publicUrl),
                 Faults = parse.GetValue(fault),
+                Chain = parse.GetValue(chain),
+                Deployment = parse.GetValue(deployment) is { } d ? Path.GetFullPath(d) : null,
+                Stake = parse.GetValue(stake),
             };
             options.KeyPassword = NetworkOptions.Password(confirm: !File.Exists(Prova.Core.Keys.KeyStore.NodeKeyPath(options.DataDir)));
             return Run(context, options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
@@ -63,6 +69,11 @@ internal static class NodeCommand
         try
         {
             context.Out.WriteLine($"node {host.Address} listening on {host.Url.AbsoluteUri.TrimEnd('/')}");
+            if (options.Deployment is not null)
+            {
+                var settlement = host.Services.GetService(typeof(Prova.Node.Settlement.SettlementService)) as Prova.Node.Settlement.SettlementService;
+                context.Out.WriteLine($"chain mode: receipts settle on chain {settlement?.Deployment.ChainId} via Settlement {settlement?.Deployment.Settlement}");
+            }
             context.Out.WriteLine($"data directory {options.DataDir}; Ctrl+C to stop");
             context.Out.Flush();
             // The host's console lifetime turns Ctrl+C / SIGTERM into a graceful stop.

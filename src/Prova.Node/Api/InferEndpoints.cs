@@ -88,6 +88,7 @@ internal static class InferEndpoints
             metrics.InferenceFailed();
             throw;
         }
+        Settlement.SettlementSetup.RecordServed(context.RequestServices, result.Receipt);
         return Results.Bytes(Write(result), "application/json");
     }
 

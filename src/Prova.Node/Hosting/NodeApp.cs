@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Prova.Node.Api;
 using Prova.Node.Inference;
 using Prova.Node.Network;
+using Prova.Node.Settlement;
 using Prova.Node.Store;
 
 namespace Prova.Node.Hosting;
@@ -21,6 +22,9 @@ public static class NodeApp
         ["--public-url"] = "Node:PublicUrl",
         ["--gossip-interval"] = "Node:GossipIntervalMs",
         ["--fault"] = "Node:Faults",
+        ["--chain"] = "Node:Chain",
+        ["--deployment"] = "Node:Deployment",
+        ["--stake"] = "Node:Stake",
     };
 
     public static WebApplicationBuilder CreateBuilder(string[] args, Action<NodeOptions>? configure = null)
@@ -43,6 +47,7 @@ public static class NodeApp
         services.AddSingleton<Replicator>();
         services.AddSingleton<PeerService>();
         services.AddHostedService(sp => sp.GetRequiredService<PeerService>());
+        SettlementSetup.AddSettlement(services);
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<NodeOptions>>((kestrel, node) =>
@@ -126,6 +131,7 @@ public static class NodeApp
         ModelEndpoints.Map(app);
         InferEndpoints.Map(app);
         PeerEndpoints.Map(app);
+        SettlementEndpoints.Map(app);
         app.MapFallback((HttpContext context) =>
             throw new ApiException(404, "not-found", $"no route {context.Request.Method} {context.Request.Path}; see /openapi/v1.json"));
         return app;

@@ -80,6 +80,26 @@ public sealed class NodeOptions
     /// <summary>A crash-after fault stops this host (aborting the request) instead of killing the process (in-process tests).</summary>
     public bool CrashInProcess { get; set; }
 
+    // --- chain mode (docs/settlement-node.md) ---
+
+    /// <summary>JSON-RPC URL of the settlement chain; null = no chain mode (or the deployment file's "rpc" when Deployment is set).</summary>
+    public string? Chain { get; set; }
+
+    /// <summary>The deployment file (prova-deployment/v1) naming the contracts; chain mode is on when set.</summary>
+    public string? Deployment { get; set; }
+
+    /// <summary>Stake (wei, decimal) sent when registering; null = the registry's minimum.</summary>
+    public string? Stake { get; set; }
+
+    /// <summary>Milliseconds between two receipt batches.</summary>
+    public int BatchIntervalMs { get; set; } = 10_000;
+
+    /// <summary>Most receipts in one batch.</summary>
+    public int MaxBatchReceipts { get; set; } = 10_000;
+
+    /// <summary>Milliseconds between two reads of the chain (events, windows).</summary>
+    public int ChainPollMs { get; set; } = 1000;
+
     /// <summary>Copies every setting from <paramref name="other"/>.</summary>
     public void CopyFrom(NodeOptions other)
     {
@@ -108,6 +128,12 @@ public sealed class NodeOptions
         PeerRecordMaxAgeSeconds = other.PeerRecordMaxAgeSeconds;
         Faults = other.Faults;
         CrashInProcess = other.CrashInProcess;
+        Chain = other.Chain;
+        Deployment = other.Deployment;
+        Stake = other.Stake;
+        BatchIntervalMs = other.BatchIntervalMs;
+        MaxBatchReceipts = other.MaxBatchReceipts;
+        ChainPollMs = other.ChainPollMs;
     }
 
     internal BigInteger ChainIdValue => BigInteger.Parse(ChainId, NumberStyles.None, CultureInfo.InvariantCulture);
@@ -167,7 +193,36 @@ public sealed class NodeOptions
             problems.Add($"Node:InferenceThreads {InferenceThreads} must be within 1..256");
         }
         NetworkProblems(problems);
+        ChainProblems(problems);
         return problems;
+    }
+
+    private void ChainProblems(List<string> problems)
+    {
+        if (Chain is { Length: > 0 } && !(Uri.TryCreate(Chain, UriKind.Absolute, out var rpc) && rpc.Scheme is "http" or "https"))
+        {
+            problems.Add($"Node:Chain (--chain) '{Chain}' is not an http(s) JSON-RPC URL");
+        }
+        if (Chain is { Length: > 0 } && Deployment is not { Length: > 0 })
+        {
+            problems.Add("Node:Chain (--chain) needs Node:Deployment (--deployment FILE, written by prova devnet up) naming the contracts");
+        }
+        if (Stake is { Length: > 0 } && !BigInteger.TryParse(Stake, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            problems.Add($"Node:Stake (--stake) '{Stake}' is not a decimal amount of wei");
+        }
+        if (BatchIntervalMs < 10)
+        {
+            problems.Add($"Node:BatchIntervalMs {BatchIntervalMs} must be at least 10");
+        }
+        if (MaxBatchReceipts < 1 || MaxBatchReceipts > Prova.Core.Receipts.ReceiptBatch.MaxLeaves)
+        {
+            problems.Add($"Node:MaxBatchReceipts {MaxBatchReceipts} must be within 1..{Prova.Core.Receipts.ReceiptBatch.MaxLeaves}");
+        }
+        if (ChainPollMs < 10 || ChainPollMs > 600_000)
+        {
+            problems.Add($"Node:ChainPollMs {ChainPollMs} must be within 10..600000");
+        }
     }
 
     private void NetworkProblems(List<string> problems)
