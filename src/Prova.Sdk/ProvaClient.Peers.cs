@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Prova.Core.Network;
 
 namespace Prova.Sdk;
 
@@ -16,7 +17,15 @@ public sealed partial class ProvaClient
         {
             throw BadResponse("the peer list has no \"self\" record");
         }
-        var me = PeerRecord.FromJson(self);
+        PeerRecord me;
+        try
+        {
+            me = PeerRecord.FromJson(self);
+        }
+        catch (PeerRecordException ex)
+        {
+            throw new ProvaClientException($"node at {BaseUrl} sent a malformed self record: {ex.Message}", "bad-response", inner: ex);
+        }
         if (!me.IsSignatureValid())
         {
             throw new ProvaClientException($"node at {BaseUrl} sent a self record whose signature does not recover to {me.Address}", "bad-peer-record");
@@ -34,7 +43,7 @@ public sealed partial class ProvaClient
                         peers.Add(record);
                     }
                 }
-                catch (ProvaClientException)
+                catch (PeerRecordException)
                 {
                     // One malformed record does not spoil the others.
                 }
@@ -43,3 +52,6 @@ public sealed partial class ProvaClient
         return new PeerList(me, peers);
     }
 }
+
+/// <summary>The answer of <c>GET /v1/peers</c>: the node's own record and the peers it knows.</summary>
+public sealed record PeerList(PeerRecord Self, IReadOnlyList<PeerRecord> Peers);

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
+using Prova.Core.Network;
 using Prova.Core.Receipts;
 
 namespace Prova.Sdk;
@@ -279,7 +280,7 @@ public sealed class ProvaNetwork : IDisposable
             }
             foreach (var peer in list.Peers)
             {
-                if (GetOrAdd(peer.Url) is { } other && other.Models is null)
+                if (GetOrAdd(new Uri(peer.Url)) is { } other && other.Models is null)
                 {
                     // Second-hand until the peer is asked itself.
                     other.Address ??= peer.Address;

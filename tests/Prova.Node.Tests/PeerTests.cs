@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Keys;
+using Prova.Core.Network;
 using Prova.Node.Hosting;
 using Prova.Node.Network;
 using Xunit.Abstractions;

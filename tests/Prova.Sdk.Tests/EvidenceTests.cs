@@ -4,6 +4,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Keys;
+using Prova.Core.Network;
 using Prova.Core.Receipts;
 using Prova.Onnx;
 using Prova.Runtime;
@@ -190,17 +191,5 @@ public sealed class EvidenceTests
     {
         Assert.Equal(valid, QuorumMode.TryParse(mode, out int parsed));
         Assert.Equal(k, parsed);
-    }
-
-    [Fact]
-    public void PeerRecordsAreSignedOverTheAgreedText()
-    {
-        var key = PrivateKey.Generate();
-        var record = PeerRecord.Create(key, "http://127.0.0.1:4000", [s_cid], 1_700_000_123);
-        Assert.Equal($"prova-peer\n{key.Address}\nhttp://127.0.0.1:4000\n1700000123\n{s_cid}", record.SigningText("http://127.0.0.1:4000"));
-        Assert.True(record.IsSignatureValid());
-        Assert.False((record with { UrlText = "http://127.0.0.1:4001" }).IsSignatureValid());
-        Assert.False((record with { Models = [] }).IsSignatureValid());
-        Assert.False((record with { Timestamp = 1 }).IsSignatureValid());
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Prova.Core.Network;
 using Prova.Node.Network;
 
 namespace Prova.Node.Api;

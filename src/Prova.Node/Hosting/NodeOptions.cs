@@ -229,12 +229,12 @@ public sealed class NodeOptions
     {
         foreach (string peer in Peers)
         {
-            if (!Network.PeerRecord.IsValidUrl(Network.PeerRecord.NormaliseUrl(peer)))
+            if (!Prova.Core.Network.PeerRecord.IsValidUrl(Prova.Core.Network.PeerRecord.NormaliseUrl(peer)))
             {
                 problems.Add($"Node:Peers (--peers) '{peer}' is not an http(s)://HOST:PORT URL");
             }
         }
-        if (PublicUrl is { Length: > 0 } && !Network.PeerRecord.IsValidUrl(PublicUrl))
+        if (PublicUrl is { Length: > 0 } && !Prova.Core.Network.PeerRecord.IsValidUrl(PublicUrl))
         {
             problems.Add($"Node:PublicUrl '{PublicUrl}' is not an http(s)://HOST:PORT URL");
         }
@@ -250,9 +250,9 @@ public sealed class NodeOptions
         {
             problems.Add($"Node:PeerTimeoutMs {PeerTimeoutMs} must be within 10..600000");
         }
-        if (MaxPeers < 1 || MaxPeers > Network.PeerRecord.MaxPeersInList)
+        if (MaxPeers < 1 || MaxPeers > Prova.Core.Network.PeerRecord.MaxPeersInList)
         {
-            problems.Add($"Node:MaxPeers {MaxPeers} must be within 1..{Network.PeerRecord.MaxPeersInList}");
+            problems.Add($"Node:MaxPeers {MaxPeers} must be within 1..{Prova.Core.Network.PeerRecord.MaxPeersInList}");
         }
         if (PeerMaxFailures < 1)
         {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Prova.Core.Network;
 using Prova.Node.Hosting;
 
 namespace Prova.Node.Network;

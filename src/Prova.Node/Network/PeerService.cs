@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using Prova.Core.Network;
 using Prova.Node.Hosting;
 using Prova.Node.Store;
 

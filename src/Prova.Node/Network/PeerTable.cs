@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Prova.Core.Crypto;
+using Prova.Core.Network;
 using Prova.Node.Hosting;
 
 namespace Prova.Node.Network;

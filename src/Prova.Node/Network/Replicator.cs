@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
+using Prova.Core.Network;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
 using Prova.Node.Store;

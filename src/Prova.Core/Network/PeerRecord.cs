@@ -6,10 +6,10 @@ using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Keys;
 
-namespace Prova.Node.Network;
+namespace Prova.Core.Network;
 
 /// <summary>A peer record is malformed, badly signed, stale or from the future.</summary>
-public sealed class PeerRecordException(string message) : Exception(message);
+public sealed class PeerRecordException(string message) : ProvaException(message);
 
 /// <summary>
 /// What a node says about itself (docs/network.md, "Peer records"): its address, the URL it answers
@@ -51,6 +51,9 @@ public sealed record PeerRecord(Address Address, string Url, IReadOnlyList<Cid> 
 
     public string SigningText() => SigningText(Address, Url, Timestamp, Models);
 
+    /// <summary>True when the signature recovers to <see cref="Address"/> (age not checked: see <see cref="Verify"/>).</summary>
+    public bool IsSignatureValid() => Eip191.VerifyPersonalMessage(Encoding.UTF8.GetBytes(SigningText()), Signature, Address);
+
     public bool Hosts(Cid cid) => Models.Contains(cid);
 
     /// <summary>Checks signature and age against <paramref name="now"/> (unix seconds); throws <see cref="PeerRecordException"/> naming the problem.</summary>
@@ -64,7 +67,7 @@ public sealed record PeerRecord(Address Address, string Url, IReadOnlyList<Cid> 
         {
             throw new PeerRecordException($"the record of {Address} is stale ({now - Timestamp} s old, at most {maxAgeSeconds} s allowed)");
         }
-        if (!Eip191.VerifyPersonalMessage(Encoding.UTF8.GetBytes(SigningText()), Signature, Address))
+        if (!IsSignatureValid())
         {
             throw new PeerRecordException($"the record's signature is not {Address}'s (EIP-191 over the peer text, docs/network.md)");
         }
