@@ -19,9 +19,18 @@ internal static class NodeCommand
         };
         var chainId = new Option<string>("--chain-id") { Description = "EIP-712 chain id of receipts and publications.", DefaultValueFactory = _ => "31337", HelpName = "ID" };
         var verbose = new Option<bool>("--verbose") { Description = "Log every request." };
-        var start = new Command("start", "Start a node: model store, inference API with signed receipts (docs/node-api.md). Ctrl+C stops it.")
+        var peers = new Option<string?>("--peers") { Description = "Seed peers to join the network through (comma-separated base URLs).", HelpName = "URL,..." };
+        var replicas = new Option<int>("--replicas") { Description = "Copies of each model beyond the first the network keeps (docs/network.md).", DefaultValueFactory = _ => 2, HelpName = "R" };
+        var gossip = new Option<int>("--gossip-interval") { Description = "Milliseconds between peer exchanges.", DefaultValueFactory = _ => 2000, HelpName = "MS" };
+        var publicUrl = new Option<string?>("--public-url") { Description = "URL other nodes reach this node at (default: the listening URL).", HelpName = "URL" };
+        var fault = new Option<string?>("--fault")
         {
-            dataDir, listen, chainId, verbose,
+            Description = "TESTS ONLY: make this node misbehave: corrupt-output, slow:<ms>, crash-after:<n>, corrupt-chunks (comma-separated).",
+            HelpName = "SPEC",
+        };
+        var start = new Command("start", "Start a node: model store, inference API with signed receipts (docs/node-api.md), peers and replication (docs/network.md). Ctrl+C stops it.")
+        {
+            dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, fault,
         };
         start.SetAction(parse =>
         {
@@ -30,6 +39,11 @@ internal static class NodeCommand
                 DataDir = Path.GetFullPath(parse.GetValue(dataDir)!),
                 Listen = parse.GetValue(listen)!,
                 ChainId = parse.GetValue(chainId)!,
+                Peers = (parse.GetValue(peers) ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList(),
+                Replicas = parse.GetValue(replicas),
+                GossipIntervalMs = parse.GetValue(gossip),
+                PublicUrl = parse.GetValue(publicUrl),
+                Faults = parse.GetValue(fault),
             };
             options.KeyPassword = NetworkOptions.Password(confirm: !File.Exists(Prova.Core.Keys.KeyStore.NodeKeyPath(options.DataDir)));
             return Run(context, options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
@@ -43,6 +57,11 @@ internal static class NodeCommand
         var host = NodeHost.StartAsync(options, logLevel).GetAwaiter().GetResult();
         try
         {
+            if (Prova.Node.Network.NodeFaults.Parse(options.Faults) is { Any: true } faults)
+            {
+                context.Error.WriteLine($"WARNING: FAULT INJECTION IS ON ({faults}): this node misbehaves on purpose. Never use --fault outside tests.");
+                context.Error.Flush();
+            }
             context.Out.WriteLine($"node {host.Address} listening on {host.Url.AbsoluteUri.TrimEnd('/')}");
             context.Out.WriteLine($"data directory {options.DataDir}; Ctrl+C to stop");
             context.Out.Flush();

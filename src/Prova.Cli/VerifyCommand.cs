@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Sdk;
 using Spectre.Console;
@@ -6,30 +7,35 @@ using Spectre.Console;
 namespace Prova.Cli;
 
 /// <summary>
-/// <c>prova verify result.json [--model m.onnx | --store D] [--signer 0x…]</c>: offline checks of a
-/// result file. Exit 0 verified, 1 a check failed (one line naming it), 2 unreadable file or bad usage.
+/// <c>prova verify FILE [--model m.onnx | --store D | --node URL] [--signer 0x…]</c>: offline checks of a
+/// result file (attested or quorum:K) or of an evidence file (a disagreeing quorum; with the model it
+/// names the node(s) that lied). Exit 0 verified, 1 a check failed (one line naming it), 2 unreadable file or bad usage.
 /// </summary>
 internal static class VerifyCommand
 {
     public static Command Create(CliContext context)
     {
-        var file = new Argument<string>("result") { Description = "The result file written by 'prova infer -o'." };
+        var file = new Argument<string>("file") { Description = "A result file ('prova infer -o') or an evidence file (written when a quorum disagrees)." };
         var model = new Option<string?>("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit.", HelpName = "file" };
         var store = new Option<string?>("--store") { Description = "A node data directory to take the model from (for re-execution).", HelpName = "D" };
+        var node = new Option<string?>("--node") { Description = "A node to pull the model from (verified chunk by chunk against its CID) for re-execution.", HelpName = "URL" };
         var signer = new Option<string?>("--signer") { Description = "Only accept receipts signed by this node address.", HelpName = "0x…" };
         var json = NetworkOptions.Json();
-        var command = new Command("verify", "Check a result file offline: receipt signature, hashes of the included tensors, model CID, and (with the model) re-execution.")
+        var command = new Command("verify", "Check a result or evidence file offline: receipt signatures, hashes, quorum agreement, model CID, and (with the model) re-execution.")
         {
-            file, model, store, signer, json,
+            file, model, store, node, signer, json,
         };
         command.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;
             byte[] bytes = ResultFile.ReadBytes(path);
+            bool isEvidence = EvidenceFile.IsEvidence(bytes);
+            EvidenceFile? evidence = isEvidence ? EvidenceFile.Parse(bytes) : null;
             var options = new ResultVerifierOptions
             {
-                ExpectedSigner = parse.GetValue(signer) is { } s ? Address.Parse(s) : null,
+                ExpectedSigner = parse.GetValue(signer) is { } s ? Address.TryParse(s, out var a) ? a : throw new CliException($"--signer '{s}' is not an address") : null,
             };
+            Cid? modelCid = evidence?.Model ?? ResultVerifier.Verify(bytes, options).Result?.Model;
             string? modelSource = null;
             if (parse.GetValue(model) is { } modelPath)
             {
@@ -40,64 +46,154 @@ internal static class VerifyCommand
                 options = options with { ModelBytes = File.ReadAllBytes(modelPath) };
                 modelSource = modelPath;
             }
-            else if (parse.GetValue(store) is { } storeDir)
+            else if (parse.GetValue(store) is { } storeDir && modelCid is { } c1)
             {
-                // Peek at the model CID; an unparseable one is reported by the verifier itself.
-                var peek = ResultVerifier.Verify(bytes, options);
-                if (peek.Result is { } r && ResultVerifier.ReadFromStore(storeDir, r.Model) is { } content)
-                {
-                    options = options with { ModelBytes = content };
-                    modelSource = $"store {storeDir}";
-                }
-                else if (peek.Result is not null)
-                {
-                    throw new CliException($"the store {storeDir} does not hold model {peek.Result.Model}");
-                }
+                options = options with { ModelBytes = ResultVerifier.ReadFromStore(storeDir, c1) ?? throw new CliException($"the store {storeDir} does not hold model {c1}") };
+                modelSource = $"store {storeDir}";
             }
-            var verification = ResultVerifier.Verify(bytes, options);
-            if (parse.GetValue(json))
+            else if (parse.GetValue(node) is { } url && modelCid is { } c2)
             {
-                context.Out.WriteLine(ModelCommand.JsonObject(w =>
-                {
-                    w.WriteBoolean("verified", verification.IsValid);
-                    if (verification.Failure is { } f)
-                    {
-                        w.WriteString("failed", f.Name);
-                        w.WriteString("message", f.Message);
-                    }
-                    w.WriteStartArray("checks");
-                    foreach (var c in verification.Checks)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("name", c.Name);
-                        w.WriteBoolean("passed", c.Passed);
-                        w.WriteString("message", c.Message);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteBoolean("reexecuted", options.ModelBytes is not null);
-                }));
+                options = options with { ModelBytes = PullModel(url, c2) };
+                modelSource = $"node {url}";
             }
-            if (verification.Failure is { } failure)
-            {
-                context.Error.WriteLine($"verification failed: {failure.Name}: {ProvaCli.OneLine(failure.Message)}");
-                return ExitCodes.VerificationFailed;
-            }
-            if (!parse.GetValue(json))
-            {
-                var console = context.Console;
-                console.MarkupLine($"[green bold]verified[/] {Markup.Escape(path)}");
-                foreach (var c in verification.Checks)
-                {
-                    console.MarkupLine($"  [green]✓[/] {c.Name,-13} {Markup.Escape(c.Message)}");
-                }
-                if (modelSource is null)
-                {
-                    console.MarkupLine("  [grey]not re-executed (give --model file.onnx or --store D to re-run the model)[/]");
-                }
-            }
-            return ExitCodes.Success;
+            return evidence is not null
+                ? VerifyEvidence(context, path, evidence, options, modelSource, parse.GetValue(json))
+                : VerifyResult(context, path, bytes, options, modelSource, parse.GetValue(json));
         });
         return command;
+    }
+
+    /// <summary>Pulls the model from a node (every chunk verified against the CID) into memory.</summary>
+    private static byte[] PullModel(string url, Cid cid)
+    {
+        byte[] bytes = [];
+        NetworkOptions.Run(async ct =>
+        {
+            using var client = NetworkOptions.Client(url);
+            string temp = Path.Combine(Path.GetTempPath(), $"prova-verify-{Guid.NewGuid():N}.onnx");
+            try
+            {
+                await client.PullAsync(cid, temp, cancellationToken: ct);
+                bytes = await File.ReadAllBytesAsync(temp, ct);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+            return 0;
+        });
+        return bytes;
+    }
+
+    private static int VerifyResult(CliContext context, string path, byte[] bytes, ResultVerifierOptions options, string? modelSource, bool json)
+    {
+        var verification = ResultVerifier.Verify(bytes, options);
+        if (json)
+        {
+            context.Out.WriteLine(ModelCommand.JsonObject(w =>
+            {
+                w.WriteString("kind", "result");
+                w.WriteBoolean("verified", verification.IsValid);
+                WriteChecks(w, verification.Checks, verification.Failure);
+                w.WriteBoolean("reexecuted", options.ModelBytes is not null);
+            }));
+        }
+        if (verification.Failure is { } failure)
+        {
+            context.Error.WriteLine($"verification failed: {failure.Name}: {ProvaCli.OneLine(failure.Message)}");
+            return ExitCodes.VerificationFailed;
+        }
+        if (!json)
+        {
+            var console = context.Console;
+            console.MarkupLine($"[green bold]verified[/] {Markup.Escape(path)}");
+            PrintChecks(console, verification.Checks);
+            if (modelSource is null)
+            {
+                console.MarkupLine("  [grey]not re-executed (give --model file.onnx, --store D or --node URL to re-run the model)[/]");
+            }
+        }
+        return ExitCodes.Success;
+    }
+
+    private static int VerifyEvidence(CliContext context, string path, EvidenceFile evidence, ResultVerifierOptions options, string? modelSource, bool json)
+    {
+        var verification = EvidenceVerifier.Verify(evidence, options);
+        if (json)
+        {
+            context.Out.WriteLine(ModelCommand.JsonObject(w =>
+            {
+                w.WriteString("kind", "evidence");
+                w.WriteBoolean("verified", verification.IsValid);
+                WriteChecks(w, verification.Checks, verification.Failure);
+                w.WriteBoolean("reexecuted", verification.RecomputedOutputHash is not null);
+                if (verification.RecomputedOutputHash is { } truth)
+                {
+                    w.WriteString("outputHash", truth.ToString());
+                }
+                w.WriteStartArray("liars");
+                foreach (var liar in verification.Liars)
+                {
+                    w.WriteStringValue(liar.ToString());
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("honest");
+                foreach (var h in verification.Honest)
+                {
+                    w.WriteStringValue(h.ToString());
+                }
+                w.WriteEndArray();
+            }));
+        }
+        if (verification.Failure is { } failure)
+        {
+            context.Error.WriteLine($"evidence rejected: {failure.Name}: {ProvaCli.OneLine(failure.Message)}");
+            return ExitCodes.VerificationFailed;
+        }
+        if (!json)
+        {
+            var console = context.Console;
+            console.MarkupLine($"[green bold]valid evidence[/] {Markup.Escape(path)}: genuine receipts from distinct nodes disagree on one request");
+            PrintChecks(console, verification.Checks);
+            if (verification.Liars.Count > 0)
+            {
+                foreach (var liar in verification.Liars)
+                {
+                    console.MarkupLine($"  [red bold]✗ node {liar} lied[/] [grey](its signed output hash differs from Prova's re-execution)[/]");
+                }
+            }
+            else if (modelSource is null)
+            {
+                console.MarkupLine("  [grey]which node lied is unknown without the model: give --model file.onnx, --store D or --node URL[/]");
+            }
+        }
+        return ExitCodes.Success;
+    }
+
+    private static void PrintChecks(IAnsiConsole console, IReadOnlyList<ResultCheck> checks)
+    {
+        foreach (var c in checks)
+        {
+            console.MarkupLine($"  [green]✓[/] {c.Name,-13} {Markup.Escape(c.Message)}");
+        }
+    }
+
+    private static void WriteChecks(System.Text.Json.Utf8JsonWriter w, IReadOnlyList<ResultCheck> checks, ResultCheck? failure)
+    {
+        if (failure is { } f)
+        {
+            w.WriteString("failed", f.Name);
+            w.WriteString("message", f.Message);
+        }
+        w.WriteStartArray("checks");
+        foreach (var c in checks)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", c.Name);
+            w.WriteBoolean("passed", c.Passed);
+            w.WriteString("message", c.Message);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 }

@@ -31,4 +31,31 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Information, "Loaded model {Cid} for inference")]
     public static partial void ModelLoaded(ILogger logger, string cid);
+
+    [LoggerMessage(20, LogLevel.Debug, "Peer {Address} announced itself at {Url}")]
+    public static partial void PeerAnnounced(ILogger logger, Address address, string url);
+
+    [LoggerMessage(21, LogLevel.Information, "Dropped peer {Address}: {Reason}")]
+    public static partial void PeerDropped(ILogger logger, Address address, string reason);
+
+    [LoggerMessage(22, LogLevel.Warning, "A gossip round failed")]
+    public static partial void GossipFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(23, LogLevel.Information, "Replicating {Cid} from {Sources} peers")]
+    public static partial void Replicating(ILogger logger, string cid, int sources);
+
+    [LoggerMessage(24, LogLevel.Information, "Replicated {Cid} ({Name} {Version}): {Chunks} chunks pulled")]
+    public static partial void Replicated(ILogger logger, string cid, string name, string version, int chunks);
+
+    [LoggerMessage(25, LogLevel.Warning, "Peer {Peer} served a bad chunk {Index} of {Cid}; skipping it for this transfer")]
+    public static partial void BadChunkFromPeer(ILogger logger, string peer, string cid, int index);
+
+    [LoggerMessage(26, LogLevel.Warning, "Replication of {Cid} failed: {Reason}")]
+    public static partial void ReplicationFailed(ILogger logger, string cid, string reason);
+
+    [LoggerMessage(27, LogLevel.Warning, "FAULT INJECTION IS ON ({Faults}): this node misbehaves on purpose, for tests only")]
+    public static partial void FaultsOn(ILogger logger, string faults);
+
+    [LoggerMessage(28, LogLevel.Critical, "Fault crash-after: crashing on inference request {Count}")]
+    public static partial void FaultCrash(ILogger logger, long count);
 }

@@ -20,7 +20,7 @@ namespace Prova.Sdk;
 /// manifest against the CID) before they are written, inference receipts against the inputs sent
 /// and the outputs received. Errors are <see cref="ProvaClientException"/>s with one clear line.
 /// </summary>
-public sealed class ProvaClient : IDisposable
+public sealed partial class ProvaClient : IDisposable
 {
     private static readonly MediaTypeHeaderValue s_octets = new("application/octet-stream");
     private static readonly MediaTypeHeaderValue s_json = new("application/json");

@@ -187,9 +187,18 @@ public static class ResultVerifier
 
     private static bool CheckReceipts(ResultFile result, ResultVerifierOptions options, List<ResultCheck> checks)
     {
-        if (result.Mode != Receipt.AttestedMode)
+        if (QuorumMode.TryParse(result.Mode, out int k))
         {
-            return Fail(checks, "mode", $"mode '{result.Mode}' cannot be verified by this version (only '{Receipt.AttestedMode}')");
+            // quorum:K: K receipts from K distinct nodes, each checked below against the one set of outputs.
+            int distinct = result.Receipts.Select(r => r.Node).Distinct().Count();
+            if (result.Receipts.Count != k || distinct != k)
+            {
+                return Fail(checks, "quorum", $"mode {result.Mode} needs {k} receipts from {k} distinct nodes; the file has {result.Receipts.Count} receipt(s) from {distinct} node(s)");
+            }
+        }
+        else if (result.Mode != Receipt.AttestedMode)
+        {
+            return Fail(checks, "mode", $"mode '{result.Mode}' cannot be verified by this version (only '{Receipt.AttestedMode}' and 'quorum:K')");
         }
         var signers = new HashSet<Address>();
         for (int i = 0; i < result.Receipts.Count; i++)
@@ -216,6 +225,10 @@ public static class ResultVerifier
             signers.Add(receipt.Node);
         }
         Pass(checks, "signature", $"signed by {string.Join(", ", signers)} (EIP-712, chain {result.Receipts[0].ChainId})");
+        if (k > 0)
+        {
+            Pass(checks, "quorum", $"{k} distinct nodes signed the same output hash");
+        }
         Pass(checks, "hashes", $"inputs {result.Receipts[0].InputHash}, outputs {result.Receipts[0].OutputHash}");
         return true;
     }

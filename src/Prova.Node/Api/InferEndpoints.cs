@@ -7,6 +7,7 @@ using Prova.Core.Crypto;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
 using Prova.Node.Inference;
+using Prova.Node.Network;
 
 namespace Prova.Node.Api;
 
@@ -24,8 +25,13 @@ internal static class InferEndpoints
             .RequireRateLimiting(RateLimitPolicy);
     }
 
-    private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options)
+    private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options,
+        FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers)
     {
+        if (faults.CountInferenceAndShouldCrash())
+        {
+            return Crash(context, faults, server, loggers);
+        }
         byte[] body = await Body.ReadAsync(context, options.Value.MaxRequestBytes, "MaxRequestBytes", "the request body");
         string modelText;
         Hash256 requestId;
@@ -67,6 +73,11 @@ internal static class InferEndpoints
         {
             throw ApiException.BadRequest(ex.Message);
         }
+        InferModes.Check(mode);
+        if (faults.Faults.SlowMs > 0)
+        {
+            await Task.Delay(faults.Faults.SlowMs, context.RequestAborted);
+        }
         InferenceResult result;
         try
         {
@@ -78,6 +89,22 @@ internal static class InferEndpoints
             throw;
         }
         return Results.Bytes(Write(result), "application/json");
+    }
+
+    /// <summary>The crash-after fault: die without answering (the whole process, or this host in in-process tests).</summary>
+    private static IResult Crash(HttpContext context, FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers)
+    {
+        Log.FaultCrash(loggers.CreateLogger("Prova.Node.Faults"), faults.Faults.CrashAfter!.Value + 1);
+        if (!faults.CrashInProcess)
+        {
+            // A hard stop, like a power cut: no graceful shutdown, no answer.
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
+        // In-process: stop listening (new connections are refused), drop this request, stop gossiping.
+        faults.MarkCrashed();
+        context.Abort();
+        _ = Task.Run(() => server.StopAsync(CancellationToken.None));
+        return Results.Empty;
     }
 
     private static byte[] Write(InferenceResult result)

@@ -7,6 +7,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Node.Hosting;
+using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 
@@ -181,14 +182,15 @@ internal static partial class ModelEndpoints
     private static IResult Manifest(string cid, ContentStore store, ModelCatalog catalog) =>
         Results.Bytes(Published(cid, store, catalog).Encode(), "application/octet-stream");
 
-    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog)
+    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog, FaultInjector faults)
     {
         var manifest = Published(cid, store, catalog);
         int i = BlobEndpoints.ParseIndex(index, manifest);
-        return Results.Bytes(store.ReadChunk(manifest, i), "application/octet-stream");
+        byte[] chunk = store.ReadChunk(manifest, i);
+        return Results.Bytes(faults.Faults.CorruptChunks ? FaultInjector.Corrupt(chunk) : chunk, "application/octet-stream");
     }
 
-    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog)
+    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog, FaultInjector faults)
     {
         var manifest = Published(cid, store, catalog);
         if (store.Status(manifest.Cid) is { Complete: false } status)
@@ -237,6 +239,10 @@ internal static partial class ModelEndpoints
         for (int i = first; i <= last; i++)
         {
             byte[] chunk = store.ReadChunk(manifest, i);
+            if (faults.Faults.CorruptChunks)
+            {
+                chunk = FaultInjector.Corrupt(chunk);
+            }
             long offset = manifest.ChunkOffset(i);
             int from = (int)Math.Max(0, start - offset);
             int to = (int)Math.Min(chunk.Length - 1, end - offset);

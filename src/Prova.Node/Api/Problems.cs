@@ -31,6 +31,8 @@ internal static class Problems
         ["saturated"] = "Node saturated",
         ["timeout"] = "Request timed out",
         ["internal"] = "Internal error",
+        ["invalid-peer-record"] = "Invalid peer record",
+        ["unsupported-mode"] = "Mode not served by this node",
     };
 
     public static ProblemDetails Create(HttpContext context, int status, string code, string detail, IReadOnlyDictionary<string, object?>? extensions = null)

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Prova.Node.Api;
 using Prova.Node.Inference;
+using Prova.Node.Network;
 using Prova.Node.Store;
 
 namespace Prova.Node.Hosting;
@@ -16,6 +17,10 @@ public static class NodeApp
         ["--data-dir"] = "Node:DataDir",
         ["--listen"] = "Node:Listen",
         ["--chain-id"] = "Node:ChainId",
+        ["--replicas"] = "Node:Replicas",
+        ["--public-url"] = "Node:PublicUrl",
+        ["--gossip-interval"] = "Node:GossipIntervalMs",
+        ["--fault"] = "Node:Faults",
     };
 
     public static WebApplicationBuilder CreateBuilder(string[] args, Action<NodeOptions>? configure = null)
@@ -32,6 +37,12 @@ public static class NodeApp
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<InferenceService>();
+        services.AddSingleton<FaultInjector>();
+        services.AddSingleton<PeerTable>();
+        services.AddSingleton<PeerClient>();
+        services.AddSingleton<Replicator>();
+        services.AddSingleton<PeerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<PeerService>());
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<NodeOptions>>((kestrel, node) =>
@@ -95,6 +106,11 @@ public static class NodeApp
         }
         _ = app.Services.GetRequiredService<NodeIdentity>();
         _ = app.Services.GetRequiredService<ContentStore>();
+        var faults = app.Services.GetRequiredService<FaultInjector>().Faults;
+        if (faults.Any)
+        {
+            Log.FaultsOn(app.Logger, faults.ToString());
+        }
 
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
         app.UseStatusCodePages();
@@ -109,6 +125,7 @@ public static class NodeApp
         BlobEndpoints.Map(app);
         ModelEndpoints.Map(app);
         InferEndpoints.Map(app);
+        PeerEndpoints.Map(app);
         app.MapFallback((HttpContext context) =>
             throw new ApiException(404, "not-found", $"no route {context.Request.Method} {context.Request.Path}; see /openapi/v1.json"));
         return app;

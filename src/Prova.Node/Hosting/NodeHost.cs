@@ -25,6 +25,15 @@ public sealed class NodeHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The peers this node knows now (docs/network.md).</summary>
+    public IReadOnlyList<Network.PeerState> Peers() => Services.GetRequiredService<Network.PeerTable>().Snapshot();
+
+    /// <summary>The CIDs of the models this node hosts (published here or replicated).</summary>
+    public IReadOnlyList<Prova.Core.Content.Cid> HostedModels() => Services.GetRequiredService<Store.ModelCatalog>().HostedModels();
+
+    /// <summary>Cancelled when an in-process crash-after fault has fired (<see cref="NodeOptions.CrashInProcess"/>).</summary>
+    public CancellationToken Crashed => Services.GetRequiredService<Network.FaultInjector>().Crashed;
+
     /// <summary>Starts a node; bad settings or key problems raise <see cref="Prova.Core.ProvaException"/> subclasses with one clear message.</summary>
     public static async Task<NodeHost> StartAsync(NodeOptions options, LogLevel minimumLogLevel = LogLevel.Information, CancellationToken cancellationToken = default)
     {

@@ -48,6 +48,38 @@ public sealed class NodeOptions
     /// <summary>A key to use instead of the keystore (tests).</summary>
     public PrivateKey? Key { get; set; }
 
+    // --- network (docs/network.md) ---
+
+    /// <summary>Seed peers' base URLs (http://HOST:PORT); the node learns the rest by gossip.</summary>
+    public List<string> Peers { get; set; } = [];
+
+    /// <summary>The URL other nodes reach this node at; null = the URL it listens on.</summary>
+    public string? PublicUrl { get; set; }
+
+    /// <summary>Copies of each model beyond the first that the network keeps (0 = never replicate).</summary>
+    public int Replicas { get; set; } = 2;
+
+    /// <summary>Milliseconds between two gossip rounds (peer exchange, then replication).</summary>
+    public int GossipIntervalMs { get; set; } = 2000;
+
+    /// <summary>Timeout of one peer exchange (connect + answer), in milliseconds.</summary>
+    public int PeerTimeoutMs { get; set; } = 2000;
+
+    /// <summary>Most peers kept in the peer table (records from further peers are ignored).</summary>
+    public int MaxPeers { get; set; } = 64;
+
+    /// <summary>Failed direct exchanges in a row after which a peer is dropped.</summary>
+    public int PeerMaxFailures { get; set; } = 3;
+
+    /// <summary>Peer records older than this (or more than 60 s in the future) are refused; a peer not heard of for this long is dropped.</summary>
+    public int PeerRecordMaxAgeSeconds { get; set; } = 120;
+
+    /// <summary>Fault injection for tests ("corrupt-output,slow:200,crash-after:5,corrupt-chunks"); null = none. Never on a real node.</summary>
+    public string? Faults { get; set; }
+
+    /// <summary>A crash-after fault stops this host (aborting the request) instead of killing the process (in-process tests).</summary>
+    public bool CrashInProcess { get; set; }
+
     /// <summary>Copies every setting from <paramref name="other"/>.</summary>
     public void CopyFrom(NodeOptions other)
     {
@@ -66,6 +98,16 @@ public sealed class NodeOptions
         KeyPassword = other.KeyPassword;
         LightKeystore = other.LightKeystore;
         Key = other.Key;
+        Peers = [.. other.Peers];
+        PublicUrl = other.PublicUrl;
+        Replicas = other.Replicas;
+        GossipIntervalMs = other.GossipIntervalMs;
+        PeerTimeoutMs = other.PeerTimeoutMs;
+        MaxPeers = other.MaxPeers;
+        PeerMaxFailures = other.PeerMaxFailures;
+        PeerRecordMaxAgeSeconds = other.PeerRecordMaxAgeSeconds;
+        Faults = other.Faults;
+        CrashInProcess = other.CrashInProcess;
     }
 
     internal BigInteger ChainIdValue => BigInteger.Parse(ChainId, NumberStyles.None, CultureInfo.InvariantCulture);
@@ -124,7 +166,51 @@ public sealed class NodeOptions
         {
             problems.Add($"Node:InferenceThreads {InferenceThreads} must be within 1..256");
         }
+        NetworkProblems(problems);
         return problems;
+    }
+
+    private void NetworkProblems(List<string> problems)
+    {
+        foreach (string peer in Peers)
+        {
+            if (!Network.PeerRecord.IsValidUrl(Network.PeerRecord.NormaliseUrl(peer)))
+            {
+                problems.Add($"Node:Peers (--peers) '{peer}' is not an http(s)://HOST:PORT URL");
+            }
+        }
+        if (PublicUrl is { Length: > 0 } && !Network.PeerRecord.IsValidUrl(PublicUrl))
+        {
+            problems.Add($"Node:PublicUrl '{PublicUrl}' is not an http(s)://HOST:PORT URL");
+        }
+        if (Replicas < 0 || Replicas > 64)
+        {
+            problems.Add($"Node:Replicas (--replicas) {Replicas} must be within 0..64");
+        }
+        if (GossipIntervalMs < 10 || GossipIntervalMs > 3_600_000)
+        {
+            problems.Add($"Node:GossipIntervalMs {GossipIntervalMs} must be within 10..3600000");
+        }
+        if (PeerTimeoutMs < 10 || PeerTimeoutMs > 600_000)
+        {
+            problems.Add($"Node:PeerTimeoutMs {PeerTimeoutMs} must be within 10..600000");
+        }
+        if (MaxPeers < 1 || MaxPeers > Network.PeerRecord.MaxPeersInList)
+        {
+            problems.Add($"Node:MaxPeers {MaxPeers} must be within 1..{Network.PeerRecord.MaxPeersInList}");
+        }
+        if (PeerMaxFailures < 1)
+        {
+            problems.Add($"Node:PeerMaxFailures {PeerMaxFailures} must be at least 1");
+        }
+        if (PeerRecordMaxAgeSeconds < 5)
+        {
+            problems.Add($"Node:PeerRecordMaxAgeSeconds {PeerRecordMaxAgeSeconds} must be at least 5");
+        }
+        if (!Network.NodeFaults.TryParse(Faults, out _, out string? faultProblem))
+        {
+            problems.Add($"Node:Faults (--fault) {faultProblem}");
+        }
     }
 
     internal static bool TryParseListen(string? listen, out IPAddress? address, out int port)

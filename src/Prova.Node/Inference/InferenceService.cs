@@ -7,6 +7,7 @@ using Prova.Core.Crypto;
 using Prova.Core.Receipts;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
+using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 using Prova.Runtime;
@@ -30,11 +31,13 @@ public sealed class InferenceService : IDisposable
     private readonly NodeOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<InferenceService> _logger;
+    private readonly FaultInjector _faults;
     private readonly ConcurrentDictionary<Cid, Lazy<SessionPool>> _pools = new();
 
     public InferenceService(ContentStore store, ModelCatalog catalog, NodeIdentity identity, NodeMetrics metrics,
-        IOptions<NodeOptions> options, TimeProvider time, ILogger<InferenceService> logger)
+        IOptions<NodeOptions> options, TimeProvider time, ILogger<InferenceService> logger, FaultInjector faults)
     {
+        _faults = faults;
         _store = store;
         _catalog = catalog;
         _identity = identity;
@@ -46,10 +49,7 @@ public sealed class InferenceService : IDisposable
 
     public InferenceResult Run(Cid model, Dictionary<string, Tensor> inputs, Hash256 requestId, string mode)
     {
-        if (mode != Receipt.AttestedMode)
-        {
-            throw new ApiException(422, "invalid-input", $"mode '{mode}' is not served by a single node; use \"attested\"");
-        }
+        InferModes.Check(mode);
         var pool = Pool(model);
         var session = pool.Rent();
         long start = Stopwatch.GetTimestamp();
@@ -76,6 +76,10 @@ public sealed class InferenceService : IDisposable
         finally
         {
             pool.Return(session);
+        }
+        if (_faults.Faults.CorruptOutput)
+        {
+            FaultInjector.FlipOneBit(outputs);
         }
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);

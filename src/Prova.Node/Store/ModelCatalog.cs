@@ -73,6 +73,20 @@ public sealed class ModelCatalog
             : Query(connection, "WHERE m.name = $a ORDER BY m.seq", ("$a", name));
     }
 
+    /// <summary>The distinct CIDs of published models, ordered by CID text (what the node's peer record announces).</summary>
+    public IReadOnlyList<Cid> HostedModels()
+    {
+        using var connection = _db.Open();
+        using var command = StoreDatabase.Command(connection, "SELECT DISTINCT cid FROM models ORDER BY cid");
+        using var reader = command.ExecuteReader();
+        var list = new List<Cid>();
+        while (reader.Read())
+        {
+            list.Add(Cid.Parse(reader.GetString(0)));
+        }
+        return list;
+    }
+
     public long CountDistinctModels()
     {
         using var connection = _db.Open();
