@@ -3,6 +3,13 @@ using BenchmarkDotNet.Running;
 using Prova.Benchmarks;
 using Prova.Runtime;
 
+// `-- proofs [threads]`: the proof system's core (field, NTT, sumcheck, PCS); see ProofsQuick.cs.
+if (args.Length > 0 && args[0] == "proofs")
+{
+    ProofsQuick.Run(args);
+    return;
+}
+
 // `-- onnx PATH...` times whole .onnx files (inputs uniform in [0, 1], fixed shapes required).
 if (args.Length > 1 && args[0] == "onnx")
 {

@@ -74,33 +74,29 @@ public readonly struct Fp : IEquatable<Fp>, IComparable<Fp>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong Reduce128(ulong hi, ulong lo)
     {
+        // Branch-free: with random operands the borrow/carry below are taken half the time.
         ulong hiHi = hi >> 32;
         ulong hiLo = hi & Epsilon;
         // lo - hiHi (2^96 = -1); on borrow add p, i.e. subtract 2^32 - 1 modulo 2^64.
         ulong t0 = lo - hiHi;
-        if (lo < hiHi)
-        {
-            t0 -= Epsilon;
-        }
+        t0 -= Mask(lo < hiHi) & Epsilon;
         // hiLo * 2^64 = hiLo * (2^32 - 1) < 2^64.
         ulong t1 = hiLo * Epsilon;
         ulong t2 = t0 + t1;
-        if (t2 < t1)
-        {
-            t2 += Epsilon;
-        }
+        t2 += Mask(t2 < t1) & Epsilon;
         return t2 >= Modulus ? t2 - Modulus : t2;
     }
+
+    /// <summary>All ones when b, else zero (compiles to setcc/neg, no branch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mask(bool b) => 0UL - (ulong)Unsafe.As<bool, byte>(ref b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong AddRaw(ulong a, ulong b)
     {
+        // On overflow a + b - 2^64 + (2^32 - 1) = a + b - p < p; otherwise subtract p when s >= p.
         ulong s = a + b;
-        if (s < a)
-        {
-            // a + b - 2^64 + (2^32 - 1) = a + b - p < p: no further reduction needed.
-            return s + Epsilon;
-        }
+        s += Mask(s < a) & Epsilon;
         return s >= Modulus ? s - Modulus : s;
     }
 
@@ -109,7 +105,7 @@ public readonly struct Fp : IEquatable<Fp>, IComparable<Fp>
     {
         ulong d = a - b;
         // On borrow: (a - b + 2^64) - (2^64 - p) = a - b + p.
-        return a < b ? d - Epsilon : d;
+        return d - (Mask(a < b) & Epsilon);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

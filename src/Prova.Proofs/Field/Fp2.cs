@@ -86,8 +86,9 @@ public readonly struct Fp2 : IEquatable<Fp2>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong MulBy7(ulong v)
     {
+        // 7v = hi·2^64 + lo with hi < 7, and 2^64 = 2^32 - 1 (mod p): lo + hi·(2^32 - 1) < 2^64 + 2^35.
         ulong hi = Math.BigMul(v, NonResidue, out ulong lo);
-        return Fp.Reduce128(hi, lo);
+        return Fp.AddRaw(lo >= Fp.Modulus ? lo - Fp.Modulus : lo, hi * Fp.Epsilon);
     }
 
     public static bool operator ==(Fp2 a, Fp2 b) => a.C0 == b.C0 && a.C1 == b.C1;
