@@ -7,6 +7,7 @@ using Prova.Core.Crypto;
 using Prova.Core.Keys;
 using Prova.Node.Hosting;
 using Prova.Node.Network;
+using Xunit.Abstractions;
 
 namespace Prova.Node.Tests;
 
@@ -161,5 +162,77 @@ public sealed class PeerTests
         Assert.Contains("Node:Replicas", problems);
         Assert.Contains("Node:GossipIntervalMs", problems);
         Assert.Contains("'explode' is not a fault", problems);
+    }
+}
+
+/// <summary>Fuzzing the peer record parser and the announce route: bad input is a 400/413 ProblemDetails, never a 500 or a crash.</summary>
+public sealed class PeerFuzzTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Mutated_announces_are_refused_cleanly_and_never_enter_the_table()
+    {
+        int seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var rng = new Random(seed);
+        await using var net = await LocalCluster.StartAsync(1);
+        using var http = new HttpClient { BaseAddress = net[0].Url };
+        var key = PrivateKey.FromHex("0x" + new string('7', 64));
+        var record = PeerRecord.Create(key, "http://127.0.0.1:9", [Cid.ForBytes([1]), Cid.ForBytes([2])], (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        byte[] genuine = record.ToJson();
+        int accepted = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] body = (byte[])genuine.Clone();
+            int edits = 1 + rng.Next(4);
+            for (int e = 0; e < edits; e++)
+            {
+                switch (rng.Next(3))
+                {
+                    case 0:
+                        body[rng.Next(body.Length)] = (byte)rng.Next(256);
+                        break;
+                    case 1:
+                        body = body[..rng.Next(body.Length)];
+                        break;
+                    default:
+                        int at = rng.Next(body.Length + 1);
+                        body = [.. body[..at], (byte)rng.Next(256), .. body[at..]];
+                        break;
+                }
+                if (body.Length == 0)
+                {
+                    break;
+                }
+            }
+            var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            var response = await http.PostAsync("/v1/peers/announce", content);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                // Only a mutation that leaves the signed fields intact (e.g. whitespace) may pass.
+                var parsed = PeerRecord.FromJson(JsonDocument.Parse(body).RootElement);
+                Assert.Equal(record.SigningText(), parsed.SigningText());
+                accepted++;
+                continue;
+            }
+            await TestClient.ExpectProblem(response, 400);
+        }
+        output.WriteLine($"{accepted} of 300 mutations kept the record valid");
+        Assert.True(net[0].Peers().All(p => p.Record.Address == key.Address && p.Record.SigningText() == record.SigningText()));
+
+        // The list parser on the same mutations: a typed exception or a list, nothing else.
+        byte[] list = PeerList.Write(record, [record]);
+        for (int i = 0; i < 2000; i++)
+        {
+            byte[] body = (byte[])list.Clone();
+            body[rng.Next(body.Length)] = (byte)rng.Next(256);
+            try
+            {
+                PeerList.Parse(body);
+            }
+            catch (PeerException)
+            {
+            }
+        }
     }
 }

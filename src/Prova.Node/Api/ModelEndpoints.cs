@@ -46,6 +46,18 @@ internal static partial class ModelEndpoints
     {
         byte[] body = await Body.ReadAsync(context, options.Value.MaxRequestBytes, "MaxRequestBytes", "the request body");
         var request = ParsePublish(body);
+        var (info, created) = PublishVerified(request, store, catalog, identity, options.Value, time, loggers.CreateLogger("Prova.Node.Models"));
+        return created ? Results.Created($"/v1/models/{info.Cid}", info) : Results.Ok(info);
+    }
+
+    /// <summary>
+    /// Checks a publication (rules, owner signature, name ownership, complete and loadable content) and
+    /// records it; used by <c>POST /v1/models</c> and by replication. Returns the stored metadata and
+    /// whether it is new. Throws <see cref="ApiException"/> naming the problem.
+    /// </summary>
+    internal static (ModelInfo Info, bool Created) PublishVerified(PublishRequest request, ContentStore store, ModelCatalog catalog, NodeIdentity identity,
+        NodeOptions options, TimeProvider time, ILogger logger)
+    {
         var cid = BlobEndpoints.ParseCid(request.Cid);
         if (!Address.TryParse(request.Owner, out var owner))
         {
@@ -87,7 +99,7 @@ internal static partial class ModelEndpoints
         OnnxModel model;
         try
         {
-            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.Value.MaxModelBytes });
+            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.MaxModelBytes });
         }
         catch (ProvaException ex)
         {
@@ -110,10 +122,10 @@ internal static partial class ModelEndpoints
         }
         if (ReferenceEquals(stored, info))
         {
-            Log.Published(loggers.CreateLogger("Prova.Node.Models"), info.Name, info.Version, info.Cid, owner);
-            return Results.Created($"/v1/models/{info.Cid}", info);
+            Log.Published(logger, info.Name, info.Version, info.Cid, owner);
+            return (info, true);
         }
-        return Results.Ok(stored);
+        return (stored!, false);
     }
 
     private static ApiException NameOwned(string name, Address owner) =>

@@ -64,7 +64,8 @@ public sealed class PeerService : BackgroundService
                 return _url = PeerRecord.NormaliseUrl(configured);
             }
             var listening = _server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-            return listening is null ? null : _url = PeerRecord.NormaliseUrl(listening);
+            // An in-memory test server has no address: advertise a placeholder (set PublicUrl for a real one).
+            return listening is null ? (_started.Task.IsCompleted ? _url = "http://localhost" : null) : _url = PeerRecord.NormaliseUrl(listening);
         }
     }
 

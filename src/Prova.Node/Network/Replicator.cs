@@ -1,14 +1,295 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Prova.Core.Content;
 using Prova.Core.Crypto;
+using Prova.Node.Api;
+using Prova.Node.Hosting;
+using Prova.Node.Store;
 
 namespace Prova.Node.Network;
 
-/// <summary>Pulls models that the network holds too few copies of (docs/network.md, "Replication").</summary>
-public sealed class Replicator
+/// <summary>A model could not be replicated this time (no peer served what was needed, or the publication was refused).</summary>
+public sealed class ReplicationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Keeps <see cref="NodeOptions.Replicas"/> copies of every model beyond the first (docs/network.md,
+/// "Replication"). After each gossip round, for every model a known peer hosts and this node does not,
+/// with fewer than R+1 known hosts: the nodes that do not host it (this one and the known peers) are
+/// ranked by keccak256(cid digest ‖ address); the first (R+1 − hosts) of them pull it. Every node ranks
+/// the same way, so the pullers agree without talking, and a pull in progress does not make others
+/// pull too. A pull takes the owner-signed publication and the manifest (checked against the CID) from
+/// any host, then each missing chunk from the hosts in turn, verifying it against the manifest before
+/// it is stored; a host that serves a bad chunk is skipped for the rest of the transfer.
+/// </summary>
+public sealed class Replicator : IDisposable
 {
-    /// <summary>Called after each gossip round with our record and the known peers' records.</summary>
+    /// <summary>Models pulled at once.</summary>
+    public const int MaxConcurrentPulls = 2;
+
+    private static readonly TimeSpan s_maxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly ContentStore _store;
+    private readonly ModelCatalog _catalog;
+    private readonly NodeIdentity _identity;
+    private readonly PeerClient _client;
+    private readonly NodeMetrics _metrics;
+    private readonly NodeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<Replicator> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Cid, Task> _pulls = new();
+    private readonly ConcurrentDictionary<Cid, (int Failures, DateTimeOffset RetryAt)> _backoff = new();
+    private long _replicated;
+    private long _badChunks;
+
+    public Replicator(ContentStore store, ModelCatalog catalog, NodeIdentity identity, PeerClient client, NodeMetrics metrics,
+        IOptions<NodeOptions> options, TimeProvider time, ILogger<Replicator> logger)
+    {
+        _store = store;
+        _catalog = catalog;
+        _identity = identity;
+        _client = client;
+        _metrics = metrics;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Models this node has pulled and published since it started.</summary>
+    public long Replicated => Interlocked.Read(ref _replicated);
+
+    /// <summary>Chunks peers served that did not match the manifest (none of them stored).</summary>
+    public long BadChunksRefused => Interlocked.Read(ref _badChunks);
+
+    /// <summary>The rank key of <paramref name="node"/> for <paramref name="cid"/>: keccak256(digest ‖ address), lower pulls first.</summary>
+    public static Hash256 Rank(Cid cid, Address node) => Keccak256.HashConcat(cid.Digest.ToArray(), node.ToArray());
+
+    /// <summary>
+    /// Whether <paramref name="self"/> is one of the nodes that should pull <paramref name="cid"/>, given
+    /// the nodes known to host it and all known nodes (see the class summary).
+    /// </summary>
+    public static bool ShouldPull(Cid cid, Address self, IReadOnlyCollection<Address> hosts, IEnumerable<Address> known, int replicas)
+    {
+        if (hosts.Contains(self))
+        {
+            return false;
+        }
+        int need = replicas + 1 - hosts.Count;
+        if (need <= 0)
+        {
+            return false;
+        }
+        return known.Append(self).Distinct().Where(a => !hosts.Contains(a))
+            .OrderBy(a => Rank(cid, a).ToString(), StringComparer.Ordinal)
+            .Take(need).Contains(self);
+    }
+
+    /// <summary>Called after each gossip round with our record and the known peers' records; starts the pulls this node owes.</summary>
     public void Tick(PeerRecord self, IReadOnlyList<PeerRecord> peers)
     {
-        _ = self;
-        _ = peers;
+        if (_options.Replicas == 0 || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        var hosted = self.Models.ToHashSet();
+        var known = peers.Select(p => p.Address).ToList();
+        var byModel = peers.SelectMany(p => p.Models.Select(m => (Model: m, Peer: p)))
+            .Where(x => !hosted.Contains(x.Model))
+            .GroupBy(x => x.Model, x => x.Peer);
+        var now = _time.GetUtcNow();
+        foreach (var group in byModel.OrderBy(g => g.Key.ToString(), StringComparer.Ordinal))
+        {
+            var cid = group.Key;
+            var hosts = group.ToList();
+            if (_pulls.ContainsKey(cid) || (_backoff.TryGetValue(cid, out var b) && b.RetryAt > now)
+                || !ShouldPull(cid, self.Address, hosts.Select(h => h.Address).ToHashSet(), known, _options.Replicas))
+            {
+                continue;
+            }
+            if (_pulls.Count >= MaxConcurrentPulls)
+            {
+                break;
+            }
+            // Spread the load: each puller starts with a different host.
+            var sources = hosts.OrderBy(h => Rank(cid, h.Address).ToString(), StringComparer.Ordinal).Select(h => h.Url).ToList();
+            var task = new Task<Task>(() => PullAndRecordAsync(cid, sources));
+            if (_pulls.TryAdd(cid, task.Unwrap()))
+            {
+                task.Start(TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Waits for the pulls in progress (tests).</summary>
+    public Task WhenIdleAsync() => Task.WhenAll(_pulls.Values);
+
+    private async Task PullAndRecordAsync(Cid cid, IReadOnlyList<string> sources)
+    {
+        try
+        {
+            await PullAsync(cid, sources, _stopping.Token);
+            _backoff.TryRemove(cid, out _);
+        }
+        catch (Exception ex) when (ex is ReplicationException or ApiException or PeerException)
+        {
+            var failures = _backoff.TryGetValue(cid, out var b) ? b.Failures + 1 : 1;
+            var wait = TimeSpan.FromMilliseconds(Math.Min(s_maxBackoff.TotalMilliseconds, _options.GossipIntervalMs * Math.Pow(2, failures)));
+            _backoff[cid] = (failures, _time.GetUtcNow() + wait);
+            Log.ReplicationFailed(_logger, cid.ToString(), ex.Message);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            Log.ReplicationFailed(_logger, cid.ToString(), "unexpected: " + ex);
+        }
+        finally
+        {
+            _pulls.TryRemove(cid, out _);
+        }
+    }
+
+    /// <summary>
+    /// Pulls <paramref name="cid"/> from <paramref name="sources"/> (base URLs of hosts) and publishes it
+    /// here with its owner's signature. Throws <see cref="ReplicationException"/> when it cannot.
+    /// </summary>
+    public async Task<ModelInfo> PullAsync(Cid cid, IReadOnlyList<string> sources, CancellationToken cancellationToken)
+    {
+        if (sources.Count == 0)
+        {
+            throw new ReplicationException($"no peer hosts {cid}");
+        }
+        Log.Replicating(_logger, cid.ToString(), sources.Count);
+        var timeout = TimeSpan.FromMilliseconds(Math.Max(_options.PeerTimeoutMs, 1000));
+        var publication = await FirstAsync(sources, url => FetchPublicationAsync(url, cid, timeout, cancellationToken), "the publication");
+        var manifest = await FirstAsync(sources, url => FetchManifestAsync(url, cid, timeout, cancellationToken), "the manifest");
+        var status = _store.Announce(manifest, out _);
+        var bad = new HashSet<string>(StringComparer.Ordinal);
+        var chunkTimeout = TimeSpan.FromSeconds(Math.Max(30, _options.PeerTimeoutMs / 1000.0));
+        int pulled = 0;
+        foreach (int index in status.Missing)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            bool stored = false;
+            for (int attempt = 0; attempt < sources.Count && !stored; attempt++)
+            {
+                string url = sources[(index + attempt) % sources.Count];
+                if (bad.Contains(url))
+                {
+                    continue;
+                }
+                byte[] bytes;
+                try
+                {
+                    bytes = await _client.GetAsync(url, $"/v1/models/{cid}/chunks/{index}", manifest.ChunkLength(index), chunkTimeout, cancellationToken);
+                }
+                catch (PeerException)
+                {
+                    continue;
+                }
+                if (!manifest.Verify(index, bytes))
+                {
+                    // Never stored: the store would refuse it too. Skip this peer for the rest of the transfer.
+                    bad.Add(url);
+                    Interlocked.Increment(ref _badChunks);
+                    _metrics.ChunkRejected();
+                    Log.BadChunkFromPeer(_logger, url, cid.ToString(), index);
+                    continue;
+                }
+                _store.PutChunk(manifest, index, bytes);
+                _metrics.ChunkStored();
+                stored = true;
+                pulled++;
+            }
+            if (!stored)
+            {
+                throw new ReplicationException($"no peer served a good chunk {index} of {cid} ({bad.Count} of {sources.Count} served bad chunks)");
+            }
+        }
+        var (info, _) = ModelEndpoints.PublishVerified(publication, _store, _catalog, _identity, _options, _time, _logger);
+        Interlocked.Increment(ref _replicated);
+        Log.Replicated(_logger, cid.ToString(), info.Name, info.Version, pulled);
+        return info;
+    }
+
+    private static async Task<T> FirstAsync<T>(IReadOnlyList<string> sources, Func<string, Task<T>> fetch, string what)
+    {
+        var problems = new List<string>();
+        foreach (string url in sources)
+        {
+            try
+            {
+                return await fetch(url);
+            }
+            catch (Exception ex) when (ex is PeerException or ReplicationException)
+            {
+                problems.Add(ex.Message);
+            }
+        }
+        throw new ReplicationException($"no peer served {what}: {string.Join("; ", problems)}");
+    }
+
+    private async Task<ModelEndpoints.PublishRequest> FetchPublicationAsync(string url, Cid cid, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        byte[] body = await _client.GetAsync(url, $"/v1/models/{cid}", 256 * 1024, timeout, cancellationToken);
+        ModelEndpoints.PublishRequest request;
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var e = document.RootElement;
+            request = new ModelEndpoints.PublishRequest(
+                e.GetProperty("cid").GetString()!, e.GetProperty("name").GetString()!, e.GetProperty("version").GetString()!,
+                e.GetProperty("description").GetString(), e.GetProperty("license").GetString(), e.GetProperty("owner").GetString()!,
+                e.GetProperty("timestamp").GetUInt64(), e.GetProperty("signature").GetString()!);
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or NullReferenceException)
+        {
+            throw new ReplicationException($"{url} served malformed metadata for {cid}", ex);
+        }
+        // Check the owner's signature before downloading anything (PublishVerified checks everything again).
+        if (request.Cid != cid.ToString() || !Address.TryParse(request.Owner, out var owner) || !Signature.TryParse(request.Signature, out var signature)
+            || !new ModelPublication(request.Name, request.Version, cid, owner, request.Timestamp).Verify(signature, _identity.ChainId, _identity.VerifyingContract).IsValid)
+        {
+            throw new ReplicationException($"{url} served a publication of {cid} that its owner did not sign (for chain {_identity.ChainId})");
+        }
+        return request;
+    }
+
+    private async Task<ModelManifest> FetchManifestAsync(string url, Cid cid, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        byte[] bytes = await _client.GetAsync(url, $"/v1/models/{cid}/manifest", _options.MaxRequestBytes, timeout, cancellationToken);
+        if (Cid.ForBytes(bytes) != cid)
+        {
+            throw new ReplicationException($"{url} served a manifest that does not hash to {cid}");
+        }
+        ModelManifest manifest;
+        try
+        {
+            manifest = ModelManifest.Decode(bytes);
+        }
+        catch (ContentFormatException ex)
+        {
+            throw new ReplicationException($"the manifest of {cid} is malformed: {ex.Message}", ex);
+        }
+        if (manifest.Size > _options.MaxModelBytes || manifest.ChunkSize > _options.MaxChunkBytes)
+        {
+            throw new ReplicationException($"{cid} ({manifest.Size} bytes, chunks of {manifest.ChunkSize}) is above this node's MaxModelBytes or MaxChunkBytes");
+        }
+        return manifest;
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        try
+        {
+            Task.WaitAll([.. _pulls.Values], TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+        }
+        _stopping.Dispose();
     }
 }
