@@ -54,10 +54,10 @@ public sealed class ProofCircuit : IDisposable
     /// <summary>SHA-256 of the canonical encoding of the key (docs/proofs.md); every transcript starts with it.</summary>
     public byte[] KeyDigest { get; }
 
-    /// <summary>Derives the key from the bytes of a model file.</summary>
-    public static ProofCircuit FromModelBytes(byte[] modelBytes, int threads = 1)
+    /// <summary>Derives the key from the bytes of a model file (CID over chunks of <paramref name="chunkSize"/>, the default unless the model was pushed otherwise).</summary>
+    public static ProofCircuit FromModelBytes(byte[] modelBytes, int threads = 1, int chunkSize = ModelManifest.DefaultChunkSize)
     {
-        var cid = ModelManifest.Build(modelBytes).Cid;
+        var cid = ModelManifest.Build(modelBytes, chunkSize).Cid;
         OnnxModel model;
         try
         {
