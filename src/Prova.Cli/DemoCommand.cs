@@ -216,6 +216,7 @@ internal static class DemoCommand
             console.MarkupLine($"  [red]✗[/] {failure.Name,-13} {Markup.Escape(ProvaCli.OneLine(failure.Message))}");
         }
         ok &= Check(console, !caught.IsValid, "tampering caught: the changed result is rejected", "the tampered result was accepted");
+        ok &= await DemoProofStep.RunAsync(console, client, assets, dir, ct);
         console.MarkupLine("[grey]stopping the node and removing its temporary store[/]");
         return ok;
     }
