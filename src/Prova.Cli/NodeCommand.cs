@@ -54,14 +54,14 @@ internal static class NodeCommand
 
     private static int Run(CliContext context, NodeOptions options, LogLevel logLevel)
     {
+        if (Prova.Node.Network.NodeFaults.TryParse(options.Faults, out var faults, out _) && faults.Any)
+        {
+            context.Error.WriteLine($"WARNING: FAULT INJECTION IS ON ({faults}): this node misbehaves on purpose. Never use --fault outside tests.");
+            context.Error.Flush();
+        }
         var host = NodeHost.StartAsync(options, logLevel).GetAwaiter().GetResult();
         try
         {
-            if (Prova.Node.Network.NodeFaults.Parse(options.Faults) is { Any: true } faults)
-            {
-                context.Error.WriteLine($"WARNING: FAULT INJECTION IS ON ({faults}): this node misbehaves on purpose. Never use --fault outside tests.");
-                context.Error.Flush();
-            }
             context.Out.WriteLine($"node {host.Address} listening on {host.Url.AbsoluteUri.TrimEnd('/')}");
             context.Out.WriteLine($"data directory {options.DataDir}; Ctrl+C to stop");
             context.Out.Flush();

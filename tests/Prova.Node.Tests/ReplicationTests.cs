@@ -57,7 +57,13 @@ public sealed class ReplicationTests
     [Fact]
     public async Task A_pushed_model_is_replicated_to_exactly_R_nodes_that_serve_identical_bytes_listing_and_results()
     {
-        await using var net = await LocalCluster.StartAsync(4, (_, o) => o.Replicas = 2);
+        // Tolerant of a loaded machine: a peer that misses a few 100 ms rounds is not dropped (a node
+        // that loses sight of a chosen puller would rightly pull too, and the count would not be exact).
+        await using var net = await LocalCluster.StartAsync(4, (_, o) =>
+        {
+            o.Replicas = 2;
+            o.PeerMaxFailures = 20;
+        });
         await net.WaitForFullMeshAsync(TimeSpan.FromSeconds(15));
         byte[] model = TestModels.Mlp(64, 64, 8);
         using var origin = new HttpClient { BaseAddress = net[0].Url };
@@ -68,7 +74,7 @@ public sealed class ReplicationTests
         // Let several more rounds pass: nobody else pulls (exactly R replicas).
         await Task.Delay(800);
         var hosts = net.Nodes.Where(n => n.HostedModels().Contains(cid)).ToList();
-        Assert.Equal(3, hosts.Count);
+        Assert.True(hosts.Count == 3, $"{hosts.Count} hosts; peers seen: " + string.Join("; ", net.Nodes.Select(n => $"{n.Address}: {n.Peers().Count}")));
         Assert.Contains(net[0], hosts);
         var expected = net.Nodes.Skip(1).Select(n => n.Address)
             .Where(a => Network.Replicator.ShouldPull(cid, a, [net[0].Address], net.Nodes.Select(n => n.Address), 2)).ToHashSet();

@@ -106,9 +106,19 @@ internal static class InferEndpoints
             System.Diagnostics.Process.GetCurrentProcess().Kill();
         }
         // In-process: stop listening (new connections are refused), drop this request, stop gossiping.
-        faults.MarkCrashed();
+        faults.MarkCrashing();
         context.Abort();
-        _ = Task.Run(() => server.StopAsync(CancellationToken.None));
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await server.StopAsync(CancellationToken.None);
+            }
+            finally
+            {
+                faults.MarkCrashed();
+            }
+        });
         return Results.Empty;
     }
 

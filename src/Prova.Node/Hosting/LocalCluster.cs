@@ -29,7 +29,7 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="count"/> nodes; <paramref name="configure"/> gets each node's index and options
-    /// (defaults: port 0, a fresh in-memory key, gossip every 100 ms, crash faults stop only that node).
+    /// (defaults: port 0, a fresh in-memory key, gossip every 100 ms, 2 s peer timeout, crash faults stop only that node).
     /// </summary>
     public static async Task<LocalCluster> StartAsync(int count, Action<int, NodeOptions>? configure = null, LogLevel logLevel = LogLevel.Warning)
     {
@@ -60,7 +60,7 @@ public sealed class LocalCluster : IAsyncDisposable
             Listen = "127.0.0.1:0",
             Key = PrivateKey.Generate(),
             GossipIntervalMs = 100,
-            PeerTimeoutMs = 1000,
+            PeerTimeoutMs = 2000,
             CrashInProcess = true,
         };
         if (_nodes.LastOrDefault(n => n is not null) is { } previous)

@@ -114,8 +114,15 @@ public sealed class FaultInjector
 
     public bool CrashInProcess { get; }
 
-    /// <summary>Cancelled once an in-process crash-after fault has fired (the node no longer listens nor gossips).</summary>
+    /// <summary>Cancelled once an in-process crash-after fault has fired and the node stopped listening.</summary>
     public CancellationToken Crashed => _crashed.Token;
+
+    /// <summary>True from the moment a crash-after fault fires (the node stops gossiping at once).</summary>
+    public bool IsCrashing => Volatile.Read(ref _crashing);
+
+    private bool _crashing;
+
+    internal void MarkCrashing() => Volatile.Write(ref _crashing, true);
 
     internal void MarkCrashed() => _crashed.Cancel();
 

@@ -108,7 +108,7 @@ public sealed class PeerService : BackgroundService
             {
                 return;
             }
-            while (!stoppingToken.IsCancellationRequested && !_faults.Crashed.IsCancellationRequested)
+            while (!stoppingToken.IsCancellationRequested && !_faults.IsCrashing)
             {
                 try
                 {
