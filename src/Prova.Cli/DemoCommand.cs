@@ -122,129 +122,158 @@ internal static class DemoCommand
         console.Write(runs);
         ok &= Check(console, identical, "bit-identical across thread counts", "the hashes differ: this is a determinism bug in Prova");
 
-        // 3-4. Host the model on a local node, run it there, verify the answer offline.
-        string dataDir = Directory.CreateTempSubdirectory("prova-demo-node-").FullName;
-        try
-        {
-            ok &= await HostRunVerifyAsync(console, assets, dir, dataDir, ct);
-        }
-        finally
-        {
-            TryDelete(dataDir);
-        }
+        // 3-6. A network of four nodes, one of them lying: replicate, infer in both modes, verify, catch it.
+        ok &= await NetworkStoryAsync(console, assets, dir, ct);
 
-        // 5. What next.
+        // What next.
         Rule(console, "what next");
         string modelArg = Quote(Relative(assets.ModelPath));
         string inputArg = Quote(Relative(assets.Examples[0].Path ?? Path.Combine(dir, "input.json")));
         console.MarkupLine($"  [deepskyblue1]prova run[/] {Markup.Escape(modelArg)} --input {Markup.Escape(inputArg)} --threads 1");
-        console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "result.json")))} --model {Markup.Escape(modelArg)}");
-        console.MarkupLine("  [deepskyblue1]prova key new[/] && [deepskyblue1]prova node start[/]   [grey](your own node; the key password comes from PROVA_KEY_PASSWORD or a prompt)[/]");
-        console.MarkupLine($"  [deepskyblue1]prova model push[/] {Markup.Escape(modelArg)} --name fashion-cnn --node http://127.0.0.1:7420");
+        console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "result-quorum.json")))} --model {Markup.Escape(modelArg)}");
+        console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "evidence.json")))} --model {Markup.Escape(modelArg)}");
+        console.MarkupLine("  [deepskyblue1]prova devnet up[/] --nodes 4 --fault 3:corrupt-output   [grey](your own local network; Ctrl+C stops it)[/]");
+        console.MarkupLine($"  [deepskyblue1]prova infer[/] <cid> --input {Markup.Escape(inputArg)} --mode quorum:3 --node http://127.0.0.1:PORT -o result.json");
         console.MarkupLine($"[grey]demo finished in {clock.Elapsed.TotalSeconds:F1} s[/]");
         return ok ? ExitCodes.Success : ExitCodes.VerificationFailed;
     }
 
-    private static async Task<bool> HostRunVerifyAsync(IAnsiConsole console, DemoAssets assets, string dir, string dataDir, CancellationToken ct)
-    {
-        Rule(console, "3. host: a local node, push, list");
-        var nodeKey = PrivateKey.Generate();
-        await using var node = await NodeHost.StartAsync(
-            new NodeOptions { DataDir = dataDir, Listen = "127.0.0.1:0", Key = nodeKey, InferenceThreads = 1 },
-            LogLevel.None, ct);
-        console.MarkupLine($"[grey]node[/] {node.Address} listening on {Markup.Escape(node.Url.ToString())} [grey](fresh key, temporary store)[/]");
-        using var client = new ProvaClient(node.Url);
-        var owner = PrivateKey.Generate();
-        var pushed = await client.PushAsync(assets.ModelPath,
-            new PushOptions { Name = "fashion-cnn", Version = "1.0.0", Description = "Fashion-MNIST CNN (prova demo)", License = "MIT" },
-            owner, null, ct);
-        double seconds = Math.Max(pushed.Elapsed.TotalSeconds, 1e-6);
-        console.MarkupLine($"[grey]pushed[/] {NetworkOptions.Bytes(pushed.Bytes)} in {pushed.ChunkCount} chunk(s), {pushed.Elapsed.TotalMilliseconds:F0} ms ({NetworkOptions.Bytes((long)(pushed.BytesUploaded / seconds))}/s), signed by owner {owner.Address}");
-        console.MarkupLine($"[grey]CID[/]    [bold]{pushed.Cid}[/]");
-        var list = new Table().Border(TableBorder.Rounded).Title("prova model ls");
-        list.AddColumn("name");
-        list.AddColumn("version");
-        list.AddColumn("CID");
-        list.AddColumn("inputs → outputs");
-        foreach (var m in await client.ListModelsAsync(cancellationToken: ct))
-        {
-            list.AddRow(Markup.Escape(m.Name), Markup.Escape(m.Version), m.Cid.ToString(),
-                Markup.Escape(string.Join(", ", m.Inputs) + " → " + string.Join(", ", m.Outputs)));
-        }
-        console.Write(list);
+    private const int LyingNode = 3;
 
-        Rule(console, "4. run on the node, verify offline, catch a lie");
+    private static async Task<bool> NetworkStoryAsync(IAnsiConsole console, DemoAssets assets, string dir, CancellationToken ct)
+    {
+        Rule(console, "3. a network: four nodes on this machine, one of them lies");
+        var started = Stopwatch.StartNew();
+        await using var devnet = await Devnet.StartAsync(new DevnetOptions
+        {
+            Nodes = 4,
+            Replicas = 3,
+            Faults = new Dictionary<int, string> { [LyingNode] = "corrupt-output" },
+        }, ct);
+        var nodes = new Table().Border(TableBorder.Rounded);
+        nodes.AddColumn("#");
+        nodes.AddColumn("node address (its key, fresh)");
+        nodes.AddColumn("endpoint");
+        nodes.AddColumn("behaviour");
+        foreach (var n in devnet.Nodes)
+        {
+            nodes.AddRow(n.Index.ToString(CultureInfo.InvariantCulture), n.Address.ToString(), n.Url.AbsoluteUri.TrimEnd('/'),
+                n.Fault is null ? "[green]honest[/]" : "[red]flips one output bit, signs it anyway[/]");
+        }
+        console.Write(nodes);
+        console.MarkupLine($"[grey]4 'prova node start' processes, seeded with each other, healthy in {started.Elapsed.TotalSeconds:F1} s[/]");
+        var liar = devnet.Nodes[LyingNode].Address;
+
+        Rule(console, "4. publish once, replicate to every node");
+        var owner = PrivateKey.Generate();
+        PushResult pushed;
+        using (var client = new ProvaClient(devnet.Nodes[0].Url))
+        {
+            pushed = await client.PushAsync(assets.ModelPath,
+                new PushOptions { Name = "fashion-cnn", Version = "1.0.0", Description = "Fashion-MNIST CNN (prova demo)", License = "MIT" },
+                owner, null, ct);
+        }
+        console.MarkupLine($"[grey]pushed to node 0:[/] {NetworkOptions.Bytes(pushed.Bytes)} in {pushed.ChunkCount} chunk(s), signed by owner {owner.Address}");
+        console.MarkupLine($"[grey]CID[/]    [bold]{pushed.Cid}[/]");
+        var replicating = Stopwatch.StartNew();
+        IReadOnlyList<int> hosts;
+        try
+        {
+            hosts = await devnet.WaitForReplicasAsync(pushed.Cid, devnet.Nodes.Count, TimeSpan.FromSeconds(8),
+                new SyncProgress<IReadOnlyList<int>>(list => console.MarkupLine(
+                    $"  [grey]{replicating.Elapsed.TotalSeconds,4:F1} s[/] hosted by {list.Count}/4 nodes {Bar(list.Count, 4)} [grey](nodes {string.Join(", ", list)})[/]")), ct);
+        }
+        catch (CliException ex)
+        {
+            console.MarkupLine($"[yellow]note:[/] {Markup.Escape(ex.Message)}; pushing to the other nodes directly");
+            foreach (var n in devnet.Nodes.Skip(1))
+            {
+                using var client = new ProvaClient(n.Url);
+                await client.PushAsync(assets.ModelPath, new PushOptions { Name = "fashion-cnn", Version = "1.0.0" }, owner, null, ct);
+            }
+            hosts = await devnet.WaitForReplicasAsync(pushed.Cid, devnet.Nodes.Count, TimeSpan.FromSeconds(15), null, ct);
+        }
+        bool ok = Check(console, hosts.Count == devnet.Nodes.Count, $"every node holds the model, each chunk verified against the CID ({replicating.Elapsed.TotalSeconds:F1} s)", "the model did not reach every node");
+
+        using var network = devnet.Network();
         var example = assets.Examples[0];
-        var answer = await client.InferAsync(pushed.Cid, example.Inputs, Receipt.AttestedMode, cancellationToken: ct);
-        var scores = First(answer.Outputs);
+        byte[] modelBytes = File.ReadAllBytes(assets.ModelPath);
+        var verifyOptions = new ResultVerifierOptions { ModelBytes = modelBytes };
+
+        Rule(console, "5. attested: one node answers and signs");
+        var attested = await network.InferAsync(pushed.Cid, example.Inputs, Receipt.AttestedMode, new NetworkInferOptions { Exclude = [liar] }, ct);
+        var answer = attested.Answers[0];
+        var scores = First(attested.Outputs);
         int predicted = TensorView.ArgMax(scores) ?? -1;
-        var receipt = answer.Receipt;
         var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
         grid.AddRow("[grey]input[/]", Markup.Escape(example.Name) + (example.Label is { } l ? $" (true label {Markup.Escape(assets.ClassName(l))})" : ""));
         grid.AddRow("[grey]output[/]", $"{Markup.Escape(TensorView.Values(scores, 10))} → [bold]{Markup.Escape(assets.ClassName(predicted))}[/]");
-        grid.AddRow("[grey]node[/]", $"{receipt.Node} in {TensorView.Ms(answer.LatencyMs)}");
-        grid.AddRow("[grey]receipt[/]", $"mode {Markup.Escape(receipt.Mode)}, chain {receipt.ChainId}, request {receipt.RequestId.ToString()[..18]}…");
-        grid.AddRow("[grey]hashes[/]", $"inputs {receipt.InputHash.ToString()[..18]}…  outputs {receipt.OutputHash.ToString()[..18]}…");
-        grid.AddRow("[grey]signature[/]", $"{receipt.Signature.ToString()[..26]}… (EIP-712)");
-        console.Write(new Panel(grid).Header("prova infer").Border(BoxBorder.Rounded));
-        bool ok = Check(console, answer.Verification.IsValid, "the receipt is signed by the node and matches the inputs sent and outputs received",
-            $"the node's receipt does not check out: {answer.Verification}");
+        grid.AddRow("[grey]node[/]", $"{answer.Receipt.Node} at {Markup.Escape(answer.Node?.ToString().TrimEnd('/') ?? "?")}, {TensorView.Ms(answer.LatencyMs)}");
+        grid.AddRow("[grey]receipt[/]", $"mode {Markup.Escape(answer.Receipt.Mode)}, chain {answer.Receipt.ChainId}, request {answer.Receipt.RequestId.ToString()[..18]}…");
+        grid.AddRow("[grey]signature[/]", $"{answer.Receipt.Signature.ToString()[..26]}… (EIP-712)");
+        console.Write(new Panel(grid).Header("prova infer --mode attested").Border(BoxBorder.Rounded));
+        string attestedPath = Path.Combine(dir, "result.json");
+        attested.ToResultFile().Save(attestedPath);
+        ok &= PrintVerification(console, ResultVerifier.Verify(File.ReadAllBytes(attestedPath), verifyOptions).Checks, $"prova verify {Relative(attestedPath)} --model {Relative(assets.ModelPath)}");
+        ok &= Check(console, answer.Verification.IsValid, "verified offline: genuine receipt, and re-running the model gives the same bytes", "the attested result did not verify");
 
-        var file = answer.ToResultFile();
-        string resultPath = Path.Combine(dir, "result.json");
-        file.Save(resultPath);
-        var options = new ResultVerifierOptions { ModelBytes = File.ReadAllBytes(assets.ModelPath), ExpectedSigner = node.Address };
-        console.MarkupLine($"[bold]prova verify[/] {Markup.Escape(resultPath)} --model {Markup.Escape(Relative(assets.ModelPath))}  [grey](offline: no node involved)[/]");
-        var verification = ResultVerifier.Verify(file.ToJsonBytes(), options);
-        foreach (var c in verification.Checks)
+        Rule(console, "6. quorum:3: three distinct nodes must agree bit for bit");
+        var quorum = await network.InferAsync(pushed.Cid, example.Inputs, "quorum:3", new NetworkInferOptions { Exclude = [liar] }, ct);
+        console.Write(InferCommand.Claims(quorum.Answers, quorum.OutputHash));
+        string quorumPath = Path.Combine(dir, "result-quorum.json");
+        quorum.ToResultFile().Save(quorumPath);
+        var quorumCheck = ResultVerifier.Verify(File.ReadAllBytes(quorumPath), verifyOptions);
+        ok &= PrintVerification(console, quorumCheck.Checks, $"prova verify {Relative(quorumPath)} --model {Relative(assets.ModelPath)}");
+        ok &= Check(console, quorumCheck.IsValid, "the honest nodes agree: 3 receipts, one output hash", "the quorum result did not verify");
+
+        Rule(console, "7. catch the lying node");
+        console.MarkupLine($"[grey]the same request, with node {LyingNode} ({liar}) in the quorum:[/]");
+        bool caught = false;
+        try
+        {
+            await network.InferAsync(pushed.Cid, example.Inputs, "quorum:3", new NetworkInferOptions { Include = [liar] }, ct);
+            console.MarkupLine("[red]the quorum agreed although a member lies[/]");
+        }
+        catch (QuorumDisagreementException ex)
+        {
+            console.Write(InferCommand.Claims(ex.Answers, null));
+            console.MarkupLine($"[red]✗ the nodes disagree[/]: prova infer exits 1 and writes the evidence");
+            string evidencePath = Path.Combine(dir, "evidence.json");
+            ex.Evidence.Save(evidencePath);
+            var v = EvidenceVerifier.Verify(File.ReadAllBytes(evidencePath), verifyOptions);
+            ok &= PrintVerification(console, v.Checks, $"prova verify {Relative(evidencePath)} --model {Relative(assets.ModelPath)}");
+            caught = v.IsValid && v.Liars.Count == 1 && v.Liars[0] == liar;
+            if (caught)
+            {
+                console.MarkupLine($"  [red bold]→ node {LyingNode} ({liar}) lied[/]: its signed receipt is the proof (a future challenge on chain)");
+            }
+        }
+        ok &= Check(console, caught, $"the lying node is caught and named, with evidence signed by itself", "the lying node was not identified");
+        using (var prover = new ProvaClient(devnet.Nodes.First(n => n.Fault is null).Url))
+        {
+            ok &= await DemoProofStep.RunAsync(console, prover, assets, dir, ct);
+        }
+        console.MarkupLine("[grey]stopping the devnet and removing its temporary stores[/]");
+        return ok;
+    }
+
+    private static bool PrintVerification(IAnsiConsole console, IReadOnlyList<ResultCheck> checks, string command)
+    {
+        console.MarkupLine($"[bold]{Markup.Escape(command)}[/]  [grey](offline: no node involved)[/]");
+        foreach (var c in checks)
         {
             console.MarkupLine(c.Passed
                 ? $"  [green]✓[/] {c.Name,-13} {Markup.Escape(c.Message)}"
                 : $"  [red]✗[/] {c.Name,-13} {Markup.Escape(c.Message)}");
         }
-        ok &= Check(console, verification.IsValid && verification.Checks.Any(c => c.Name == "re-execution"),
-            "verified: genuine receipt, and re-running the model gives the same bytes", "the honest result did not verify");
-
-        // A lying node: the same result with one bit of one output element flipped.
-        var (tampered, what) = Tamper(file, assets);
-        string tamperedPath = Path.Combine(dir, "result-tampered.json");
-        tampered.Save(tamperedPath);
-        console.MarkupLine($"[bold]a lying node[/]: {Markup.Escape(what)}, saved as {Markup.Escape(tamperedPath)}");
-        var caught = ResultVerifier.Verify(tampered.ToJsonBytes(), options);
-        if (caught.Failure is { } failure)
-        {
-            console.MarkupLine($"  [red]✗[/] {failure.Name,-13} {Markup.Escape(ProvaCli.OneLine(failure.Message))}");
-        }
-        ok &= Check(console, !caught.IsValid, "tampering caught: the changed result is rejected", "the tampered result was accepted");
-        ok &= await DemoProofStep.RunAsync(console, client, assets, dir, ct);
-        console.MarkupLine("[grey]stopping the node and removing its temporary store[/]");
-        return ok;
+        return checks.All(c => c.Passed);
     }
 
-    /// <summary>A copy of <paramref name="file"/> whose first output has the lowest bit of its top score flipped.</summary>
-    private static (ResultFile File, string What) Tamper(ResultFile file, DemoAssets assets)
+    private static string Bar(int done, int total) => "[green]" + new string('█', done * 6) + "[/][grey]" + new string('░', (total - done) * 6) + "[/]";
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
-        var outputs = new Dictionary<string, Tensor>(file.Outputs);
-        string name = file.Outputs.Keys.Order(StringComparer.Ordinal).First();
-        var original = outputs[name];
-        var copy = new Tensor(original.Type, original.Shape, (Array)original.Data.Clone());
-        int index = TensorView.ArgMax(copy) ?? 0;
-        string what;
-        if (copy.Data is float[] f)
-        {
-            float before = f[index];
-            f[index] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(before) ^ 1);
-            what = $"output '{name}'[{index}] ({assets.ClassName(index)}) {before.ToString("R", CultureInfo.InvariantCulture)} → {f[index].ToString("R", CultureInfo.InvariantCulture)} (one bit)";
-        }
-        else
-        {
-            var bytes = copy.Bytes().ToArray();
-            bytes[0] ^= 1;
-            copy = Tensor.FromBytes(original.Type, original.Shape, bytes);
-            what = $"output '{name}' with one bit flipped";
-        }
-        outputs[name] = copy;
-        return (file with { Outputs = outputs }, what);
+        public void Report(T value) => report(value);
     }
 
     private static DemoAssets BuildFallback(IAnsiConsole console, string dir)

@@ -7,7 +7,7 @@ public sealed class DemoCommandTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void DemoTellsTheWholeStoryAndCatchesTheTamperedResult()
+    public void DemoTellsTheWholeStoryAndCatchesTheLyingNode()
     {
         var result = CliHarness.Run("demo", "--dir", _dir.Path);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -15,21 +15,27 @@ public sealed class DemoCommandTests : IDisposable
         // The trained model classifies held-out images with real class names.
         Assert.Contains("predicted Ankle boot ✓", output);
         Assert.Contains("true      Ankle boot", output);
-        // Determinism, hosting (a CID), the node's answer and the offline verification.
+        // Determinism, the devnet, publication (a CID), replication, both modes and their verification.
         Assert.Contains("✓ bit-identical across thread counts", output);
         Assert.Matches(@"CID\s+bafkrei[a-z2-7]{52}", output);
-        Assert.Contains("✓ the receipt is signed by the node", output);
-        Assert.Contains("✓ re-execution", output);
-        Assert.Contains("✓ verified: genuine receipt, and re-running the model gives the same bytes", output);
-        // The tampered copy is rejected, with the reason.
-        Assert.Contains("✗ outputs", output);
-        Assert.Contains("✓ tampering caught", output);
-        Assert.DoesNotContain("✗ the", output);
+        Assert.Contains("✓ every node holds the model", output);
+        Assert.Contains("✓ verified offline: genuine receipt, and re-running the model gives the same bytes", output);
+        Assert.Contains("✓ quorum        3 distinct nodes signed the same output hash", output);
+        Assert.Contains("✓ the honest nodes agree", output);
+        // The lying node is caught and named.
+        Assert.Contains("✗ the nodes disagree", output);
+        Assert.Matches(@"node 3 \(0x[0-9a-fA-F]{40}\) lied", output);
+        Assert.Contains("✓ the lying node is caught and named", output);
+        Assert.DoesNotContain("✗ the lying", output);
 
-        // The result file it wrote verifies with `prova verify`; the tampered one fails with exit 1.
+        // The files it wrote verify with `prova verify`; the evidence names the liar; a changed result fails with exit 1.
         Assert.Equal(0, CliHarness.Run("verify", _dir.File("result.json")).ExitCode);
-        var tampered = CliHarness.Run("verify", _dir.File("result-tampered.json"));
-        Assert.Equal(1, tampered.ExitCode);
-        Assert.Contains("outputs", tampered.Err);
+        Assert.Equal(0, CliHarness.Run("verify", _dir.File("result-quorum.json")).ExitCode);
+        var evidence = CliHarness.Run("verify", _dir.File("evidence.json"), "--model", RepoFiles.Get("models/fashion-cnn.onnx"));
+        Assert.True(evidence.ExitCode == 0, evidence.ToString());
+        Assert.Matches(@"node 0x[0-9a-fA-F]{40} lied", evidence.Out);
+        string text = File.ReadAllText(_dir.File("result-quorum.json"));
+        File.WriteAllText(_dir.File("result-quorum.json"), text.Replace("\"quorum:3\"", "\"quorum:2\""));
+        Assert.Equal(1, CliHarness.Run("verify", _dir.File("result-quorum.json")).ExitCode);
     }
 }

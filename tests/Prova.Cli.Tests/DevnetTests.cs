@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Prova.Core;
+using Prova.Core.Content;
+using Prova.Core.Keys;
+using Prova.Sdk;
+
+namespace Prova.Cli.Tests;
+
+internal static class RepoFiles
+{
+    public static string Get(string relative) =>
+        Path.Combine(DemoAssets.FindRepository() ?? throw new InvalidOperationException("repository not found"), relative);
+}
+
+/// <summary>Real devnets of `prova node start` child processes: quorum through the CLI, evidence, a node killed under load, `devnet up` itself.</summary>
+public sealed class DevnetTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static async Task<Cid> PushEverywhereAsync(Devnet devnet, string model)
+    {
+        var owner = PrivateKey.Generate();
+        Cid cid = default;
+        foreach (var node in devnet.Nodes)
+        {
+            using var client = new ProvaClient(node.Url);
+            cid = (await client.PushAsync(model, new PushOptions { Name = "devnet/mlp" }, owner)).Cid;
+        }
+        return cid;
+    }
+
+    [Fact]
+    public async Task QuorumThroughTheCliCatchesTheCorruptingNodeAndEvidenceNamesIt()
+    {
+        await using var devnet = await Devnet.StartAsync(new DevnetOptions { Nodes = 4, Faults = new Dictionary<int, string> { [3] = "corrupt-output" } });
+        string model = RepoFiles.Get("models/fashion-mlp.onnx");
+        var cid = await PushEverywhereAsync(devnet, model);
+        string input = RepoFiles.Get("models/examples/fashion-test-00001.json");
+        string seed = devnet.Nodes[0].Url.ToString();
+        string liar = devnet.Nodes[3].Address.ToString();
+
+        var ok = CliHarness.Run("infer", cid.ToString(), "--input", input, "--mode", "quorum:3", "--node", seed, "--exclude", liar, "-o", _dir.File("r.json"));
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+        Assert.Contains("3 distinct nodes signed the same output hash", ok.Out);
+        var verified = CliHarness.Run("verify", _dir.File("r.json"), "--model", model);
+        Assert.True(verified.ExitCode == 0, verified.ToString());
+        Assert.Equal(3, JsonDocument.Parse(File.ReadAllText(_dir.File("r.json"))).RootElement.GetProperty("evidence").GetProperty("receipts").GetArrayLength());
+
+        for (int i = 0; i < 3; i++)
+        {
+            string evidence = _dir.File($"evidence-{i}.json");
+            var bad = CliHarness.Run("infer", cid.ToString(), "--input", input, "--mode", "quorum:3", "--node", seed, "--include", liar, "--evidence", evidence);
+            Assert.True(bad.ExitCode == 1, bad.ToString());
+            Assert.Contains("disagree", bad.Err);
+            Assert.Contains(evidence, bad.Err);
+            // The model is pulled from a node (verified against its CID) to re-execute.
+            var check = CliHarness.Run("verify", evidence, "--node", seed, "--json");
+            Assert.True(check.ExitCode == 0, check.ToString());
+            var json = JsonDocument.Parse(check.Out).RootElement;
+            Assert.Equal(liar, Assert.Single(json.GetProperty("liars").EnumerateArray()).GetString());
+            Assert.Equal(2, json.GetProperty("honest").GetArrayLength());
+        }
+        // Evidence altered after the fact is rejected.
+        string text = File.ReadAllText(_dir.File("evidence-0.json"));
+        var doc = JsonDocument.Parse(text).RootElement;
+        string someHash = doc.GetProperty("receipts")[0].GetProperty("outputHash").GetString()!;
+        string otherHash = "0x" + new string('1', 64);
+        File.WriteAllText(_dir.File("forged.json"), text.Replace(someHash, otherHash));
+        var forged = CliHarness.Run("verify", _dir.File("forged.json"));
+        Assert.Equal(1, forged.ExitCode);
+    }
+
+    [Fact]
+    public async Task KillingANodeUnderLoadLosesNoRequest()
+    {
+        await using var devnet = await Devnet.StartAsync(new DevnetOptions { Nodes = 4 });
+        var cid = await PushEverywhereAsync(devnet, RepoFiles.Get("models/fashion-mlp.onnx"));
+        var inputs = TensorJson.ReadRequestFile(RepoFiles.Get("models/examples/fashion-test-00002.json"));
+        using var network = devnet.Network(new ProvaNetworkOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
+        await network.RefreshAsync();
+        int done = 0;
+        var victim = devnet.Nodes[1];
+        var killer = Task.Run(async () =>
+        {
+            while (Volatile.Read(ref done) < 12)
+            {
+                await Task.Delay(5);
+            }
+            devnet.Kill(1);
+        });
+        var results = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        {
+            await Task.Delay(i * 4);
+            var r = await network.InferAsync(cid, inputs);
+            Interlocked.Increment(ref done);
+            return r;
+        }));
+        await killer;
+        Assert.False(victim.IsRunning);
+        Assert.Equal(60, results.Length);
+        Assert.Single(results.Select(r => r.OutputHash).Distinct());
+        Assert.All(results, r => Assert.True(r.Answers[0].Verification.IsValid));
+        Assert.Contains(results.SelectMany(r => r.Failures), f => f.Address == victim.Address);
+    }
+
+    [Fact]
+    public async Task DevnetUpStartsHealthyNodesAndStopsThemAllOnSigterm()
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        foreach (var a in new[] { CliHarness.ProvaDll, "devnet", "up", "--nodes", "2", "--json" })
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var parent = Process.Start(start)!;
+        var pids = new List<int>();
+        try
+        {
+            string? line = await parent.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(90));
+            Assert.True(line is not null, "devnet up printed nothing");
+            var nodes = JsonDocument.Parse(line).RootElement.GetProperty("nodes");
+            Assert.Equal(2, nodes.GetArrayLength());
+            foreach (var n in nodes.EnumerateArray())
+            {
+                pids.Add(n.GetProperty("pid").GetInt32());
+                using var client = new ProvaClient(new Uri(n.GetProperty("url").GetString()!));
+                Assert.True(await client.IsHealthyAsync());
+                Assert.Equal(n.GetProperty("address").GetString(), (await client.GetNodeInfoAsync()).Address.ToString());
+            }
+            using (var term = Process.Start("kill", ["-TERM", parent.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                term.WaitForExit();
+            }
+            Assert.True(parent.WaitForExit(30_000), "devnet up did not stop on SIGTERM");
+            Assert.Equal(0, parent.ExitCode);
+            foreach (int pid in pids)
+            {
+                Assert.False(Alive(pid), $"node process {pid} outlived the devnet");
+            }
+        }
+        finally
+        {
+            if (!parent.HasExited)
+            {
+                parent.Kill(entireProcessTree: true);
+            }
+            foreach (int pid in pids.Where(Alive))
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+        }
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
+    public void BadDevnetAndInferUsageIsExitTwoWithOneLine()
+    {
+        var fault = CliHarness.Run("devnet", "up", "--nodes", "2", "--fault", "5:corrupt-output");
+        Assert.Equal(2, fault.ExitCode);
+        Assert.Contains("node 5", fault.Err);
+        var spec = CliHarness.Run("devnet", "up", "--fault", "corrupt-output");
+        Assert.Equal(2, spec.ExitCode);
+        Assert.Contains("i:SPEC", spec.Err);
+        var mode = CliHarness.Run("infer", "bafkreial7j2nhedcrhfu6ni2z6hpv4kmlzgdpgi6yswlflsntrd6iv7bvu", "--input", RepoFiles.Get("models/examples/fashion-test-00001.json"), "--mode", "quorum:x");
+        Assert.Equal(2, mode.ExitCode);
+        Assert.Contains("quorum:K", mode.Err);
+    }
+}
