@@ -381,7 +381,7 @@ public sealed class ProvaNetwork : IDisposable
         }
         if (hosts.Count == 0)
         {
-            throw new ProvaClientException($"no node hosts model {model} (asked {_nodes.Count} node(s))", "no-hosts");
+            throw new ProvaClientException($"no node hosts model {model} (unknown-model on the {_nodes.Count} node(s) known)", "no-hosts");
         }
         if (DistinctAddresses(hosts) < k)
         {

@@ -80,28 +80,34 @@ public sealed class DevnetTests : IDisposable
         await using var devnet = await Devnet.StartAsync(new DevnetOptions { Nodes = 4 });
         var cid = await PushEverywhereAsync(devnet, RepoFiles.Get("models/fashion-mlp.onnx"));
         var inputs = TensorJson.ReadRequestFile(RepoFiles.Get("models/examples/fashion-test-00002.json"));
-        using var network = devnet.Network(new ProvaNetworkOptions { RequestTimeout = TimeSpan.FromSeconds(10) });
+        // Peer lists are not re-fetched during the test, so the client learns of the crash only by its requests failing.
+        using var network = devnet.Network(new ProvaNetworkOptions { RequestTimeout = TimeSpan.FromSeconds(10), RefreshInterval = TimeSpan.FromHours(1) });
         await network.RefreshAsync();
+        const int Total = 60;
+        int started = 0;
         int done = 0;
         var victim = devnet.Nodes[1];
         var killer = Task.Run(async () =>
         {
-            while (Volatile.Read(ref done) < 12)
+            while (Volatile.Read(ref done) < 15)
             {
-                await Task.Delay(5);
+                await Task.Delay(1);
             }
             devnet.Kill(1);
         });
-        var results = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        var results = new System.Collections.Concurrent.ConcurrentBag<NetworkInferenceResult>();
+        // 8 clients in a closed loop: requests keep coming before, during and after the kill.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
         {
-            await Task.Delay(i * 4);
-            var r = await network.InferAsync(cid, inputs);
-            Interlocked.Increment(ref done);
-            return r;
+            while (Interlocked.Increment(ref started) <= Total)
+            {
+                results.Add(await network.InferAsync(cid, inputs));
+                Interlocked.Increment(ref done);
+            }
         }));
         await killer;
         Assert.False(victim.IsRunning);
-        Assert.Equal(60, results.Length);
+        Assert.Equal(Total, results.Count);
         Assert.Single(results.Select(r => r.OutputHash).Distinct());
         Assert.All(results, r => Assert.True(r.Answers[0].Verification.IsValid));
         Assert.Contains(results.SelectMany(r => r.Failures), f => f.Address == victim.Address);

@@ -56,7 +56,7 @@ public sealed class Replicator : IDisposable
         _logger = logger;
     }
 
-    /// <summary>Models this node has pulled and published since it started.</summary>
+    /// <summary>Models this node has pulled and newly published since it started.</summary>
     public long Replicated => Interlocked.Read(ref _replicated);
 
     /// <summary>Chunks peers served that did not match the manifest (none of them stored).</summary>
@@ -103,7 +103,8 @@ public sealed class Replicator : IDisposable
             var cid = group.Key;
             var hosts = group.ToList();
             if (_pulls.ContainsKey(cid) || (_backoff.TryGetValue(cid, out var b) && b.RetryAt > now)
-                || !ShouldPull(cid, self.Address, hosts.Select(h => h.Address).ToHashSet(), known, _options.Replicas))
+                || !ShouldPull(cid, self.Address, hosts.Select(h => h.Address).ToHashSet(), known, _options.Replicas)
+                || _catalog.Find(cid) is not null)
             {
                 continue;
             }
@@ -208,9 +209,12 @@ public sealed class Replicator : IDisposable
                 throw new ReplicationException($"no peer served a good chunk {index} of {cid} ({bad.Count} of {sources.Count} served bad chunks)");
             }
         }
-        var (info, _) = ModelEndpoints.PublishVerified(publication, _store, _catalog, _identity, _options, _time, _logger);
-        Interlocked.Increment(ref _replicated);
-        Log.Replicated(_logger, cid.ToString(), info.Name, info.Version, pulled);
+        var (info, created) = ModelEndpoints.PublishVerified(publication, _store, _catalog, _identity, _options, _time, _logger);
+        if (created)
+        {
+            Interlocked.Increment(ref _replicated);
+            Log.Replicated(_logger, cid.ToString(), info.Name, info.Version, pulled);
+        }
         return info;
     }
 
