@@ -15,7 +15,7 @@ internal static class ProofCli
         }
         string proved = proof.ProveMs is { } ms ? $", proved in {TensorView.Ms(ms)} on the node" : "";
         string verified = answer.ProofCheck is { Valid: true } check ? $"[green]verified[/] here in {TensorView.Ms(check.VerifyMs)}" : "[red]not verified[/]";
-        console.MarkupLine($"[grey]proof:[/]       {verified} — PRVP v1, {proof.Data.Length:N0} bytes{proved}, key {Markup.Escape(proof.KeyDigestHex[..18])}…");
+        console.MarkupLine($"[grey]proof:[/]       {verified} — PRVP v{Prova.Proofs.Inference.ProofFormat.Version}, {proof.Data.Length:N0} bytes{proved}, key {Markup.Escape(proof.KeyDigestHex[..18])}…");
     }
 
     /// <summary>A proof result can only be checked with the model (its verifying key): exit 2 naming the options when none was given.</summary>

@@ -24,7 +24,7 @@ public sealed record ProofEvidence
     /// <summary>The SHA-256 verifying-key digest the node says it proved with (the PRVP bytes carry it too).</summary>
     public required byte[] KeyDigest { get; init; }
 
-    /// <summary>The PRVP v1 proof bytes (docs/proofs.md "Proof binary format").</summary>
+    /// <summary>The PRVP proof bytes (docs/proofs.md "Proof binary format").</summary>
     public required byte[] Data { get; init; }
 
     /// <summary>The node's proving time (informational, not checked).</summary>

@@ -69,7 +69,7 @@ public sealed class ProofModeTests
 
                 var proof = answer.GetProperty("proof");
                 Assert.Equal("PRVP", proof.GetProperty("format").GetString());
-                Assert.Equal(1, proof.GetProperty("version").GetInt32());
+                Assert.Equal(ProofFormat.Version, proof.GetProperty("version").GetInt32());
                 Assert.Equal("0x" + Convert.ToHexStringLower(circuit.KeyDigest), proof.GetProperty("keyDigest").GetString());
                 byte[] bytes = proof.GetProperty("data").GetBytesFromBase64();
                 Assert.Equal(bytes.Length, proof.GetProperty("size").GetInt32());

@@ -29,8 +29,11 @@ public static class InferenceProver
         var values = circuit.Evaluate(inputs, ys);
         using var t = Statement.Begin(circuit, inputs, outputs);
         var layers = new List<LayerProof>(circuit.Layers.Count);
-        foreach (var layer in circuit.Layers)
+        var committed = circuit.WeightsCommitted
+            ?? throw new ProofException(ProofErrorCode.Unsupported, "this circuit was built from a verifying key and holds no weights: proving needs the model file");
+        for (int l = 0; l < circuit.Layers.Count; l++)
         {
+            var layer = circuit.Layers[l];
             var x = values[layer.Input];
             var g = layer.Geometry(x.Shape);
             var xc = layer.Centered(x);
@@ -40,7 +43,7 @@ public static class InferenceProver
             {
                 throw new ProofException(ProofErrorCode.Unsupported, $"layer '{layer.Name}': the engine's output differs from the proven integer semantics");
             }
-            layers.Add(LayerProtocol.Prove(t, layer, xc, x.ShapeArray(), g, acc));
+            layers.Add(LayerProtocol.Prove(t, layer, committed[l], xc, x.ShapeArray(), g, acc));
         }
         return (outputs, new InferenceProof { KeyDigest = circuit.KeyDigest, Layers = layers });
     }

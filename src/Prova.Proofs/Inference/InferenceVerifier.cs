@@ -71,7 +71,7 @@ public static class InferenceVerifier
             var layer = circuit.Layers[l];
             var x = values[layer.Input];
             var g = layer.Geometry(x.Shape);
-            LayerProtocol.Verify(t, layer, layer.Centered(x), x.ShapeArray(), g, proof.Layers[l]);
+            LayerProtocol.Verify(t, layer, circuit.WeightCommitments[l], layer.Centered(x), x.ShapeArray(), g, proof.Layers[l]);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Prova.Proofs.Commitments;
 using Prova.Proofs.Field;
 using Prova.Proofs.Transcript;
 
@@ -13,7 +14,13 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 internal static class LayerProtocol
 {
-    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, int[] xc, int[] xShape, LayerGeometry g, int[] acc)
+    /// <summary>
+    /// The weight commitments' parameters (protocol constants of v2): rate 1/4 and t = 275 queries,
+    /// 114 bits per opening, so that up to 4096 layers keep ≥ 100 bits overall (docs/proofs.md).
+    /// </summary>
+    public static LigeroParameters WeightPcs { get; } = LigeroParameters.ForSecurity(114, 2);
+
+    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, int[] xShape, LayerGeometry g, int[] acc)
     {
         var (ri, rj) = Begin(t, layer, g, acc);
         int kVars = Eq.Vars(layer.K);
@@ -23,6 +30,7 @@ internal static class LayerProtocol
         layer.ForEachEntry(xc, g, (i, k, v) => a[k] += eqI[i] * Fp.FromInt64(v));
         var w = WeightRow(layer, eqJ, 1 << kVars);
         var rounds = new Fp2[3 * kVars];
+        var rhoAll = new Fp2[kVars];
         int size = a.Length;
         for (int round = 0; round < kVars; round++)
         {
@@ -45,6 +53,7 @@ internal static class LayerProtocol
             rounds[3 * round + 2] = g2;
             t.AbsorbFp2s("round", rounds.AsSpan(3 * round, 3));
             var rho = t.ChallengeFp2("rho");
+            rhoAll[round] = rho;
             for (int m = 0; m < half; m++)
             {
                 a[m] = a[2 * m] + rho * (a[2 * m + 1] - a[2 * m]);
@@ -54,6 +63,11 @@ internal static class LayerProtocol
         }
         t.AbsorbFp2("a", a[0]);
         t.AbsorbFp2("w", w[0]);
+        var opening = LigeroPcs.Open(t, weights, [WeightPoint(rhoAll, rj)], out var opened);
+        if (opened[0] != w[0])
+        {
+            throw new ProofException(ProofErrorCode.Unsupported, $"layer '{layer.Name}': the committed weights do not evaluate to the sumcheck's weight claim");
+        }
         return new LayerProof
         {
             Rows = g.M,
@@ -63,12 +77,12 @@ internal static class LayerProtocol
             Rounds = rounds,
             InputClaim = a[0],
             WeightClaim = w[0],
-            Opening = [],
+            Opening = opening.ToBytes(),
         };
     }
 
     /// <summary>Checks one layer; throws <see cref="ProofException"/> (Rejected) when it does not hold.</summary>
-    public static void Verify(ProofTranscript t, QuantLayer layer, int[] xc, int[] xShape, LayerGeometry g, LayerProof proof)
+    public static void Verify(ProofTranscript t, QuantLayer layer, LigeroCommitment weights, int[] xc, int[] xShape, LayerGeometry g, LayerProof proof)
     {
         if (proof.Rows != g.M || proof.Columns != layer.N || proof.Accumulators.Length != (long)g.M * layer.N)
         {
@@ -138,17 +152,28 @@ internal static class LayerProtocol
         {
             throw Reject(layer, "the activations do not match the sumcheck's input claim");
         }
-        var w = WeightRow(layer, eqJ, eqK.Length);
-        Fp2 wEval = Fp2.Zero;
-        for (int k = 0; k < layer.K; k++)
+        // W'~(ρ, r_j) from the key's commitment to the weights.
+        LigeroOpening opening;
+        try
         {
-            wEval += eqK[k] * w[k];
+            opening = LigeroOpening.FromBytes(proof.Opening);
         }
-        if (wEval != proof.WeightClaim)
+        catch (ProofFormatException ex)
         {
-            throw Reject(layer, "the weights do not match the sumcheck's weight claim");
+            throw Reject(layer, "the weight opening is malformed: " + ex.Message);
+        }
+        try
+        {
+            LigeroPcs.Verify(t, weights, [WeightPoint(rho, rj)], [proof.WeightClaim], opening, WeightPcs);
+        }
+        catch (ProofRejectedException ex)
+        {
+            throw Reject(layer, $"the weight opening does not prove the sumcheck's weight claim ({ex.Code}: {ex.Message})");
         }
     }
+
+    /// <summary>The point (ρ ‖ r_j) at which the committed W' table is opened.</summary>
+    private static Fp2[] WeightPoint(Fp2[] rho, Fp2[] rj) => [.. rho, .. rj];
 
     private static (Fp2[] Ri, Fp2[] Rj) Begin(ProofTranscript t, QuantLayer layer, LayerGeometry g, int[] acc)
     {

@@ -5,6 +5,7 @@ using System.Text;
 using Prova.Core;
 using Prova.Core.Content;
 using Prova.Onnx;
+using Prova.Proofs.Commitments;
 using Prova.Runtime;
 
 namespace Prova.Proofs.Inference;
@@ -20,26 +21,31 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 public sealed class ProofCircuit : IDisposable
 {
-    public const string Protocol = "prova-inference-proof/v1";
+    public const string Protocol = "prova-inference-proof/v2";
 
     private readonly InferenceSession? _light;
     private readonly HashSet<string> _lightInputs;
     private readonly Lock _gate = new();
-    private readonly OnnxModel _model;
+    private readonly OnnxModel? _model;
+    private readonly byte[] _keyBytes;
     private readonly int _threads;
+    private readonly LigeroCommitted[]? _committed;
     private InferenceSession? _prover;
 
-    private ProofCircuit(OnnxModel model, Cid cid, QuantLayer[] layers, InferenceSession? light, HashSet<string> lightInputs, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, int threads)
+    private ProofCircuit(OnnxModel? model, LigeroCommitted[]? committed, VerifyingKeyFormat.Parts key, byte[] keyBytes, InferenceSession? light, int threads)
     {
         _model = model;
-        ModelCid = cid;
-        Layers = layers;
+        _committed = committed;
+        ModelCid = key.Cid;
+        Layers = key.Layers;
+        WeightCommitments = key.Commitments;
         _light = light;
-        _lightInputs = lightInputs;
-        InputNames = inputs;
-        OutputNames = outputs;
+        _lightInputs = new HashSet<string>(key.LightInputs, StringComparer.Ordinal);
+        InputNames = key.Inputs;
+        OutputNames = key.Outputs;
         _threads = threads;
-        KeyDigest = ComputeDigest(cid, layers);
+        _keyBytes = keyBytes;
+        KeyDigest = ComputeDigest(keyBytes);
     }
 
     /// <summary>The model's CID (over its chunk manifest, default chunk size).</summary>
@@ -50,6 +56,12 @@ public sealed class ProofCircuit : IDisposable
     public IReadOnlyList<string> InputNames { get; }
 
     public IReadOnlyList<string> OutputNames { get; }
+
+    /// <summary>Per proven layer: the Ligero commitment to W' (<see cref="QuantLayer.WeightTable"/>), part of the key.</summary>
+    public IReadOnlyList<LigeroCommitment> WeightCommitments { get; }
+
+    /// <summary>The prover's side of the weight commitments (null for a key without weights).</summary>
+    internal LigeroCommitted[]? WeightsCommitted => _committed;
 
     /// <summary>SHA-256 of the canonical encoding of the key (docs/proofs.md); every transcript starts with it.</summary>
     public byte[] KeyDigest { get; }
@@ -130,11 +142,11 @@ public sealed class ProofCircuit : IDisposable
                 throw new ProofException(ProofErrorCode.Unsupported, $"value '{name}' is neither computed nor an input");
             }
         }
-        InferenceSession? light = null;
+        byte[] lightBytes = [];
         if (lightOutputs.Count > 0)
         {
             var inits = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var name in consumed)
+            foreach (var name in consumed.Order(StringComparer.Ordinal))
             {
                 if (g.Initializers.TryGetValue(name, out var t))
                 {
@@ -155,17 +167,58 @@ public sealed class ProofCircuit : IDisposable
                     Initializers = inits,
                 },
             };
-            try
-            {
-                light = new InferenceSession(lightModel, new SessionOptions { Threads = threads, IntegerQdq = false, Optimize = false });
-            }
-            catch (ModelException ex)
-            {
-                throw new ProofException(ProofErrorCode.Unsupported, "the non-proven part of the graph cannot run on its own: " + ex.Message);
-            }
+            lightBytes = OnnxWriter.Write(lightModel);
         }
-        return new ProofCircuit(model, cid, [.. layers], light, new HashSet<string>(lightInputs.Select(i => i.Name), StringComparer.Ordinal),
-            g.Inputs.Where(i => !g.Initializers.ContainsKey(i.Name)).Select(i => i.Name).ToArray(), g.Outputs.Select(o => o.Name).ToArray(), threads);
+        var committed = new LigeroCommitted[layers.Count];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            committed[l] = LigeroPcs.Commit([layers[l].WeightTable()], LayerProtocol.WeightPcs);
+        }
+        var parts = new VerifyingKeyFormat.Parts(cid,
+            g.Inputs.Where(i => !g.Initializers.ContainsKey(i.Name)).Select(i => i.Name).ToArray(), g.Outputs.Select(o => o.Name).ToArray(),
+            lightInputs.Select(i => i.Name).ToArray(), lightBytes, [.. layers], Array.ConvertAll(committed, c => c.Commitment));
+        return new ProofCircuit(model, committed, parts, VerifyingKeyFormat.Write(parts), LightSession(lightBytes, threads), threads);
+    }
+
+    /// <summary>
+    /// A verifier-only circuit from the bytes of a verifying key (<see cref="VerifyingKey"/>): holds
+    /// no weights (only their commitments), so it cannot prove. The key names its model's CID; to
+    /// check that a key belongs to a model file, compare with <see cref="MatchesModel"/>.
+    /// </summary>
+    public static ProofCircuit FromVerifyingKey(ReadOnlySpan<byte> keyBytes, int threads = 1)
+    {
+        var parts = VerifyingKeyFormat.Read(keyBytes);
+        return new ProofCircuit(null, null, parts, keyBytes.ToArray(), LightSession(parts.LightGraph, threads), threads);
+    }
+
+    /// <summary>The verifying key's canonical bytes (PRVK v2); <see cref="KeyDigest"/> is their SHA-256.</summary>
+    public byte[] VerifyingKey => (byte[])_keyBytes.Clone();
+
+    /// <summary>True when this key is the one derived from the given model file (same CID and same digest).</summary>
+    public bool MatchesModel(byte[] modelBytes, int chunkSize = ModelManifest.DefaultChunkSize)
+    {
+        if (ModelManifest.Build(modelBytes, chunkSize).Cid != ModelCid)
+        {
+            return false;
+        }
+        using var derived = FromModelBytes(modelBytes, 1, chunkSize);
+        return derived.KeyDigest.AsSpan().SequenceEqual(KeyDigest);
+    }
+
+    private static InferenceSession? LightSession(byte[] lightBytes, int threads)
+    {
+        if (lightBytes.Length == 0)
+        {
+            return null;
+        }
+        try
+        {
+            return new InferenceSession(OnnxLoader.Load(lightBytes), new SessionOptions { Threads = threads, IntegerQdq = false, Optimize = false });
+        }
+        catch (ModelException ex)
+        {
+            throw new ProofException(ProofErrorCode.Unsupported, "the non-proven part of the graph cannot run on its own: " + ex.Message);
+        }
     }
 
     /// <summary>The prover's session over the whole model (with witness capture), created on first use.</summary>
@@ -175,6 +228,10 @@ public sealed class ProofCircuit : IDisposable
         {
             lock (_gate)
             {
+                if (_model is null)
+                {
+                    throw new ProofException(ProofErrorCode.Unsupported, "this circuit was built from a verifying key and holds no model: proving needs the model file");
+                }
                 return _prover ??= new InferenceSession(_model, new SessionOptions { Threads = _threads, CaptureWitness = true });
             }
         }
@@ -232,41 +289,16 @@ public sealed class ProofCircuit : IDisposable
         return values;
     }
 
-    private static byte[] ComputeDigest(Cid cid, QuantLayer[] layers)
+    /// <summary>SHA-256(u32 length ‖ "prova-proof-vk/v2" ‖ key bytes).</summary>
+    private static byte[] ComputeDigest(byte[] keyBytes)
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        void U32(long v)
-        {
-            Span<byte> b = stackalloc byte[4];
-            BinaryPrimitives.WriteInt32LittleEndian(b, (int)v);
-            h.AppendData(b);
-        }
-        void Str(string s)
-        {
-            var bytes = Encoding.UTF8.GetBytes(s);
-            U32(bytes.Length);
-            h.AppendData(bytes);
-        }
-        Str("prova-proof-vk/v1");
-        var cidBytes = cid.ToBytes();
-        U32(cidBytes.Length);
-        h.AppendData(cidBytes);
-        U32(layers.Length);
-        foreach (var l in layers)
-        {
-            Str(l.Name);
-            foreach (var v in new long[] { (int)l.Kind, l.K, l.N, l.XZero, l.YZero, l.Lo, l.Hi, (int)l.OutputType, l.C, l.KH, l.KW, l.SH, l.SW, l.DH, l.DW, l.Pads[0], l.Pads[1], l.Pads[2], l.Pads[3] })
-            {
-                U32(v);
-            }
-            foreach (var rq in l.Requant)
-            {
-                U32(rq.Multiplier);
-                U32(rq.Shift);
-            }
-            h.AppendData(MemoryMarshal.AsBytes(l.Bias.AsSpan()));
-            h.AppendData(SHA256.HashData(MemoryMarshal.AsBytes(l.Weights.AsSpan())));
-        }
+        var domain = Encoding.UTF8.GetBytes("prova-proof-vk/v2");
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(b, domain.Length);
+        h.AppendData(b);
+        h.AppendData(domain);
+        h.AppendData(keyBytes);
         return h.GetHashAndReset();
     }
 

@@ -12,7 +12,7 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 public static class ProofFormat
 {
-    public const ushort Version = 1;
+    public const ushort Version = 2;
 
     /// <summary>Largest proof accepted (bytes).</summary>
     public const int MaxBytes = 256 << 20;

@@ -1,5 +1,6 @@
 using Prova.Core;
 using Prova.Onnx;
+using Prova.Proofs.Field;
 
 namespace Prova.Proofs.Inference;
 
@@ -233,6 +234,24 @@ public sealed class QuantLayer
         DataType.Int32 => (int[])t.Data,
         _ => throw new ProofException(ProofErrorCode.Unsupported, $"unexpected type {t.Type}"),
     };
+
+    /// <summary>
+    /// W' as the multilinear table the weight commitment holds: index k + 2^⌈log K⌉·j (k = low
+    /// variables, j = high variables), zero outside K × N.
+    /// </summary>
+    internal Fp[] WeightTable()
+    {
+        int kv = Eq.Vars(K);
+        var table = new Fp[1L << (kv + Eq.Vars(N))];
+        for (int k = 0; k < K; k++)
+        {
+            for (int j = 0; j < N; j++)
+            {
+                table[k | (j << kv)] = Fp.FromInt64(Weights[k * N + j]);
+            }
+        }
+        return table;
+    }
 
     /// <summary>The 8-bit tensor's elements minus the zero point.</summary>
     public int[] Centered(Tensor x)
