@@ -249,6 +249,10 @@ internal static class DemoCommand
             }
         }
         ok &= Check(console, caught, $"the lying node is caught and named, with evidence signed by itself", "the lying node was not identified");
+        using (var prover = new ProvaClient(devnet.Nodes.First(n => n.Fault is null).Url))
+        {
+            ok &= await DemoProofStep.RunAsync(console, prover, assets, dir, ct);
+        }
         console.MarkupLine("[grey]stopping the devnet and removing its temporary stores[/]");
         return ok;
     }

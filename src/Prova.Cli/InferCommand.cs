@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace Prova.Cli;
 
 /// <summary>
-/// <c>prova infer &lt;cid&gt; --input x.json [--mode attested|quorum:K] [--node URL]… [-o result.json]</c>: runs a
+/// <c>prova infer &lt;cid&gt; --input x.json [--mode attested|quorum:K|proof] [--node URL]… [-o result.json]</c>: runs a
 /// model on the network (Prova.Sdk's <see cref="ProvaNetwork"/>: discovery, load balancing, retries) and
 /// verifies every receipt. A quorum whose nodes disagree exits 1 and writes an evidence file.
 /// </summary>
@@ -24,7 +24,7 @@ internal static class InferCommand
         };
         var mode = new Option<string>("--mode")
         {
-            Description = "'attested' (one node signs) or 'quorum:K' (K distinct nodes must sign the same output hash).",
+            Description = "'attested' (one node signs), 'quorum:K' (K distinct nodes must sign the same output hash) or 'proof' (the node proves the quantized model's run; the proof is verified here and kept in the result file).",
             DefaultValueFactory = _ => Receipt.AttestedMode,
             HelpName = "mode",
         };
@@ -97,6 +97,7 @@ internal static class InferCommand
                 var answer = result.Answers[0];
                 console.MarkupLine($"[grey]receipt:[/]     [green]verified[/] — signed by node {answer.Receipt.Node} at {Markup.Escape(answer.Node?.ToString() ?? "?")} (mode {Markup.Escape(result.Mode)}, request {result.RequestId.ToString()[..18]}…)");
                 console.MarkupLine($"[grey]latency:[/]     {TensorView.Ms(answer.LatencyMs)} on the node, {TensorView.Ms(result.Elapsed.TotalMilliseconds)} end to end");
+                ProofCli.PrintAnswer(console, answer);
             }
             else
             {

@@ -16,7 +16,7 @@ internal static class VerifyCommand
     public static Command Create(CliContext context)
     {
         var file = new Argument<string>("file") { Description = "A result file ('prova infer -o') or an evidence file (written when a quorum disagrees)." };
-        var model = new Option<string?>("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit.", HelpName = "file" };
+        var model = new Option<string?>("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof).", HelpName = "file" };
         var store = new Option<string?>("--store") { Description = "A node data directory to take the model from (for re-execution).", HelpName = "D" };
         var node = new Option<string?>("--node") { Description = "A node to pull the model from (verified chunk by chunk against its CID) for re-execution.", HelpName = "URL" };
         var signer = new Option<string?>("--signer") { Description = "Only accept receipts signed by this node address.", HelpName = "0x…" };
@@ -55,6 +55,10 @@ internal static class VerifyCommand
             {
                 options = options with { ModelBytes = PullModel(url, c2) };
                 modelSource = $"node {url}";
+            }
+            if (evidence is null)
+            {
+                ProofCli.RequireKey(bytes, modelSource);
             }
             return evidence is not null
                 ? VerifyEvidence(context, path, evidence, options, modelSource, parse.GetValue(json))
@@ -108,7 +112,7 @@ internal static class VerifyCommand
             var console = context.Console;
             console.MarkupLine($"[green bold]verified[/] {Markup.Escape(path)}");
             PrintChecks(console, verification.Checks);
-            if (modelSource is null)
+            if (modelSource is null && verification.Result?.Mode != ProofEvidence.Mode)
             {
                 console.MarkupLine("  [grey]not re-executed (give --model file.onnx, --store D or --node URL to re-run the model)[/]");
             }

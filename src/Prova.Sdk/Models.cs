@@ -83,6 +83,12 @@ public sealed record InferenceResult
     public double LatencyMs { get; init; }
     public Uri? Node { get; init; }
 
+    /// <summary>Mode "proof": the node's proof (ProofEvidence.cs).</summary>
+    public ProofEvidence? Proof { get; init; }
+
+    /// <summary>Mode "proof": the outcome of checking <see cref="Proof"/> against the model's verifying key.</summary>
+    public ProofCheck? ProofCheck { get; init; }
+
     public Hash256 InputHash => Receipt.InputHash;
 
     public Hash256 OutputHash => Receipt.OutputHash;
@@ -96,6 +102,7 @@ public sealed record InferenceResult
         Inputs = Inputs,
         Outputs = Outputs,
         Receipts = [Receipt],
+        Proof = Proof,
         Node = Node?.ToString(),
     };
 }

@@ -394,7 +394,7 @@ public sealed partial class ProvaClient : IDisposable
             throw BadResponse($"the inference answer is malformed: {ex.Message}", ex);
         }
         var verification = receipt.Verify(inputs, outputs, model, node.Address, node.ChainId, id, mode);
-        return new InferenceResult
+        var result = new InferenceResult
         {
             Model = model,
             Mode = mode,
@@ -406,6 +406,13 @@ public sealed partial class ProvaClient : IDisposable
             LatencyMs = latency,
             Node = BaseUrl,
         };
+        if (mode == ProofEvidence.Mode)
+        {
+            // Mode proof: the proof is checked against the model's verifying key (ProvaClient.Proofs.cs).
+            var (proof, check) = await CheckProofAsync(body, result, cancellationToken);
+            result = result with { Proof = proof, ProofCheck = check };
+        }
+        return result;
     }
 
     // ---------------------------------------------------------------- HTTP plumbing

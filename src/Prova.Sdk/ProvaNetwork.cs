@@ -117,6 +117,7 @@ public sealed record NetworkInferenceResult
         Inputs = Inputs,
         Outputs = Outputs,
         Receipts = Answers.Select(a => a.Receipt).ToList(),
+        Proof = Answers.Count == 1 ? Answers[0].Proof : null,
         Node = Answers.Count == 1 ? Answers[0].Node?.ToString() : null,
     };
 }
@@ -487,6 +488,11 @@ public sealed class ProvaNetwork : IDisposable
             if (!answer.Verification.IsValid)
             {
                 Fail("bad-receipt", $"node {node} sent a receipt that does not check out: {answer.Verification.Message}");
+                return null;
+            }
+            if (answer.ProofCheck is { Valid: false } proofCheck)
+            {
+                Fail("bad-proof", $"node {node} sent a proof that does not check out: {proofCheck.Message}");
                 return null;
             }
             if (node.Address is { } expected && answer.Receipt.Node != expected)

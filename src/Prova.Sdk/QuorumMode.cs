@@ -34,13 +34,13 @@ public static class QuorumMode
         return true;
     }
 
-    /// <summary>Parses a user's <c>--mode</c>: <c>attested</c> or <c>quorum:K</c>; anything else is a <see cref="ProvaClientException"/> (<c>bad-mode</c>).</summary>
+    /// <summary>Parses a user's <c>--mode</c>: <c>attested</c>, <c>proof</c> or <c>quorum:K</c>; anything else is a <see cref="ProvaClientException"/> (<c>bad-mode</c>).</summary>
     public static string Normalize(string mode)
     {
-        if (mode == Receipt.AttestedMode || TryParse(mode, out _))
+        if (mode == Receipt.AttestedMode || mode == ProofEvidence.Mode || TryParse(mode, out _))
         {
             return mode;
         }
-        throw new ProvaClientException($"mode '{mode}' is not 'attested' or 'quorum:K' (K from 2 to {MaxK})", "bad-mode");
+        throw new ProvaClientException($"mode '{mode}' is not 'attested', 'proof' or 'quorum:K' (K from 2 to {MaxK})", "bad-mode");
     }
 }

@@ -31,6 +31,8 @@ public sealed record ResultFile
     public required IReadOnlyDictionary<string, Tensor> Inputs { get; init; }
     public required IReadOnlyDictionary<string, Tensor> Outputs { get; init; }
     public required IReadOnlyList<Receipt> Receipts { get; init; }
+    /// <summary>Mode "proof": the proof, written as <c>"evidence": {"receipts": [...], "proof": {...}}</c> (ProofEvidence.cs).</summary>
+    public ProofEvidence? Proof { get; init; }
     /// <summary>The URL of the node that answered (informational).</summary>
     public string? Node { get; init; }
 
@@ -64,6 +66,11 @@ public sealed record ResultFile
                 receipt.WriteJson(writer);
             }
             writer.WriteEndArray();
+            if (Proof is not null)
+            {
+                writer.WritePropertyName("proof");
+                Proof.WriteJson(writer);
+            }
             writer.WriteEndObject();
             writer.WriteEndObject();
         }

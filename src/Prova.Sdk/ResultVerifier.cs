@@ -61,7 +61,12 @@ public static class ResultVerifier
         {
             return new ResultVerification(checks, result);
         }
-        if (options.ModelBytes is { } model)
+        if (result.Mode == ProofEvidence.Mode)
+        {
+            // The proof replaces re-execution (ProofEvidence.cs).
+            ProofResultCheck.Check(result, options, checks);
+        }
+        else if (options.ModelBytes is { } model)
         {
             CheckModel(result, model, options.ChunkSize, checks);
         }
@@ -156,7 +161,17 @@ public static class ResultVerifier
                 }
                 index++;
             }
-            var file = new ResultFile { Model = model, Mode = mode, RequestId = requestId, Inputs = inputs, Outputs = outputs, Receipts = receipts };
+            ProofEvidence? proof = null;
+            if (evidence.TryGetProperty("proof", out var p) && p.ValueKind != JsonValueKind.Null)
+            {
+                proof = ProofEvidence.TryRead(p, out string? proofProblem);
+                if (proof is null)
+                {
+                    Fail(checks, "proof", $"the proof is malformed: {proofProblem}");
+                    return null;
+                }
+            }
+            var file = new ResultFile { Model = model, Mode = mode, RequestId = requestId, Inputs = inputs, Outputs = outputs, Receipts = receipts, Proof = proof };
             statedHashes = (Stated(root, "inputHash"), Stated(root, "outputHash"));
             Pass(checks, "format", $"model {model}, mode {mode}, {inputs.Count} input(s), {outputs.Count} output(s), {receipts.Count} receipt(s)");
             return file;
@@ -196,9 +211,9 @@ public static class ResultVerifier
                 return Fail(checks, "quorum", $"mode {result.Mode} needs {k} receipts from {k} distinct nodes; the file has {result.Receipts.Count} receipt(s) from {distinct} node(s)");
             }
         }
-        else if (result.Mode != Receipt.AttestedMode)
+        else if (result.Mode != Receipt.AttestedMode && result.Mode != ProofEvidence.Mode)
         {
-            return Fail(checks, "mode", $"mode '{result.Mode}' cannot be verified by this version (only '{Receipt.AttestedMode}' and 'quorum:K')");
+            return Fail(checks, "mode", $"mode '{result.Mode}' cannot be verified by this version (only '{Receipt.AttestedMode}', '{ProofEvidence.Mode}' and 'quorum:K')");
         }
         var signers = new HashSet<Address>();
         for (int i = 0; i < result.Receipts.Count; i++)

@@ -168,7 +168,8 @@ public sealed class ApiTests : IDisposable
         var wrongType = new Dictionary<string, Tensor> { ["x"] = Tensor.Create([1, 16], new long[16]) };
         await TestClient.ExpectProblem(await _client.InferAsync(cid, wrongType), 422, "invalid-input");
 
-        await TestClient.ExpectProblem(await _client.InferAsync(cid, TestModels.Input(), "\"mode\": \"proof\", "), 422, "unsupported-mode");
+        // A float model cannot be proven (tests/Prova.Node.Tests/ProofModeTests.cs covers proof mode).
+        await TestClient.ExpectProblem(await _client.InferAsync(cid, TestModels.Input(), "\"mode\": \"proof\", "), 422, "proof-unsupported");
         await TestClient.ExpectProblem(await _client.InferAsync(cid, TestModels.Input(), "\"requestId\": \"0x12\", "), 400, "bad-request");
         await TestClient.ExpectProblem(await Post("/v1/infer", "{\"model\": \"bafy-not-a-cid\", \"inputs\": {}}"), 400, "invalid-cid");
         await TestClient.ExpectProblem(await Post("/v1/infer", "{\"model\": 5}"), 400, "bad-request");

@@ -89,7 +89,7 @@ public sealed class FaultTests
         {
             Assert.Equal(mode, (await InferOk(honest, cid, $"\"mode\": \"{mode}\", ")).Receipt.Mode);
         }
-        foreach (string mode in new[] { "proof", "quorum:1", "quorum:17", "quorum:03", "quorum:", "quorum", "Attested", "" })
+        foreach (string mode in new[] { "quorum:1", "quorum:17", "quorum:03", "quorum:", "quorum", "Attested", "" })
         {
             var response = await honest.InferAsync(cid, TestModels.Input(), $"\"mode\": \"{mode}\", ");
             await TestClient.ExpectProblem(response, 422, "unsupported-mode");

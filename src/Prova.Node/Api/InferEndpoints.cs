@@ -26,7 +26,7 @@ internal static class InferEndpoints
     }
 
     private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options,
-        FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers)
+        FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers, ProofService proofs)
     {
         if (faults.CountInferenceAndShouldCrash())
         {
@@ -78,6 +78,11 @@ internal static class InferEndpoints
         {
             await Task.Delay(faults.Faults.SlowMs, context.RequestAborted);
         }
+        if (mode == InferModes.ProofMode)
+        {
+            var proven = await proofs.ProveAsync(model, inputs, requestId, context.RequestAborted);
+            return Results.Bytes(Write(proven.Inference, w => ProofService.WriteProof(w, proven)), "application/json");
+        }
         InferenceResult result;
         try
         {
@@ -118,7 +123,7 @@ internal static class InferEndpoints
         return Results.Empty;
     }
 
-    private static byte[] Write(InferenceResult result)
+    private static byte[] Write(InferenceResult result, Action<Utf8JsonWriter>? extra = null)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -135,6 +140,7 @@ internal static class InferEndpoints
             writer.WritePropertyName("receipt");
             r.WriteJson(writer);
             writer.WriteNumber("latencyMs", Math.Round(result.LatencyMs, 3));
+            extra?.Invoke(writer);
             writer.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

@@ -41,6 +41,7 @@ public static class NodeApp
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<InferenceService>();
+        services.AddSingleton<ProofService>();
         services.AddSingleton<FaultInjector>();
         services.AddSingleton<PeerTable>();
         services.AddSingleton<PeerClient>();

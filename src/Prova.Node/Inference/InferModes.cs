@@ -7,8 +7,8 @@ namespace Prova.Node.Inference;
 /// <summary>
 /// The modes <c>POST /v1/infer</c> accepts: <c>attested</c> and <c>quorum:K</c> (K = 2..16, no leading
 /// zero). A quorum member runs exactly like an attested node; the mode string goes into the signed
-/// receipt unchanged, so a receipt cannot be replayed as one of another mode. <c>proof</c> is refused
-/// with <c>unsupported-mode</c> until the node can prove.
+/// receipt unchanged, so a receipt cannot be replayed as one of another mode. <c>proof</c> is served by
+/// <see cref="ProofService"/> (the receipt plus a PRVP proof, docs/proofs.md "Product").
 /// </summary>
 public static class InferModes
 {
@@ -30,15 +30,11 @@ public static class InferModes
     /// <summary>Throws the ProblemDetails for a mode this node does not serve.</summary>
     public static void Check(string mode)
     {
-        if (mode == Receipt.AttestedMode || TryParseQuorum(mode, out _))
+        if (mode == Receipt.AttestedMode || mode == ProofMode || TryParseQuorum(mode, out _))
         {
             return;
         }
-        if (mode == ProofMode)
-        {
-            throw new ApiException(422, "unsupported-mode", "mode \"proof\" is not served by this node yet; use \"attested\" or \"quorum:K\"");
-        }
         string shown = mode.Length > 40 ? mode[..40] + "..." : mode;
-        throw new ApiException(422, "unsupported-mode", $"mode '{shown}' is not a mode: use \"attested\" or \"quorum:K\" with K = {MinQuorum}..{MaxQuorum}");
+        throw new ApiException(422, "unsupported-mode", $"mode '{shown}' is not a mode: use \"attested\", \"proof\" or \"quorum:K\" with K = {MinQuorum}..{MaxQuorum}");
     }
 }

@@ -50,6 +50,10 @@ public sealed class InferenceService : IDisposable
     public InferenceResult Run(Cid model, Dictionary<string, Tensor> inputs, Hash256 requestId, string mode)
     {
         InferModes.Check(mode);
+        if (mode == InferModes.ProofMode)
+        {
+            throw new InvalidOperationException("mode \"proof\" is served by ProofService");
+        }
         var pool = Pool(model);
         var session = pool.Rent();
         long start = Stopwatch.GetTimestamp();
@@ -83,19 +87,21 @@ public sealed class InferenceService : IDisposable
         }
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);
-        var receipt = new Receipt
-        {
-            Model = model,
-            InputHash = Receipt.HashTensors(inputs),
-            OutputHash = Receipt.HashTensors(outputs),
-            Mode = mode,
-            RequestId = requestId,
-            Timestamp = (ulong)_time.GetUtcNow().ToUnixTimeSeconds(),
-            ChainId = _identity.ChainId,
-            VerifyingContract = _identity.VerifyingContract,
-        }.SignWith(_identity.Key);
-        return new InferenceResult(outputs, receipt, elapsed.TotalMilliseconds);
+        return new InferenceResult(outputs, SignReceipt(model, inputs, outputs, requestId, mode), elapsed.TotalMilliseconds);
     }
+
+    /// <summary>Signs the receipt for a result (also used by <see cref="ProofService"/> for mode "proof").</summary>
+    internal Receipt SignReceipt(Cid model, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, Hash256 requestId, string mode) => new Receipt
+    {
+        Model = model,
+        InputHash = Receipt.HashTensors(inputs),
+        OutputHash = Receipt.HashTensors(outputs),
+        Mode = mode,
+        RequestId = requestId,
+        Timestamp = (ulong)_time.GetUtcNow().ToUnixTimeSeconds(),
+        ChainId = _identity.ChainId,
+        VerifyingContract = _identity.VerifyingContract,
+    }.SignWith(_identity.Key);
 
     private SessionPool Pool(Cid model)
     {
