@@ -31,6 +31,12 @@ public sealed class ChainDevnet : IDevnetComponent
 
     public string Name => "chain";
 
+    /// <summary>Milliseconds between the nodes' receipt batches (<c>--batch-interval</c>); null keeps the node default (10 s).</summary>
+    public int? BatchIntervalMs { get; init; }
+
+    /// <summary>Milliseconds between the nodes' reads of chain events (<c>--chain-poll</c>); null keeps the node default (1 s).</summary>
+    public int? ChainPollMs { get; init; }
+
     public SettlementParameters Parameters => _parameters;
 
     /// <summary>The running anvil (dev keys 0–9 are funded; key 0 deployed the contracts).</summary>
@@ -62,6 +68,14 @@ public sealed class ChainDevnet : IDevnetComponent
         var address = KeyStore.ReadAddress(KeyStore.NodeKeyPath(node.DataDir));
         Anvil.SetBalanceAsync(address, NodeFunding).GetAwaiter().GetResult();
         node.Arguments.AddRange(["--chain", Anvil.Url.AbsoluteUri.TrimEnd('/'), "--deployment", DeploymentPath]);
+        if (BatchIntervalMs is { } batch)
+        {
+            node.Arguments.AddRange(["--batch-interval", batch.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (ChainPollMs is { } poll)
+        {
+            node.Arguments.AddRange(["--chain-poll", poll.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
     }
 
     /// <summary>Waits until every node is registered and active (staked) on NodeRegistry.</summary>

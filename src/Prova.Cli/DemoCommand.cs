@@ -144,11 +144,13 @@ internal static class DemoCommand
     {
         Rule(console, "3. a network: four nodes on this machine, one of them lies");
         var started = Stopwatch.StartNew();
+        var chain = DemoChain.TryCreate(console);
         await using var devnet = await Devnet.StartAsync(new DevnetOptions
         {
             Nodes = 4,
             Replicas = 3,
             Faults = new Dictionary<int, string> { [LyingNode] = "corrupt-output" },
+            Components = chain is null ? [] : [chain.Component],
         }, ct);
         var nodes = new Table().Border(TableBorder.Rounded);
         nodes.AddColumn("#");
@@ -161,7 +163,11 @@ internal static class DemoCommand
                 n.Fault is null ? "[green]honest[/]" : "[red]flips one output bit, signs it anyway[/]");
         }
         console.Write(nodes);
-        console.MarkupLine($"[grey]4 'prova node start' processes, seeded with each other, healthy in {started.Elapsed.TotalSeconds:F1} s[/]");
+        if (chain is not null)
+        {
+            await chain.ReadyAsync(devnet, ct);
+        }
+        console.MarkupLine($"[grey]4 'prova node start' processes, seeded with each other, healthy{(chain is null ? "" : " and staked")} in {started.Elapsed.TotalSeconds:F1} s[/]");
         var liar = devnet.Nodes[LyingNode].Address;
 
         Rule(console, "4. publish once, replicate to every node");
@@ -194,6 +200,12 @@ internal static class DemoCommand
             hosts = await devnet.WaitForReplicasAsync(pushed.Cid, devnet.Nodes.Count, TimeSpan.FromSeconds(15), null, ct);
         }
         bool ok = Check(console, hosts.Count == devnet.Nodes.Count, $"every node holds the model, each chunk verified against the CID ({replicating.Elapsed.TotalSeconds:F1} s)", "the model did not reach every node");
+
+        if (chain is not null)
+        {
+            ok &= Check(console, await chain.RegisterAndPayAsync(pushed.Cid, "fashion-cnn", devnet.Nodes.Where(n => n.Index != LyingNode), ct),
+                "the model is registered on chain and the client's escrow covers the honest nodes", "the model or the vouchers were not accepted");
+        }
 
         using var network = devnet.Network();
         var example = assets.Examples[0];
@@ -229,6 +241,7 @@ internal static class DemoCommand
         Rule(console, "7. catch the lying node");
         console.MarkupLine($"[grey]the same request, with node {LyingNode} ({liar}) in the quorum:[/]");
         bool caught = false;
+        Receipt? lie = null;
         try
         {
             await network.InferAsync(pushed.Cid, example.Inputs, "quorum:3", new NetworkInferOptions { Include = [liar] }, ct);
@@ -243,15 +256,21 @@ internal static class DemoCommand
             var v = EvidenceVerifier.Verify(File.ReadAllBytes(evidencePath), verifyOptions);
             ok &= PrintVerification(console, v.Checks, $"prova verify {Relative(evidencePath)} --model {Relative(assets.ModelPath)}");
             caught = v.IsValid && v.Liars.Count == 1 && v.Liars[0] == liar;
+            lie = ex.Answers.FirstOrDefault(a => a.Receipt.Node == liar)?.Receipt;
             if (caught)
             {
-                console.MarkupLine($"  [red bold]→ node {LyingNode} ({liar}) lied[/]: its signed receipt is the proof (a future challenge on chain)");
+                console.MarkupLine($"  [red bold]→ node {LyingNode} ({liar}) lied[/]: its signed receipt is the proof{(chain is null ? "" : " (challenged on chain below)")}");
             }
         }
         ok &= Check(console, caught, $"the lying node is caught and named, with evidence signed by itself", "the lying node was not identified");
         using (var prover = new ProvaClient(devnet.Nodes.First(n => n.Fault is null).Url))
         {
             ok &= await DemoProofStep.RunAsync(console, prover, assets, dir, ct);
+        }
+
+        if (chain is not null && lie is not null)
+        {
+            ok &= await chain.SettleAsync(devnet, LyingNode, lie, example.Inputs, pushed.Cid, assets.ModelPath, assets.Examples[^1].Inputs, ct);
         }
         console.MarkupLine("[grey]stopping the devnet and removing its temporary stores[/]");
         return ok;
@@ -287,13 +306,13 @@ internal static class DemoCommand
         return new DemoAssets(modelPath, null, [new DemoExample("hand-drawn 7", inputPath, inputs, null)]);
     }
 
-    private static bool Check(IAnsiConsole console, bool passed, string success, string failure)
+    internal static bool Check(IAnsiConsole console, bool passed, string success, string failure)
     {
         console.MarkupLine(passed ? $"[green bold]✓ {Markup.Escape(success)}[/]" : $"[red bold]✗ {Markup.Escape(failure)}[/]");
         return passed;
     }
 
-    private static void Rule(IAnsiConsole console, string title)
+    internal static void Rule(IAnsiConsole console, string title)
     {
         console.WriteLine();
         console.Write(new Rule($"[bold]{Markup.Escape(title)}[/]").LeftJustified().RuleStyle("grey"));

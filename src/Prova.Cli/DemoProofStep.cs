@@ -18,7 +18,7 @@ internal static class DemoProofStep
             return true;
         }
         console.WriteLine();
-        console.Write(new Rule("[bold]8. proof: the node proves the int8 model's run; anyone checks it without re-running[/]").LeftJustified().RuleStyle("grey"));
+        DemoCommand.Rule(console, "8. proof: the node proves the int8 model's run; anyone checks it without re-running");
         var pushed = await client.PushAsync(int8Path, new PushOptions { Name = "fashion-cnn-int8", Version = "1.0.0", License = "MIT" }, PrivateKey.Generate(), null, ct);
         var example = assets.Examples[0];
         var answer = await client.InferAsync(pushed.Cid, example.Inputs, ProofEvidence.Mode, cancellationToken: ct);

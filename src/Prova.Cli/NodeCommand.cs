@@ -31,9 +31,11 @@ internal static class NodeCommand
         var chain = new Option<string?>("--chain") { Description = "Settle on an EVM chain: its JSON-RPC URL (docs/settlement-node.md); needs --deployment.", HelpName = "RPC-URL" };
         var deployment = new Option<string?>("--deployment") { Description = "Deployment file naming the Prova contracts (written by prova devnet up --chain).", HelpName = "FILE" };
         var stake = new Option<string?>("--stake") { Description = "Stake in wei sent when registering (default: the registry's minimum).", HelpName = "WEI" };
+        var batchInterval = new Option<int>("--batch-interval") { Description = "Chain mode: milliseconds between receipt batches posted on chain.", DefaultValueFactory = _ => 10_000, HelpName = "MS" };
+        var chainPoll = new Option<int>("--chain-poll") { Description = "Chain mode: milliseconds between reads of chain events (challenges, requests, fees).", DefaultValueFactory = _ => 1000, HelpName = "MS" };
         var start = new Command("start", "Start a node: model store, inference API with signed receipts (docs/node-api.md), peers and replication (docs/network.md). Ctrl+C stops it.")
         {
-            dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, fault, chain, deployment, stake,
+            dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, fault, chain, deployment, stake, batchInterval, chainPoll,
         };
         start.SetAction(parse =>
         {
@@ -50,6 +52,8 @@ internal static class NodeCommand
                 Chain = parse.GetValue(chain),
                 Deployment = parse.GetValue(deployment) is { } d ? Path.GetFullPath(d) : null,
                 Stake = parse.GetValue(stake),
+                BatchIntervalMs = parse.GetValue(batchInterval),
+                ChainPollMs = parse.GetValue(chainPoll),
             };
             options.KeyPassword = NetworkOptions.Password(confirm: !File.Exists(Prova.Core.Keys.KeyStore.NodeKeyPath(options.DataDir)));
             return Run(context, options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);

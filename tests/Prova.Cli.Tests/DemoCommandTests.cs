@@ -27,6 +27,16 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Matches(@"node 3 \(0x[0-9a-fA-F]{40}\) lied", output);
         Assert.Contains("✓ the lying node is caught and named", output);
         Assert.DoesNotContain("✗ the lying", output);
+        // On chain (anvil, installed by scripts/setup.sh): the liar's receipt is challenged, the committee slashes
+        // half its stake, the honest nodes collect their vouchers' fees after the window, a contract gets its answer.
+        Assert.DoesNotContain("anvil was not found", output);
+        Assert.Contains("✓ the model is registered on chain", output);
+        Assert.Contains("✓ every node posted its receipts as Settlement.postBatch", output);
+        Assert.Matches(@"stake of node 3: 1 ETH → 0\.5 ETH", output);
+        Assert.Contains("✓ verdict NodeLied: node 3 lost 0.5 ETH of its stake", output);
+        Assert.Contains("✓ fees collected: each honest node received 0.001 ETH", output);
+        Assert.Contains("✓ consumer callback: the contract's output hash equals this machine's engine", output);
+        Assert.DoesNotContain("✗", output.Replace("✗ the nodes disagree", ""));
 
         // The files it wrote verify with `prova verify`; the evidence names the liar; a changed result fails with exit 1.
         Assert.Equal(0, CliHarness.Run("verify", _dir.File("result.json")).ExitCode);

@@ -245,7 +245,8 @@ public sealed class NodeCliTests : IClassFixture<NodeCliFixture>, IDisposable
         var unknown = ModelManifest.Build(new byte[3]).Cid.ToString();
         var infer = CliHarness.Run("infer", unknown, "--input", _f.InputsPath, "--node", _f.Url);
         Assert.True(infer.ExitCode == 2, infer.ToString());
-        Assert.Contains("unknown-model", infer.Err);
+        // One line that names the model and the stable code.
+        Assert.Equal($"error: no node hosts model {unknown} (unknown-model on the 1 node(s) known)", infer.Err.Trim());
         var unreachable = CliHarness.Run("model", "ls", "--node", "http://127.0.0.1:1");
         Assert.True(unreachable.ExitCode == 2, unreachable.ToString());
         Assert.StartsWith("error: cannot reach node at http://127.0.0.1:1/", unreachable.Err);
