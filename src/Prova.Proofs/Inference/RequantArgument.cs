@@ -29,6 +29,9 @@ public static class RequantArgument
 
     public const int TableSize = 256;
 
+    /// <summary>At most 2^24 lookups (padded elements × 32 slots): the LogUp term (lookups + 256)/|Fp2| stays ≤ 2^-104.</summary>
+    public const int MaxLookupVars = 24;
+
     /// <summary>Smallest and largest supported shift (the limbs cover 56 bits; 63 − s ≤ 55).</summary>
     public const int MinShift = 8;
 
@@ -331,9 +334,9 @@ public static class RequantArgument
             }
         }
         var shape = new Shape(Eq.Vars(rows), Eq.Vars(columns));
-        if (shape.Vars + LimbSlotVars > 30)
+        if (shape.Vars + LimbSlotVars > MaxLookupVars)
         {
-            throw new ProofException(ProofErrorCode.Unsupported, "requantisation: layer too large for the committed argument");
+            throw new ProofException(ProofErrorCode.Unsupported, $"requantisation: more than 2^{MaxLookupVars} lookups (the LogUp error would exceed 2^-104)");
         }
         return shape;
     }
@@ -434,4 +437,10 @@ public sealed class RequantProof
     public required Fp2[] InverseValuesAtHalf { get; init; }
 
     public required LigeroOpening InverseOpeningAtHalf { get; init; }
+
+    /// <summary>Bytes the messages would take on the wire (commitments 40 each, Fp2 16 each, counts 4 each, openings as encoded).</summary>
+    public int ByteSize =>
+        2 * LigeroCommitment.ByteLength + 4 * Multiplicities.Length
+        + Fp2.ByteLength * (ColumnValues.Sum(c => c.Length) + ValuesAtZ.Length + ValuesAtRho.Length + InverseValuesAtRho.Length + InverseValuesAtHalf.Length + SumcheckEvaluations.Length)
+        + Sumcheck.ByteSize + OpeningAtZ.ByteSize + OpeningAtRho.ByteSize + InverseOpeningAtRho.ByteSize + InverseOpeningAtHalf.ByteSize;
 }

@@ -60,7 +60,9 @@ public sealed class RequantArgumentTests(ITestOutputHelper output)
     {
         var rng = new TestRandom(output);
         var l = Random(rng, rows, columns);
-        Verify(l, Prove(l));
+        var proof = Prove(l);
+        output.WriteLine($"{rows}×{columns}: {proof.ByteSize} bytes");
+        Verify(l, proof);
         // The proven quotient q = floor((acc·M0 + 2^(s−1)) / 2^s) is the engine's round-half-even result
         // except on exact ties with odd q (what the tie bit, not yet proven, corrects).
         for (int i = 0; i < rows; i++)
@@ -134,6 +136,15 @@ public sealed class RequantArgumentTests(ITestOutputHelper output)
         // A tampered column value (prover message) breaks the commitment link.
         proof.ColumnValues[1][0] += Fp2.One;
         AssertRejected(l, proof, "tampered remainder column");
+    }
+
+    [Fact]
+    public void LayersBeyondTheSoundnessBoundAreRefused()
+    {
+        // 2^20 elements + 5 slot variables = 2^25 lookups: the LogUp term would exceed 2^-104.
+        using var t = new ProofTranscript("requant-test");
+        var ex = Assert.Throws<ProofException>(() => RequantArgument.Verify(t, 1 << 10, 1 << 10, new int[1 << 10], Enumerable.Repeat(31, 1 << 10).ToArray(), null!));
+        Assert.Equal(ProofErrorCode.Unsupported, ex.Code);
     }
 
     [Fact]
