@@ -191,7 +191,7 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
                     bytes = (byte[])proof.Clone();
                     for (int m = 0; m < 1 + rng.Next(8); m++)
                     {
-                        bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+                        bytes[rng.Next(bytes.Length)] ^= (byte)(1 + rng.Next(255)); // always a change
                     }
                     break;
                 default:
