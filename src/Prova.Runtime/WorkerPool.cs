@@ -88,6 +88,9 @@ public sealed class WorkerPool : IDisposable
             {
                 spinner.SpinOnce(sleep1Threshold: -1);
             }
+            // A set event would let sleeping workers run straight through Wait until the next job:
+            // an idle pool must not keep a core busy.
+            _wake.Reset();
             _body = null;
             _error?.Throw();
         }

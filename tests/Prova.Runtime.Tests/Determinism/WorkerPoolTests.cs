@@ -201,3 +201,41 @@ public sealed class WorkerPoolTests(ITestOutputHelper output)
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(0));
     }
 }
+
+/// <summary>CPU use of an idle pool; alone in a non-parallel collection so process CPU time measures only the pool.</summary>
+[Collection("SimdLevel")]
+public sealed class IdleWorkerPoolTests(ITestOutputHelper output)
+{
+    private sealed class SumBody : IRangeBody
+    {
+        public long Sum;
+
+        public void Execute(int begin, int end) => Interlocked.Add(ref Sum, end - begin);
+    }
+
+    [Fact]
+    public void AnIdlePoolDoesNotKeepACoreBusy()
+    {
+        // Regression: a job that woke a sleeping worker left the wake event set, so that worker ran
+        // straight through Wait and spun until the next job, burning a core while the pool was idle.
+        using var pool = new WorkerPool(2);
+        var body = new SumBody();
+        for (int i = 0; i < 5; i++)
+        {
+            Thread.Sleep(20); // long enough for the worker to stop spinning and sleep
+            pool.For(1 << 12, body, grain: 1);
+        }
+        Thread.Sleep(20);
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        Thread.Sleep(400);
+        process.Refresh();
+        double cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
+        output.WriteLine($"process CPU while the pool was idle: {cpuMs:0} ms over {wall.ElapsedMilliseconds} ms");
+        // A spinning worker accounts for about the whole 400 ms; this class runs alone (non-parallel
+        // collection), so only the pool's own threads are busy here.
+        Assert.True(cpuMs < 350, $"the idle pool used {cpuMs:0} ms of CPU in {wall.ElapsedMilliseconds} ms");
+    }
+}
