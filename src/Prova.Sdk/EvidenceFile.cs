@@ -89,31 +89,7 @@ public sealed record EvidenceFile
     public string ToJson() => Encoding.UTF8.GetString(ToJsonBytes());
 
     /// <summary>Writes the file atomically (temporary file, fsync, rename).</summary>
-    public void Save(string path)
-    {
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(ToJsonBytes());
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-            }
-            throw new ResultFileException($"cannot write '{path}': {ex.Message}", ex);
-        }
-    }
+    public void Save(string path) => ResultFile.WriteAtomically(path, ToJsonBytes());
 
     /// <summary>Parses an evidence file; a malformed one is an <see cref="EvidenceFormatException"/> naming the field.</summary>
     public static EvidenceFile Parse(byte[] json)

@@ -80,7 +80,10 @@ public sealed record ResultFile
     public string ToJson() => Encoding.UTF8.GetString(ToJsonBytes());
 
     /// <summary>Writes the file atomically (temporary file, fsync, rename).</summary>
-    public void Save(string path)
+    public void Save(string path) => WriteAtomically(path, ToJsonBytes());
+
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> through a temporary file, fsync and rename, so a reader never sees half a file.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes)
     {
         string full = Path.GetFullPath(path);
         string temp = full + ".tmp-" + Environment.ProcessId;
@@ -88,7 +91,7 @@ public sealed record ResultFile
         {
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                stream.Write(ToJsonBytes());
+                stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
