@@ -15,6 +15,9 @@ echo "== build (Release)"
 dotnet build Prova.slnx -c Release -v q -nologo -clp:NoSummary
 
 echo "== code style (dotnet format --verify-no-changes)"
+# dotnet format loads the projects in Debug: the binding generator (an analyzer project reference) must
+# exist in Debug too, or the generated contract bindings are missing from its view of the code.
+dotnet build src/Prova.Evm.Generators -v q -nologo -clp:NoSummary
 dotnet format Prova.slnx --verify-no-changes --no-restore -v q
 
 echo "== contracts (artifacts match a fresh solc-js compile; forge tests)"
