@@ -107,7 +107,8 @@ public sealed class FaultTests
         {
             var watch = Stopwatch.StartNew();
             await InferOk(client, cid);
-            Assert.True(watch.ElapsedMilliseconds >= 400, $"inference {i} answered after {watch.ElapsedMilliseconds} ms, before the 400 ms delay");
+            // Timers may fire a millisecond or so early against the Stopwatch; an honest node answers in a few ms.
+            Assert.True(watch.ElapsedMilliseconds >= 390, $"inference {i} answered after {watch.ElapsedMilliseconds} ms, before the 400 ms delay");
         }
     }
 

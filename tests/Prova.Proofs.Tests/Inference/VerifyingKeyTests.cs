@@ -138,7 +138,11 @@ public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper ou
                     bytes = (byte[])key.Clone();
                     for (int m = 0; m < 1 + rng.Next(4); m++)
                     {
-                        bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+                        bytes[rng.Next(bytes.Length)] ^= (byte)(1 + rng.Next(255));
+                    }
+                    if (bytes.AsSpan().SequenceEqual(key))
+                    {
+                        bytes[0] ^= 1; // two changes at one place cancelled out: the case must still be a mutation
                     }
                     break;
                 default:
