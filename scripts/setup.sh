@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Prova's tests and demo need on a fresh Debian machine with the .NET SDK and
-# Node.js: Debian packages (ONNX backend conformance data, the Fashion-MNIST dataset). Idempotent: does nothing when all
+# Node.js: Debian packages (ONNX backend conformance data, the Fashion-MNIST dataset) and the
+# Solidity tooling (solc-js, forge, anvil) under contracts/. Idempotent: does nothing when all
 # is present. Run as root or with sudo available.
+#   scripts/setup.sh              everything (tests)
+#   scripts/setup.sh --contracts  only the npm tooling (what `prova demo` and `prova devnet up --chain` need)
 set -euo pipefail
+contracts_only=false
+[ "${1:-}" = "--contracts" ] && contracts_only=true
 
 need=()
 for pkg in libonnx-testdata dataset-fashion-mnist; do
@@ -11,7 +16,7 @@ for pkg in libonnx-testdata dataset-fashion-mnist; do
     fi
 done
 
-if [ ${#need[@]} -gt 0 ]; then
+if [ ${#need[@]} -gt 0 ] && ! $contracts_only; then
     echo "setup: installing Debian packages: ${need[*]}"
     sudo_cmd=()
     if [ "$(id -u)" -ne 0 ]; then
