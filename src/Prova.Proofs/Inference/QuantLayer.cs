@@ -1,6 +1,7 @@
 using Prova.Core;
 using Prova.Onnx;
 using Prova.Proofs.Field;
+using Prova.Runtime.Ops.Quant;
 
 namespace Prova.Proofs.Inference;
 
@@ -49,7 +50,7 @@ public sealed class QuantLayer
     public required int Hi { get; init; }
 
     /// <summary>Requantisation per output channel (N entries).</summary>
-    public required ProofRequant[] Requant { get; init; }
+    public required Requant[] Requant { get; init; }
 
     // Convolution attributes (Kind == Conv): input channels, kernel, strides, dilations, explicit pads (top, left, bottom, right), auto_pad.
     public int C { get; init; }
@@ -149,10 +150,18 @@ public sealed class QuantLayer
         var xScale = ((float[])xs.Data)[0];
         var yScale = ((float[])ys.Data)[0];
         var wScales = (float[])ws.Data;
-        var rq = new ProofRequant[n];
+        var rq = new Requant[n];
         for (int j = 0; j < n; j++)
         {
-            rq[j] = ProofRequant.Derive(xScale, wScales[wScales.Length == 1 ? 0 : j], yScale);
+            float wScale = wScales[wScales.Length == 1 ? 0 : j];
+            foreach (float f in (ReadOnlySpan<float>)[xScale, wScale, yScale])
+            {
+                if (!Runtime.Ops.Quant.Requant.IsValidScale(f))
+                {
+                    throw new ProofException(ProofErrorCode.Unsupported, $"a quantization scale must be positive and finite (got {f})");
+                }
+            }
+            rq[j] = Runtime.Ops.Quant.Requant.Derive(xScale, wScale, yScale);
         }
         int yZero = Ints(yz)[0];
         var (lo, hi) = yz.Type == DataType.UInt8 ? (0, 255) : (-128, 127);

@@ -4,6 +4,7 @@ using Prova.Core.Content;
 using Prova.Onnx;
 using Prova.Proofs.Commitments;
 using Prova.Proofs.Transcript;
+using Prova.Runtime.Ops.Quant;
 
 namespace Prova.Proofs.Inference;
 
@@ -118,10 +119,10 @@ internal static class VerifyingKeyFormat
                 {
                     throw Bad($"layer {i} ('{name}'): {n} channels do not fit the key");
                 }
-                var rq = new ProofRequant[n];
+                var rq = new Requant[n];
                 for (int j = 0; j < n; j++)
                 {
-                    rq[j] = new ProofRequant((int)r.ReadUInt32(), (int)r.ReadUInt32());
+                    rq[j] = new Requant((int)r.ReadUInt32(), (int)r.ReadUInt32());
                     if (rq[j].Multiplier < 0 || rq[j].Shift is < -64 or > 64)
                     {
                         throw Bad($"layer {i} ('{name}'): requantisation constants out of range");

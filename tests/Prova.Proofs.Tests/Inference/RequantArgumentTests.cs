@@ -1,6 +1,7 @@
 using Prova.Proofs.Field;
 using Prova.Proofs.Inference;
 using Prova.Proofs.Transcript;
+using Prova.Runtime.Ops.Quant;
 using Xunit.Abstractions;
 
 namespace Prova.Proofs.Tests.Inference;
@@ -71,7 +72,7 @@ public sealed class RequantArgumentTests(ITestOutputHelper output)
             {
                 long p = (long)l.Acc[i * columns + j] * l.M0[j];
                 long q = (p + (1L << (l.Shift[j] - 1))) >> l.Shift[j];
-                long engine = ProofRequant.RoundShift(p, l.Shift[j]);
+                long engine = Requant.RoundShift(p, l.Shift[j]);
                 Assert.True(q == engine || (q - 1 == engine && (p & ((1L << l.Shift[j]) - 1)) == 1L << (l.Shift[j] - 1)));
             }
         }

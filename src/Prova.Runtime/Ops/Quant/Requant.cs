@@ -9,7 +9,7 @@ namespace Prova.Runtime.Ops.Quant;
 /// R ≈ M0·2^-s, derived from the float32 bit patterns with integer arithmetic only. An int32
 /// accumulator then maps to round_half_to_even(acc·M0 / 2^s), computed exactly on the 64-bit product.
 /// </summary>
-internal readonly record struct Requant(int Multiplier, int Shift)
+public readonly record struct Requant(int Multiplier, int Shift)
 {
     /// <summary>Splits a positive finite float into m·2^e with m ∈ [2^23, 2^24) (subnormals normalised).</summary>
     public static (ulong Mantissa, int Exponent) Decompose(float f)
