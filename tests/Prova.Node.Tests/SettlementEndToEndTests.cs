@@ -42,17 +42,17 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<Cid> PushAsync(TestClient client, byte[] model, Deployment deployment)
+    private static async Task<Cid> PushAsync(TestClient client, byte[] model, Deployment deployment, string name = "mlp")
     {
         var manifest = await client.UploadAsync(model);
         var owner = TestClient.Owner;
         ulong timestamp = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var publication = new ModelPublication("mlp", "1.0.0", manifest.Cid, owner.Address, timestamp);
+        var publication = new ModelPublication(name, "1.0.0", manifest.Cid, owner.Address, timestamp);
         var signature = owner.Sign(publication.ToTypedData(deployment.ChainId, deployment.Settlement).SigningHash());
         var response = await client.Http.PostAsJsonAsync("/v1/models", new
         {
             cid = manifest.Cid.ToString(),
-            name = "mlp",
+            name,
             version = "1.0.0",
             description = "test model",
             license = "MIT",
@@ -166,6 +166,16 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         {
             honestReceipts.Add(await InferAsync(clients[0], cid, input));
         }
+        // A proof-mode receipt is settled like the others.
+        var cnnCid = await PushAsync(clients[0], File.ReadAllBytes(ProofModeTests.Repo("models", "fashion-cnn.int8.onnx")), deployment, "fashion-cnn");
+        var proven = await clients[0].InferAsync(cnnCid, ProofModeTests.Image(0), "\"mode\": \"proof\", ");
+        await TestClient.Expect(proven, HttpStatusCode.OK);
+        Receipt provenReceipt;
+        using (var provenBody = JsonDocument.Parse(await proven.Content.ReadAsStringAsync()))
+        {
+            provenReceipt = Receipt.FromJson(provenBody.RootElement.GetProperty("receipt"));
+        }
+        Assert.Equal("proof", provenReceipt.Mode);
         var lie = await InferAsync(clients[Liar], cid, inputs[0]);
         await InferAsync(clients[Liar], cid, inputs[1]);
         Assert.NotEqual(honestReceipts[0].OutputHash, lie.OutputHash);
@@ -178,6 +188,9 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         output.WriteLine($"two batches posted in {flushed.Elapsed.TotalMilliseconds:F0} ms");
         Assert.NotNull(honestBatch);
         Assert.NotNull(liarBatch);
+
+        var provenInclusion = await http[0].GetFromJsonAsync<JsonElement>($"/v1/settlement/receipts/{provenReceipt.RequestId}");
+        Assert.Equal(honestBatch.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), provenInclusion.GetProperty("batchId").GetString());
 
         // The contract accepts the C#-made Merkle proof of every honest receipt (simulated challenge) and rejects a bent one.
         var bond = parameters.ChallengeBond;

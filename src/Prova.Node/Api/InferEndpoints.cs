@@ -81,6 +81,7 @@ internal static class InferEndpoints
         if (mode == InferModes.ProofMode)
         {
             var proven = await proofs.ProveAsync(model, inputs, requestId, context.RequestAborted);
+            Settlement.SettlementSetup.RecordServed(context.RequestServices, proven.Inference.Receipt);
             return Results.Bytes(Write(proven.Inference, w => ProofService.WriteProof(w, proven)), "application/json");
         }
         InferenceResult result;
