@@ -107,6 +107,14 @@ internal static class DevnetCommand
                 {
                     context.Out.WriteLine($"chain: anvil {chain.Anvil.Url.AbsoluteUri.TrimEnd('/')} (chain id {chain.Deployment.ChainId}); every node registered and staked");
                     context.Out.WriteLine($"contracts: {chain.DeploymentPath}");
+                    string userKey = Prova.Core.Keys.KeyStore.NodeKeyPath(NetworkOptions.DefaultDataDir);
+                    if (File.Exists(userKey))
+                    {
+                        // So that 'prova challenge' works on this devnet with the user's own key.
+                        var address = Prova.Core.Keys.KeyStore.ReadAddress(userKey);
+                        chain.Anvil.SetBalanceAsync(address, ChainDevnet.NodeFunding).GetAwaiter().GetResult();
+                        context.Out.WriteLine($"your key {address} ({userKey}) holds {DemoChain.Eth(ChainDevnet.NodeFunding)} on this chain for transactions ('prova challenge')");
+                    }
                 }
                 try
                 {

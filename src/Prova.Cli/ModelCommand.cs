@@ -46,12 +46,7 @@ internal static class ModelCommand
             {
                 throw new CliException($"model file '{path}' does not exist");
             }
-            string keyPath = parse.GetValue(keyFile) ?? KeyStore.NodeKeyPath(parse.GetValue(dataDir)!);
-            if (!File.Exists(keyPath))
-            {
-                throw new CliException($"no key at {keyPath} to sign the publication (create one with 'prova key new')");
-            }
-            var owner = KeyStore.Load(keyPath, NetworkOptions.Password(confirm: false));
+            var owner = NetworkOptions.LoadKey(parse.GetValue(keyFile), parse.GetValue(dataDir)!, "to sign the publication");
             var options = new PushOptions
             {
                 Name = parse.GetValue(name)!,

@@ -52,6 +52,17 @@ internal static class NetworkOptions
         }
     }
 
+    /// <summary>Loads the user's key: <paramref name="keyFile"/>, else <c>&lt;data-dir&gt;/keys/node.json</c>; the password as <see cref="Password"/>.</summary>
+    public static PrivateKey LoadKey(string? keyFile, string dataDir, string purpose)
+    {
+        string path = keyFile ?? KeyStore.NodeKeyPath(dataDir);
+        if (!File.Exists(path))
+        {
+            throw new CliException($"no key at {path} {purpose} (create one with 'prova key new')");
+        }
+        return KeyStore.Load(path, Password(confirm: false));
+    }
+
     /// <summary>The key password: $PROVA_KEY_PASSWORD, else a prompt without echo on a terminal (docs/keys.md).</summary>
     public static string Password(bool confirm) => KeyPassword.Resolve(Console.IsInputRedirected ? null : () =>
     {

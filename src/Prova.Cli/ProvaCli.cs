@@ -54,7 +54,7 @@ public static class ProvaCli
             RunCommand.Create(context),
             DemoCommand.Create(context),
             KeyCommand.Create(context), NodeCommand.Create(context), ModelCommand.Create(context),
-            InferCommand.Create(context), VerifyCommand.Create(context), DevnetCommand.Create(context),
+            InferCommand.Create(context), VerifyCommand.Create(context), ChallengeCommand.Create(context), DevnetCommand.Create(context),
         };
         root.SetAction(parse =>
         {

@@ -16,15 +16,17 @@ internal static class VerifyCommand
     public static Command Create(CliContext context)
     {
         var file = new Argument<string>("file") { Description = "A result file ('prova infer -o') or an evidence file (written when a quorum disagrees)." };
-        var model = new Option<string?>("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof).", HelpName = "file" };
-        var store = new Option<string?>("--store") { Description = "A node data directory to take the model from (for re-execution).", HelpName = "D" };
-        var node = new Option<string?>("--node") { Description = "A node to pull the model from (verified chunk by chunk against its CID) for re-execution.", HelpName = "URL" };
+        var models = new ModelSourceOptions();
         var signer = new Option<string?>("--signer") { Description = "Only accept receipts signed by this node address.", HelpName = "0x…" };
         var json = NetworkOptions.Json();
         var command = new Command("verify", "Check a result or evidence file offline: receipt signatures, hashes, quorum agreement, model CID, and (with the model) re-execution.")
         {
-            file, model, store, node, signer, json,
+            file, signer, json,
         };
+        foreach (var option in models.All)
+        {
+            command.Options.Add(option);
+        }
         command.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;
@@ -36,25 +38,10 @@ internal static class VerifyCommand
                 ExpectedSigner = parse.GetValue(signer) is { } s ? Address.TryParse(s, out var a) ? a : throw new CliException($"--signer '{s}' is not an address") : null,
             };
             Cid? modelCid = evidence?.Model ?? ResultVerifier.Verify(bytes, options).Result?.Model;
-            string? modelSource = null;
-            if (parse.GetValue(model) is { } modelPath)
+            var (modelBytes, modelSource) = models.Resolve(parse, modelCid);
+            if (modelBytes is not null)
             {
-                if (!File.Exists(modelPath))
-                {
-                    throw new CliException($"model file '{modelPath}' does not exist");
-                }
-                options = options with { ModelBytes = File.ReadAllBytes(modelPath) };
-                modelSource = modelPath;
-            }
-            else if (parse.GetValue(store) is { } storeDir && modelCid is { } c1)
-            {
-                options = options with { ModelBytes = ResultVerifier.ReadFromStore(storeDir, c1) ?? throw new CliException($"the store {storeDir} does not hold model {c1}") };
-                modelSource = $"store {storeDir}";
-            }
-            else if (parse.GetValue(node) is { } url && modelCid is { } c2)
-            {
-                options = options with { ModelBytes = PullModel(url, c2) };
-                modelSource = $"node {url}";
+                options = options with { ModelBytes = modelBytes };
             }
             if (evidence is null)
             {
@@ -65,28 +52,6 @@ internal static class VerifyCommand
                 : VerifyResult(context, path, bytes, options, modelSource, parse.GetValue(json));
         });
         return command;
-    }
-
-    /// <summary>Pulls the model from a node (every chunk verified against the CID) into memory.</summary>
-    private static byte[] PullModel(string url, Cid cid)
-    {
-        byte[] bytes = [];
-        NetworkOptions.Run(async ct =>
-        {
-            using var client = NetworkOptions.Client(url);
-            string temp = Path.Combine(Path.GetTempPath(), $"prova-verify-{Guid.NewGuid():N}.onnx");
-            try
-            {
-                await client.PullAsync(cid, temp, cancellationToken: ct);
-                bytes = await File.ReadAllBytesAsync(temp, ct);
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
-            return 0;
-        });
-        return bytes;
     }
 
     private static int VerifyResult(CliContext context, string path, byte[] bytes, ResultVerifierOptions options, string? modelSource, bool json)

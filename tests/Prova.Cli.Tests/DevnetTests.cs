@@ -75,6 +75,78 @@ public sealed class DevnetTests : IDisposable
     }
 
     [Fact]
+    public async Task ChallengeTurnsQuorumEvidenceIntoAnOnChainVerdictThatSlashesTheLiar()
+    {
+        var chain = new ChainDevnet { ChainPollMs = 100 };
+        await using var devnet = await Devnet.StartAsync(new DevnetOptions
+        {
+            Nodes = 4,
+            Faults = new Dictionary<int, string> { [3] = "corrupt-output" },
+            Components = [chain],
+        });
+        await chain.WaitForNodesAsync(devnet.Nodes.Select(n => n.Address), TimeSpan.FromSeconds(60));
+        string model = RepoFiles.Get("models/fashion-mlp.onnx");
+        var cid = await PushEverywhereAsync(devnet, model);
+        string input = RepoFiles.Get("models/examples/fashion-test-00001.json");
+        string seed = devnet.Nodes[0].Url.ToString();
+        var liar = devnet.Nodes[3].Address;
+        string evidence = _dir.File("evidence.json");
+        var bad = CliHarness.Run("infer", cid.ToString(), "--input", input, "--mode", "quorum:3", "--node", seed, "--include", liar.ToString(), "--evidence", evidence);
+        Assert.True(bad.ExitCode == 1, bad.ToString());
+
+        // The challenger: a funded key of its own (not a node).
+        var challenger = PrivateKey.Generate();
+        KeyStore.Save(KeyStore.NodeKeyPath(_dir.File("challenger")), challenger, NodeCliFixture.Password, KeystoreOptions.Light);
+        await chain.Anvil.SetBalanceAsync(challenger.Address, Node.Settlement.SettlementParameters.Ether);
+        Environment.SetEnvironmentVariable(KeyPassword.EnvironmentVariable, NodeCliFixture.Password);
+        string[] common = ["--chain", chain.Anvil.Url.AbsoluteUri, "--deployment", chain.DeploymentPath, "--data-dir", _dir.File("challenger")];
+
+        // Evidence altered after the fact never reaches the chain.
+        File.WriteAllText(_dir.File("forged.json"), File.ReadAllText(evidence).Replace(NodeOutputHash(evidence, 0), "0x" + new string('1', 64)));
+        var forged = CliHarness.Run(["challenge", _dir.File("forged.json"), .. common]);
+        Assert.True(forged.ExitCode == 1, forged.ToString());
+        Assert.Contains("evidence rejected", forged.Err);
+
+        using var reader = new Node.Settlement.SettlementChain(chain.Anvil.Client, challenger, chain.Deployment);
+        var liarStake = await reader.StakeOfAsync(liar);
+        var run = CliHarness.Run(["challenge", evidence, "--model", model, "--wait", "60", .. common]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("verdict NodeLied", run.Out);
+        Assert.Contains($"node {liar} slashed", run.Out);
+        Assert.True(await reader.StakeOfAsync(liar) < liarStake);
+
+        // --json, on a second disagreement: the committee never includes an accused node; only the liar loses stake.
+        var bad2 = CliHarness.Run("infer", cid.ToString(), "--input", input, "--mode", "quorum:3", "--node", seed, "--include", liar.ToString(), "--evidence", _dir.File("evidence2.json"));
+        Assert.True(bad2.ExitCode == 1, bad2.ToString());
+        var second = CliHarness.Run(["challenge", _dir.File("evidence2.json"), "--node", seed, "--json", "--wait", "60", .. common]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var json = JsonDocument.Parse(second.Out).RootElement;
+        Assert.Equal("NodeLied", json.GetProperty("verdict").GetString());
+        var committee = json.GetProperty("committee").EnumerateArray().Select(e => e.GetString()).ToList();
+        var accused = json.GetProperty("accused").EnumerateArray().ToDictionary(e => e.GetProperty("node").GetString()!, e => (Before: decimal.Parse(e.GetProperty("stakeBefore").GetString()!), After: decimal.Parse(e.GetProperty("stakeAfter").GetString()!)));
+        Assert.Equal(2, accused.Count);
+        foreach (var (node, (before, after)) in accused)
+        {
+            Assert.DoesNotContain(node, committee);
+            if (node == liar.ToString())
+            {
+                Assert.True(after < before, $"the liar keeps {after} of {before}");
+            }
+            else
+            {
+                Assert.Equal(before, after);
+            }
+        }
+        // The same receipts cannot be challenged twice.
+        var again = CliHarness.Run(["challenge", evidence, "--model", model, .. common]);
+        Assert.True(again.ExitCode == 2, again.ToString());
+        Assert.Contains("AlreadyDisputed", again.Err);
+    }
+
+    private static string NodeOutputHash(string evidencePath, int i) =>
+        JsonDocument.Parse(File.ReadAllText(evidencePath)).RootElement.GetProperty("receipts")[i].GetProperty("outputHash").GetString()!;
+
+    [Fact]
     public async Task KillingANodeUnderLoadLosesNoRequest()
     {
         await using var devnet = await Devnet.StartAsync(new DevnetOptions { Nodes = 4 });

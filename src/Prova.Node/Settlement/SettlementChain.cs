@@ -11,6 +11,18 @@ namespace Prova.Node.Settlement;
 public sealed record ChallengeInfo(BigInteger Id, BigInteger BatchId, Address Challenger, Hash256 Model, Hash256 InputHash,
     IReadOnlyList<Address> Accused, IReadOnlyList<Hash256> ClaimedOutputs, ulong Deadline, string InputUri);
 
+/// <summary>Settlement.Verdict, in the contract's order.</summary>
+public enum ChallengeVerdict
+{
+    Pending,
+    NodeLied,
+    ChallengeFailed,
+    Inconclusive,
+}
+
+/// <summary>What <c>Settlement.getChallenge</c> says about a challenge now.</summary>
+public sealed record ChallengeStatus(BigInteger Id, ChallengeVerdict Verdict, ulong Deadline, IReadOnlyList<Address> Accused, IReadOnlyList<Address> Committee);
+
 /// <summary>An InferenceRequests.InferenceRequested event.</summary>
 public sealed record InferenceRequestInfo(Hash256 RequestId, Address Consumer, Hash256 Model, Hash256 InputHash, string Mode,
     BigInteger Fee, byte[] Input, string InputUri, ulong Block);
@@ -132,9 +144,33 @@ public sealed class SettlementChain : IDisposable
         var bond = await ChallengeBondAsync().ConfigureAwait(false);
         var tx = await SendAsync(ProvaContracts.Settlement, Deployment.Settlement, "challenge", bond, cancellationToken,
             batchId, ReceiptTuple(receipt), receipt.Signature.ToArray(), proof.Select(p => (object?)p.ToArray()).ToArray(), inputUri).ConfigureAwait(false);
+        return (OpenedChallengeId(tx) ?? throw new InvalidOperationException("challenge mined without a ChallengeOpened event"), tx);
+    }
+
+    /// <summary>
+    /// Reports two validly signed receipts for one model, input and request id with different outputs
+    /// (<c>Settlement.reportConflict</c>, no bond). From two nodes a committee decides which one lied and the
+    /// challenge id is returned; from one node it is equivocation, slashed at once, and 0 is returned.
+    /// </summary>
+    public async Task<(BigInteger ChallengeId, TransactionReceipt Receipt)> ReportConflictAsync(Receipt a, Receipt b, string inputUri, CancellationToken cancellationToken = default)
+    {
+        var tx = await SendAsync(ProvaContracts.Settlement, Deployment.Settlement, "reportConflict", 0, cancellationToken,
+            ReceiptTuple(a), a.Signature.ToArray(), ReceiptTuple(b), b.Signature.ToArray(), inputUri).ConfigureAwait(false);
+        return (OpenedChallengeId(tx) ?? BigInteger.Zero, tx);
+    }
+
+    public async Task<ChallengeStatus> ChallengeStatusAsync(BigInteger challengeId)
+    {
+        var c = (object?[])(await CallAsync(ProvaContracts.Settlement, Deployment.Settlement, "getChallenge", challengeId).ConfigureAwait(false))[0]!;
+        return new ChallengeStatus(challengeId, (ChallengeVerdict)(int)(BigInteger)c[1]!, (ulong)(BigInteger)c[3]!,
+            [.. ((object?[])c[9]!).Cast<Address>()], [.. ((object?[])c[11]!).Cast<Address>()]);
+    }
+
+    private BigInteger? OpenedChallengeId(TransactionReceipt tx)
+    {
         var opened = ProvaContracts.Settlement.Abi.Event("ChallengeOpened");
-        var log = tx.Logs.First(l => l.Address == Deployment.Settlement && l.Topics.Count > 0 && l.Topics[0] == opened.Topic);
-        return ((BigInteger)opened.Decode(log.Topics, log.Data)[0]!, tx);
+        var log = tx.Logs.FirstOrDefault(l => l.Address == Deployment.Settlement && l.Topics.Count > 0 && l.Topics[0] == opened.Topic);
+        return log is null ? null : (BigInteger)opened.Decode(log.Topics, log.Data)[0]!;
     }
 
     public Task<TransactionReceipt> VoteAsync(BigInteger challengeId, Hash256 outputHash, CancellationToken cancellationToken = default) =>

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Prova.Core.Content;
+using Prova.Sdk;
+
+namespace Prova.Cli;
+
+/// <summary>
+/// Where a command that re-executes a model gets it: <c>--model file</c>, <c>--store D</c> (a node's data
+/// directory) or <c>--node URL</c> (pulled chunk by chunk, each verified against the CID).
+/// </summary>
+internal sealed class ModelSourceOptions
+{
+    public Option<string?> Model { get; } = new("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof).", HelpName = "file" };
+
+    public Option<string?> Store { get; } = new("--store") { Description = "A node data directory to take the model from (for re-execution).", HelpName = "D" };
+
+    public Option<string?> Node { get; } = new("--node") { Description = "A node to pull the model from (verified chunk by chunk against its CID) for re-execution.", HelpName = "URL" };
+
+    public IEnumerable<Option> All => [Model, Store, Node];
+
+    /// <summary>The model's bytes and a description of where they came from; (null, null) when no source was given.</summary>
+    public (byte[]? Bytes, string? Source) Resolve(ParseResult parse, Cid? cid)
+    {
+        if (parse.GetValue(Model) is { } path)
+        {
+            if (!File.Exists(path))
+            {
+                throw new CliException($"model file '{path}' does not exist");
+            }
+            return (File.ReadAllBytes(path), path);
+        }
+        if (parse.GetValue(Store) is { } storeDir && cid is { } c1)
+        {
+            return (ResultVerifier.ReadFromStore(storeDir, c1) ?? throw new CliException($"the store {storeDir} does not hold model {c1}"), $"store {storeDir}");
+        }
+        if (parse.GetValue(Node) is { } url && cid is { } c2)
+        {
+            return (Pull(url, c2), $"node {url}");
+        }
+        return (null, null);
+    }
+
+    private static byte[] Pull(string url, Cid cid)
+    {
+        byte[] bytes = [];
+        NetworkOptions.Run(async ct =>
+        {
+            using var client = NetworkOptions.Client(url);
+            string temp = Path.Combine(Path.GetTempPath(), $"prova-verify-{Guid.NewGuid():N}.onnx");
+            try
+            {
+                await client.PullAsync(cid, temp, cancellationToken: ct);
+                bytes = await File.ReadAllBytesAsync(temp, ct);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+            return 0;
+        });
+        return bytes;
+    }
+}
