@@ -281,6 +281,21 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         Assert.Equal(expected.ToString()[2..], TensorEncoding.Hash(CanonicalTensors.Decode(outputBytes)));
         Assert.True(asked.Succeeded);
 
+        // A quorum:3 request: a node gathers two more active nodes' receipts for the same request id and
+        // fulfils it with three signatures (the slashed liar is no longer active; the honest three remain).
+        var quorumClock = Stopwatch.StartNew();
+        await Send(consumerOwner, ProvaContracts.ExampleConsumer, consumer, "ask", s_ether / 100,
+            cid.Digest.ToArray(), Receipt.HashTensors(inputs[1]).ToArray(), CanonicalTensors.Encode(inputs[1]), "", "quorum:3");
+        var quorumId = new Hash256((byte[])(await Call(consumerOwner, ProvaContracts.ExampleConsumer, consumer, "lastRequestId"))[0]!);
+        await WaitUntil(async () => (bool)(await Call(consumerOwner, ProvaContracts.ExampleConsumer, consumer, "answered", quorumId))[0]!,
+            TimeSpan.FromSeconds(30), "the quorum:3 request is fulfilled");
+        output.WriteLine($"InferenceRequests quorum:3: request mined → callback: {quorumClock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.Equal(honestReceipts[1].OutputHash, new Hash256((byte[])(await Call(consumerOwner, ProvaContracts.ExampleConsumer, consumer, "resultOf", quorumId))[0]!));
+        var accepted = (await chain.EventsAsync(ProvaContracts.InferenceRequests, deployment.InferenceRequests, "ReceiptAccepted", deployment.Block, (await chain.HeadAsync()).Number))
+            .Where(e => new Hash256((byte[])e.Values[0]!) == quorumId).Select(e => (Address)e.Values[1]!).ToList();
+        Assert.Equal(3, accepted.Distinct().Count());
+        Assert.DoesNotContain(keys[Liar].Address, accepted);
+
         foreach (var h in http)
         {
             h.Dispose();

@@ -205,10 +205,10 @@ public sealed class SettlementChain : IDisposable
                 new Hash256((byte[])e.Values[0]!), (Address)e.Values[1]!, new Hash256((byte[])e.Values[2]!), new Hash256((byte[])e.Values[3]!),
                 (string)e.Values[4]!, (BigInteger)e.Values[5]!, (byte[])e.Values[6]!, (string)e.Values[7]!, e.Log.BlockNumber))];
 
-    /// <summary>Fulfils an on-chain request with this node's receipt and the canonical output bytes.</summary>
-    public Task<TransactionReceipt> FulfilAsync(Hash256 requestId, Receipt receipt, byte[] output, CancellationToken cancellationToken = default) =>
+    /// <summary>Fulfils an on-chain request with its receipt(s) (K for <c>quorum:K</c>, signers in ascending address order) and the canonical output bytes.</summary>
+    public Task<TransactionReceipt> FulfilAsync(Hash256 requestId, IReadOnlyList<Receipt> receipts, byte[] output, CancellationToken cancellationToken = default) =>
         SendAsync(ProvaContracts.InferenceRequests, Deployment.InferenceRequests, "fulfil", 0, cancellationToken,
-            requestId.ToArray(), new object?[] { ReceiptTuple(receipt) }, new object?[] { receipt.Signature.ToArray() }, output);
+            requestId.ToArray(), receipts.Select(r => (object?)ReceiptTuple(r)).ToArray(), receipts.Select(r => (object?)r.Signature.ToArray()).ToArray(), output);
 
     // ------------------------------------------------------------ helpers
 

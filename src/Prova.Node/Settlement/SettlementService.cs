@@ -12,6 +12,8 @@ using Prova.Node.Hosting;
 using Prova.Node.Inference;
 using Prova.Node.Network;
 using Prova.Node.Store;
+using Prova.Sdk;
+using InferenceResult = Prova.Node.Inference.InferenceResult;
 
 namespace Prova.Node.Settlement;
 
@@ -36,6 +38,7 @@ public sealed class SettlementService : BackgroundService
     private readonly InferenceService _inference;
     private readonly ModelCatalog _catalog;
     private readonly PeerService _peers;
+    private readonly PeerTable _peerTable;
     private readonly ILogger<SettlementService> _logger;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,7 +56,7 @@ public sealed class SettlementService : BackgroundService
     private string? _lastError;
 
     public SettlementService(IOptions<NodeOptions> options, SettlementMode mode, IServiceProvider services, NodeIdentity identity,
-        InferenceService inference, ModelCatalog catalog, PeerService peers, IHostApplicationLifetime lifetime, ILogger<SettlementService> logger)
+        InferenceService inference, ModelCatalog catalog, PeerService peers, PeerTable peerTable, IHostApplicationLifetime lifetime, ILogger<SettlementService> logger)
     {
         _options = options.Value;
         _mode = mode;
@@ -62,6 +65,7 @@ public sealed class SettlementService : BackgroundService
         _inference = inference;
         _catalog = catalog;
         _peers = peers;
+        _peerTable = peerTable;
         _logger = logger;
         lifetime.ApplicationStarted.Register(() => _started.TrySetResult());
     }
@@ -394,7 +398,8 @@ public sealed class SettlementService : BackgroundService
 
     private async Task FulfilAsync(InferenceRequestInfo request, CancellationToken cancellationToken)
     {
-        if (request.Mode != Receipt.AttestedMode || _fulfilled.Contains(request.RequestId) || FindModel(request.Model) is not { } model)
+        int quorum = request.Mode == Receipt.AttestedMode ? 1 : InferModes.TryParseQuorum(request.Mode, out int k) ? k : 0;
+        if (quorum == 0 || _fulfilled.Contains(request.RequestId) || FindModel(request.Model) is not { } model)
         {
             return;
         }
@@ -407,15 +412,28 @@ public sealed class SettlementService : BackgroundService
             SettlementLog.RequestSkipped(_logger, request.RequestId, "the input could not be fetched or does not hash to inputHash");
             return;
         }
+        var inputs = CanonicalTensors.Decode(input);
         InferenceResult result;
         try
         {
-            result = _inference.Run(model, CanonicalTensors.Decode(input), request.RequestId, Receipt.AttestedMode);
+            result = _inference.Run(model, inputs, request.RequestId, request.Mode);
         }
         catch (Exception ex) when (ex is ProvaException or ApiException)
         {
             SettlementLog.RequestSkipped(_logger, request.RequestId, ex.Message);
             return;
+        }
+        var receipts = new List<Receipt> { result.Receipt };
+        if (quorum > 1)
+        {
+            await GatherQuorumAsync(model, inputs, request, result.Receipt.OutputHash, quorum, receipts, cancellationToken).ConfigureAwait(false);
+            if (receipts.Count < quorum)
+            {
+                SettlementLog.RequestSkipped(_logger, request.RequestId, $"only {receipts.Count} of {quorum} active nodes signed this output");
+                return;
+            }
+            // The contract wants the signers in ascending address order.
+            receipts.Sort((a, b) => a.Node.ToArray().AsSpan().SequenceCompareTo(b.Node.ToArray()));
         }
         byte[] output = CanonicalTensors.Encode(result.Outputs);
         if (output.Length > 64 * 1024)
@@ -424,7 +442,7 @@ public sealed class SettlementService : BackgroundService
         }
         try
         {
-            await Chain.FulfilAsync(request.RequestId, result.Receipt, output, cancellationToken).ConfigureAwait(false);
+            await Chain.FulfilAsync(request.RequestId, receipts, output, cancellationToken).ConfigureAwait(false);
             lock (_statusLock)
             {
                 _fulfilledCount++;
@@ -438,6 +456,49 @@ public sealed class SettlementService : BackgroundService
         catch (EvmException ex)
         {
             SettlementLog.RequestSkipped(_logger, request.RequestId, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// For an on-chain <c>quorum:K</c> request: asks active peers that host the model (in an order derived from
+    /// the request id, so the load spreads) to run it under the same request id, and keeps the receipts that
+    /// name this node's output hash until K distinct nodes signed it. A peer that answers differently is
+    /// skipped: the request is fulfilled by the honest majority, or not at all.
+    /// </summary>
+    private async Task GatherQuorumAsync(Cid model, IReadOnlyDictionary<string, Tensor> inputs, InferenceRequestInfo request, Hash256 outputHash,
+        int quorum, List<Receipt> receipts, CancellationToken cancellationToken)
+    {
+        var candidates = _peerTable.Records()
+            .Where(p => p.Address != _identity.Address && p.Models.Contains(model))
+            .OrderBy(p => Keccak256.Hash([.. request.RequestId.ToArray(), .. p.Address.ToArray()]).ToString(), StringComparer.Ordinal);
+        var clientOptions = new ProvaClientOptions { RequestTimeout = TimeSpan.FromSeconds(_options.RequestTimeoutSeconds), ConnectTimeout = TimeSpan.FromSeconds(5) };
+        foreach (var peer in candidates)
+        {
+            if (receipts.Count >= quorum)
+            {
+                return;
+            }
+            try
+            {
+                if (!await Chain.IsActiveAsync(peer.Address).ConfigureAwait(false))
+                {
+                    continue;
+                }
+                using var client = new ProvaClient(new Uri(peer.Url), clientOptions);
+                var answer = await client.InferAsync(model, inputs, request.Mode, request.RequestId, cancellationToken).ConfigureAwait(false);
+                if (answer.Verification.IsValid && answer.Receipt.Node == peer.Address && answer.Receipt.OutputHash == outputHash)
+                {
+                    receipts.Add(answer.Receipt);
+                }
+                else
+                {
+                    SettlementLog.RequestSkipped(_logger, request.RequestId, $"peer {peer.Address} answered {answer.Receipt.OutputHash}, not {outputHash}");
+                }
+            }
+            catch (Exception ex) when (ex is ProvaException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                SettlementLog.RequestSkipped(_logger, request.RequestId, $"peer {peer.Address}: {ex.Message}");
+            }
         }
     }
 
