@@ -42,6 +42,36 @@ public class TransactionTests(ITestOutputHelper output)
         Assert.Equal("0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F", signed.RecoverSender().ToString());
     }
 
+    /// <summary>
+    /// Published EIP-1559 signing vectors (ethereumjs-monorepo packages/tx/test/json/eip1559.json; chain id 7822,
+    /// no data, empty access list). Their files give the typed transaction wrapped as an RLP string
+    /// (0xb8 len …); the transaction itself is the payload after that 2-byte header.
+    /// </summary>
+    [Theory]
+    [InlineData(819, 43203529, 35552, 75853, 121212, "0xb87302f870821e8e8203338301284d8301d97c828ae094000000000000000000000000000000000000aaaa8402933bc980c080a0d067f2167008c59219652f91cbf8788dbca5f771f6e91e2b7657e85b78b472e0a01d305af9fe81fdba43f0dfcd400ed24dcace0a7e30d4e85701dcaaf484cd079e")]
+    [InlineData(353, 61901619, 32593, 38850, 136295, "0xb87202f86f821e8e8201618297c283021467827f5194000000000000000000000000000000000000aaaa8403b08b3380c001a004205678f13fc1d7b10feea6513dfa76e24418b6e08097d95c6f93a3b64e536da01d45ad61bfece43862de2cce7d2575a8c1d08c26c87f3cb5f26d7b0be54a91b2")]
+    [InlineData(709, 6478043, 28335, 86252, 94636, "0xb87202f86f821e8e8202c5830150ec830171ac826eaf94000000000000000000000000000000000000aaaa8362d8db80c001a09880d133cd636f8c8dce32e2c43494b9f2dc000eee8dc61931e09f866ed04b46a00e44d5c503c7f08b36c8b062c32a963f3dd20a71e95e3d903bfbe7f4da47cd47")]
+    public void Eip1559_published_vectors_sign_to_the_same_bytes(ulong nonce, long value, ulong gasLimit, long tip, long maxFee, string wrapped)
+    {
+        var key = PrivateKey.FromHex("0x8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c692be63");
+        string expected = "0x" + wrapped[6..];
+        var tx = new Transaction
+        {
+            ChainId = 7822,
+            Nonce = nonce,
+            MaxPriorityFeePerGas = tip,
+            MaxFeePerGas = maxFee,
+            GasLimit = gasLimit,
+            To = Address.Parse("0x000000000000000000000000000000000000aaaa"),
+            Value = value,
+        };
+        var signed = tx.Sign(key);
+        Assert.Equal(expected, signed.ToHex());
+        var decoded = SignedTransaction.Decode(expected);
+        Assert.Equal(tx, decoded.Transaction with { Data = tx.Data, AccessList = tx.AccessList });
+        Assert.Equal(key.Address, decoded.RecoverSender());
+    }
+
     [Fact]
     public void Eip1559_sign_decode_round_trip()
     {
