@@ -1,0 +1,579 @@
+using Prova.Proofs.Commitments;
+using Prova.Proofs.Field;
+using Prova.Proofs.Polynomials;
+using Prova.Proofs.Sumcheck;
+using Prova.Proofs.Transcript;
+
+namespace Prova.Proofs.Inference;
+
+/// <summary>
+/// Where each layer's limbs live in the one committed limb vector L (docs/proofs.md, "Limb vector"):
+/// layer l has n_l = ⌈log M⌉ + ⌈log N⌉ element variables and an aligned slot of 2^(n_l+3) entries,
+/// L[off_l + e + 2^n_l·k] = limb k of element e = i + 2^⌈log M⌉·j (k &lt; 4: bytes of d_lo, k ≥ 4: bytes
+/// of d_hi). Slots are placed by size, largest first (ties in layer order), so every offset is a
+/// multiple of its slot size and the slot is fixed by constant high coordinates.
+/// </summary>
+internal sealed class LimbLayout
+{
+    /// <summary>Limbs per element: four bytes of d_lo, four of d_hi.</summary>
+    public const int Limbs = 8;
+
+    public const int LimbVars = 3;
+
+    public const int TableSize = 256;
+
+    /// <summary>At most 2^24 limbs: the LogUp error (S + 256)/p² stays below 2^-103.9.</summary>
+    public const int MaxVars = 24;
+
+    private LimbLayout(int vars, long[] offsets, int[] elementVars, int[] rowVars)
+    {
+        Vars = vars;
+        Offsets = offsets;
+        ElementVars = elementVars;
+        RowVars = rowVars;
+    }
+
+    /// <summary>σ: L has 2^σ entries.</summary>
+    public int Vars { get; }
+
+    public long Size => 1L << Vars;
+
+    public long[] Offsets { get; }
+
+    /// <summary>n_l per layer.</summary>
+    public int[] ElementVars { get; }
+
+    /// <summary>⌈log M⌉ per layer.</summary>
+    public int[] RowVars { get; }
+
+    public static LimbLayout Create(IReadOnlyList<(int Rows, int Columns)> layers)
+    {
+        int count = layers.Count;
+        var n = new int[count];
+        var a = new int[count];
+        for (int l = 0; l < count; l++)
+        {
+            a[l] = Eq.Vars(layers[l].Rows);
+            n[l] = a[l] + Eq.Vars(layers[l].Columns);
+            if (n[l] + LimbVars > MaxVars)
+            {
+                throw Unsupported();
+            }
+        }
+        var order = Enumerable.Range(0, count).OrderByDescending(l => n[l]).ThenBy(l => l).ToArray();
+        var offsets = new long[count];
+        long at = 0;
+        foreach (int l in order)
+        {
+            offsets[l] = at;
+            at += 1L << (n[l] + LimbVars);
+        }
+        int vars = Math.Max(1, Eq.Vars(at));
+        if (vars > MaxVars)
+        {
+            throw Unsupported();
+        }
+        return new LimbLayout(vars, offsets, n, a);
+    }
+
+    /// <summary>The point of L at which layer l's limb claim Σ_k eq(τ, k)·e_k lives: (r ‖ τ ‖ slot bits).</summary>
+    public Fp2[] Point(int layer, ReadOnlySpan<Fp2> r, ReadOnlySpan<Fp2> tau)
+    {
+        int n = ElementVars[layer];
+        var point = new Fp2[Vars];
+        r.CopyTo(point);
+        tau.CopyTo(point.AsSpan(n));
+        long slot = Offsets[layer] >> (n + LimbVars);
+        for (int v = n + LimbVars; v < Vars; v++)
+        {
+            point[v] = ((slot >> (v - n - LimbVars)) & 1) != 0 ? Fp2.One : Fp2.Zero;
+        }
+        return point;
+    }
+
+    private static ProofException Unsupported() =>
+        new(ProofErrorCode.Unsupported, $"the model's activations need more than 2^{MaxVars} range-checked limbs (the LogUp error bound)");
+}
+
+/// <summary>How a cheating prover (tests only) builds limbs for a difference d outside [0, 2^32).</summary>
+internal enum CheatLimbs
+{
+    /// <summary>Bytes 0..2 of d mod p and the rest (≥ 256) in limb 3: the limb sums stay right modulo p.</summary>
+    ModP,
+
+    /// <summary>d clamped into [0, 2^32): every limb is a byte, the limb sums are wrong.</summary>
+    Clamp,
+}
+
+/// <summary>Test hooks for a cheating prover (internal: never reachable from the public API).</summary>
+internal sealed class ProverCheat
+{
+    /// <summary>Called per layer with the accumulators and the (mutable) row-major outputs before anything is committed.</summary>
+    public Action<int, int[], int[]>? Outputs { get; init; }
+
+    public CheatLimbs Limbs { get; init; } = CheatLimbs.ModP;
+
+    public Action<uint[]>? Multiplicities { get; init; }
+
+    /// <summary>Called per layer with the eight limb evaluations before they are sent.</summary>
+    public Action<int, Fp2[]>? LimbEvaluations { get; init; }
+}
+
+/// <summary>
+/// The prover's side of the range argument (docs/proofs.md): commits the limb vector L, proves every
+/// entry lies in [0, 256) with LogUp, records each layer's limb claim and finally reduces all claims
+/// on L to one opening with a batching sumcheck.
+/// </summary>
+internal sealed class RangeProver
+{
+    private readonly LimbLayout _layout;
+    private readonly Fp[] _limbs;
+    private readonly ProverCheat? _cheat;
+    private readonly List<(Fp2[] Point, Fp2 Value)> _claims = [];
+    private LigeroCommitted? _limbCommitted;
+    private LigeroCommitted? _inverseCommitted;
+    private Fp2[]? _rho;
+    private RangeProof? _partial;
+
+    public RangeProver(LimbLayout layout, Fp[] limbs, ProverCheat? cheat)
+    {
+        _layout = layout;
+        _limbs = limbs;
+        _cheat = cheat;
+    }
+
+    public static LigeroParameters Pcs => LayerProtocol.WeightPcs;
+
+    /// <summary>
+    /// Writes the eight limbs of every element of one layer into L: d_lo = acc − A_lo(y) and
+    /// d_hi = A_hi(y) − acc, four bytes each. Padding elements stay 0.
+    /// </summary>
+    public static void FillLayer(Fp[] limbs, LimbLayout layout, int layer, QuantLayer q, int rows, int[] acc, int[] y, ProverCheat? cheat)
+    {
+        var tables = q.Tables;
+        int a = layout.RowVars[layer];
+        long stride = 1L << layout.ElementVars[layer];
+        long off = layout.Offsets[layer];
+        int n = q.N;
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                int c = i * n + j;
+                var table = tables[j];
+                long low = table.Reachable(y[c]) ? table.Low(y[c]) : 0;
+                long width = table.Reachable(y[c]) ? table.Width(y[c]) : 0;
+                long dLo = acc[c] - low;
+                long dHi = width - dLo;
+                long e = off + i + ((long)j << a);
+                Split(limbs, e, stride, 0, dLo, cheat, q);
+                Split(limbs, e, stride, 4, dHi, cheat, q);
+            }
+        }
+    }
+
+    private static void Split(Fp[] limbs, long e, long stride, int first, long d, ProverCheat? cheat, QuantLayer q)
+    {
+        if (d is < 0 or > uint.MaxValue)
+        {
+            if (cheat is null)
+            {
+                throw new ProofException(ProofErrorCode.Unsupported, $"layer '{q.Name}': an accumulator lies outside its output's requantisation interval");
+            }
+            if (cheat.Limbs == CheatLimbs.Clamp)
+            {
+                d = Math.Clamp(d, 0, uint.MaxValue);
+            }
+            else
+            {
+                ulong v = Fp.FromInt64(d).Value;
+                for (int k = 0; k < 3; k++)
+                {
+                    limbs[e + stride * (first + k)] = Fp.FromUInt64((v >> (8 * k)) & 0xFF);
+                }
+                limbs[e + stride * (first + 3)] = Fp.FromUInt64(v >> 24);
+                return;
+            }
+        }
+        for (int k = 0; k < 4; k++)
+        {
+            limbs[e + stride * (first + k)] = Fp.FromUInt64(((ulong)d >> (8 * k)) & 0xFF);
+        }
+    }
+
+    /// <summary>Commitment 1, multiplicities, α, commitment 2, w, λ and the LogUp sumcheck.</summary>
+    public void Begin(ProofTranscript t)
+    {
+        var limbCommitted = LigeroPcs.Commit([_limbs], Pcs);
+        _limbCommitted = limbCommitted;
+        limbCommitted.Commitment.AbsorbInto(t);
+        var counts = new uint[LimbLayout.TableSize];
+        long inTable = 0;
+        foreach (var v in _limbs)
+        {
+            if (v.Value < LimbLayout.TableSize)
+            {
+                counts[v.Value]++;
+                inTable++;
+            }
+        }
+        // A cheating prover's out-of-table limbs are not counted; topping up the count of 0 keeps the
+        // total right, so the LogUp sum itself has to catch them.
+        counts[0] += (uint)(_layout.Size - inTable);
+        _cheat?.Multiplicities?.Invoke(counts);
+        RangeArgument.AbsorbMultiplicities(t, counts);
+        var alpha = t.ChallengeFp2("range/alpha");
+        var inv = RangeArgument.TableInverses(alpha);
+        int size = (int)_layout.Size;
+        var h = new Fp2[size];
+        var h0 = new Fp[size];
+        var h1 = new Fp[size];
+        for (int x = 0; x < size; x++)
+        {
+            ulong v = _limbs[x].Value;
+            var hx = v < LimbLayout.TableSize ? inv[v] : (alpha - _limbs[x]).Inverse();
+            h[x] = hx;
+            h0[x] = hx.C0;
+            h1[x] = hx.C1;
+        }
+        var inverseCommitted = LigeroPcs.Commit([h0, h1], Pcs);
+        _inverseCommitted = inverseCommitted;
+        inverseCommitted.Commitment.AbsorbInto(t);
+        var w = t.ChallengeFp2s("range/w", _layout.Vars);
+        var lambda = t.ChallengeFp2("range/lambda");
+        var claim = Fp2.One + lambda * RangeArgument.TableSum(alpha, counts);
+        var (rounds, rho, limbAtRho) = LogUpSumcheck(t, claim, alpha, lambda, w, h);
+        var inverseAtRho = new[] { Mle.Evaluate(h0, rho), Mle.Evaluate(h1, rho) };
+        t.AbsorbFp2s("sumcheck/evals", [limbAtRho, .. inverseAtRho]);
+        _rho = rho;
+        _claims.Add((rho, limbAtRho));
+        _partial = new RangeProof
+        {
+            Limbs = limbCommitted.Commitment,
+            Multiplicities = counts,
+            Inverses = inverseCommitted.Commitment,
+            LogUpRounds = rounds,
+            LimbAtRho = limbAtRho,
+            InverseAtRho = inverseAtRho,
+            BatchRounds = [],
+            LimbAtBatch = Fp2.Zero,
+            LimbOpening = [],
+            InverseOpening = [],
+        };
+    }
+
+    /// <summary>
+    /// Layer l's limb evaluations at r = (r_i ‖ r_j): sends e_k = limb_k~(r), draws τ and records the
+    /// claim L~(r ‖ τ ‖ slot) = Σ_k eq(τ, k)·e_k. Returns e.
+    /// </summary>
+    public Fp2[] LayerLimbs(ProofTranscript t, int layer, Fp2[] r)
+    {
+        var eqR = Eq.Table(r);
+        long stride = 1L << _layout.ElementVars[layer];
+        long off = _layout.Offsets[layer];
+        var e = new Fp2[LimbLayout.Limbs];
+        for (int k = 0; k < LimbLayout.Limbs; k++)
+        {
+            e[k] = Mle.InnerProduct(_limbs.AsSpan((int)(off + stride * k), (int)stride), eqR);
+        }
+        _cheat?.LimbEvaluations?.Invoke(layer, e);
+        t.AbsorbFp2s("range/limbs", e);
+        var tau = t.ChallengeFp2s("range/tau", LimbLayout.LimbVars);
+        _claims.Add((_layout.Point(layer, r, tau), RangeArgument.Combine(tau, e)));
+        return e;
+    }
+
+    /// <summary>Batching sumcheck over all claims on L, then the two openings.</summary>
+    public RangeProof Finish(ProofTranscript t)
+    {
+        var partial = _partial ?? throw new InvalidOperationException("Begin first");
+        var gamma = t.ChallengeFp2s("range/gamma", _claims.Count);
+        int size = (int)_layout.Size;
+        var g = new Fp2[size];
+        for (int c = 0; c < _claims.Count; c++)
+        {
+            RangeArgument.AddEq(g, _claims[c].Point, gamma[c], _layout);
+        }
+        var lifted = new Fp2[size];
+        for (int x = 0; x < size; x++)
+        {
+            lifted[x] = _limbs[x];
+        }
+        var batch = SumcheckProver.ProveProduct(t, [lifted, g]);
+        var limbOpening = LigeroPcs.Open(t, _limbCommitted!, [batch.Point], out _);
+        var inverseOpening = LigeroPcs.Open(t, _inverseCommitted!, [_rho!, _rho!], out _);
+        return new RangeProof
+        {
+            Limbs = partial.Limbs,
+            Multiplicities = partial.Multiplicities,
+            Inverses = partial.Inverses,
+            LogUpRounds = partial.LogUpRounds,
+            LimbAtRho = partial.LimbAtRho,
+            InverseAtRho = partial.InverseAtRho,
+            BatchRounds = batch.Proof.Rounds,
+            LimbAtBatch = batch.FactorEvaluations[0],
+            LimbOpening = limbOpening.ToBytes(),
+            InverseOpening = inverseOpening.ToBytes(),
+        };
+    }
+
+    /// <summary>
+    /// Σ_x [eq(w, x)·h(x)·(α − L(x)) + λ·h(x)] (degree 3 per variable): round polynomials at t = 0..3,
+    /// transcript as <see cref="SumcheckVerifier.Verify"/> expects. Returns the rounds, ρ and L~(ρ).
+    /// </summary>
+    private (Fp2[][] Rounds, Fp2[] Point, Fp2 LimbAtRho) LogUpSumcheck(ProofTranscript t, Fp2 claim, Fp2 alpha, Fp2 lambda, Fp2[] w, Fp2[] h)
+    {
+        int vars = _layout.Vars;
+        var eq = Mle.EqTable(w);
+        var f = new Fp2[h.Length];
+        for (int x = 0; x < f.Length; x++)
+        {
+            f[x] = alpha - _limbs[x];
+        }
+        t.AbsorbFp2("sumcheck/claim", claim);
+        var rounds = new Fp2[vars][];
+        var point = new Fp2[vars];
+        int len = h.Length;
+        for (int round = 0; round < vars; round++)
+        {
+            int pairs = len / 2;
+            int chunks = pairs >= 1 << 13 ? Math.Min(64, pairs >> 11) : 1;
+            var partial = new Fp2[chunks][];
+            Parallel.For(0, chunks, c =>
+            {
+                int begin = (int)((long)pairs * c / chunks), end = (int)((long)pairs * (c + 1) / chunks);
+                var s = new Fp2[4];
+                for (int i = begin; i < end; i++)
+                {
+                    Fp2 e0 = eq[2 * i], de = eq[2 * i + 1] - e0;
+                    Fp2 h0 = h[2 * i], dh = h[2 * i + 1] - h0;
+                    Fp2 f0 = f[2 * i], df = f[2 * i + 1] - f0;
+                    for (int p = 0; p < 4; p++)
+                    {
+                        s[p] += h0 * (e0 * f0 + lambda);
+                        e0 += de;
+                        h0 += dh;
+                        f0 += df;
+                    }
+                }
+                partial[c] = s;
+            });
+            var sums = new Fp2[4];
+            foreach (var s in partial)
+            {
+                for (int p = 0; p < 4; p++)
+                {
+                    sums[p] += s[p];
+                }
+            }
+            rounds[round] = sums;
+            t.AbsorbFp2s("sumcheck/round", sums);
+            var r = t.ChallengeFp2("sumcheck/r");
+            point[round] = r;
+            Mle.Fold(eq.AsSpan(0, len), r, eq);
+            Mle.Fold(h.AsSpan(0, len), r, h);
+            Mle.Fold(f.AsSpan(0, len), r, f);
+            len = pairs;
+        }
+        return (rounds, point, alpha - f[0]);
+    }
+}
+
+/// <summary>The verifier's side of the range argument, in the prover's transcript order.</summary>
+internal sealed class RangeVerifier
+{
+    private readonly LimbLayout _layout;
+    private readonly RangeProof _proof;
+    private readonly List<(Fp2[] Point, Fp2 Value)> _claims = [];
+    private Fp2[]? _rho;
+
+    public RangeVerifier(LimbLayout layout, RangeProof proof)
+    {
+        _layout = layout;
+        _proof = proof;
+    }
+
+    public void Begin(ProofTranscript t)
+    {
+        var p = _proof;
+        if (p.Limbs.NumVars != _layout.Vars || p.Limbs.PolynomialCount != 1 || p.Inverses.NumVars != _layout.Vars || p.Inverses.PolynomialCount != 2)
+        {
+            throw Reject($"the limb commitments have {p.Limbs.NumVars} and {p.Inverses.NumVars} variables; the model's limb vector has {_layout.Vars}");
+        }
+        if (p.Multiplicities.Length != LimbLayout.TableSize || p.InverseAtRho.Length != 2)
+        {
+            throw Reject("the lookup multiplicities or inverse evaluations have the wrong shape");
+        }
+        ulong total = 0;
+        foreach (var m in p.Multiplicities)
+        {
+            total += m;
+        }
+        if (total != (ulong)_layout.Size)
+        {
+            throw Reject($"the lookup multiplicities add up to {total}, not to the {_layout.Size} limbs");
+        }
+        p.Limbs.AbsorbInto(t);
+        RangeArgument.AbsorbMultiplicities(t, p.Multiplicities);
+        var alpha = t.ChallengeFp2("range/alpha");
+        p.Inverses.AbsorbInto(t);
+        var w = t.ChallengeFp2s("range/w", _layout.Vars);
+        var lambda = t.ChallengeFp2("range/lambda");
+        var claim = Fp2.One + lambda * RangeArgument.TableSum(alpha, p.Multiplicities);
+        SumcheckClaim result;
+        try
+        {
+            result = SumcheckVerifier.Verify(t, claim, _layout.Vars, 3, new SumcheckProof(p.LogUpRounds));
+        }
+        catch (ProofRejectedException ex)
+        {
+            throw Reject($"the LogUp sumcheck fails: a limb is outside [0, 256) or the multiplicities are wrong ({ex.Code}: {ex.Message})");
+        }
+        var h = p.InverseAtRho[0] + RangeArgument.U * p.InverseAtRho[1];
+        var expected = h * (Mle.Eq(w, result.Point) * (alpha - p.LimbAtRho) + lambda);
+        if (expected != result.FinalClaim)
+        {
+            throw Reject("the LogUp sumcheck's final claim does not match the limb and inverse evaluations");
+        }
+        t.AbsorbFp2s("sumcheck/evals", [p.LimbAtRho, .. p.InverseAtRho]);
+        _rho = result.Point;
+        _claims.Add((result.Point, p.LimbAtRho));
+    }
+
+    /// <summary>Absorbs layer l's limb evaluations, draws τ and records its claim on L.</summary>
+    public void LayerLimbs(ProofTranscript t, int layer, Fp2[] r, Fp2[] e)
+    {
+        t.AbsorbFp2s("range/limbs", e);
+        var tau = t.ChallengeFp2s("range/tau", LimbLayout.LimbVars);
+        _claims.Add((_layout.Point(layer, r, tau), RangeArgument.Combine(tau, e)));
+    }
+
+    public void Finish(ProofTranscript t)
+    {
+        var p = _proof;
+        var gamma = t.ChallengeFp2s("range/gamma", _claims.Count);
+        Fp2 claim = Fp2.Zero;
+        for (int c = 0; c < _claims.Count; c++)
+        {
+            claim += gamma[c] * _claims[c].Value;
+        }
+        SumcheckClaim batch;
+        try
+        {
+            batch = SumcheckVerifier.Verify(t, claim, _layout.Vars, 2, new SumcheckProof(p.BatchRounds));
+        }
+        catch (ProofRejectedException ex)
+        {
+            throw Reject($"the batching sumcheck over the limb claims fails ({ex.Code}: {ex.Message})");
+        }
+        Fp2 g = Fp2.Zero;
+        for (int c = 0; c < _claims.Count; c++)
+        {
+            g += gamma[c] * Mle.Eq(_claims[c].Point, batch.Point);
+        }
+        if (p.LimbAtBatch * g != batch.FinalClaim)
+        {
+            throw Reject("the batching sumcheck's final claim does not match the limb evaluation");
+        }
+        t.AbsorbFp2s("sumcheck/evals", [p.LimbAtBatch, g]);
+        Open(t, p.Limbs, [batch.Point], [p.LimbAtBatch], p.LimbOpening, "limb");
+        Open(t, p.Inverses, [_rho!, _rho!], p.InverseAtRho, p.InverseOpening, "inverse");
+    }
+
+    private static void Open(ProofTranscript t, LigeroCommitment commitment, Fp2[][] points, Fp2[] values, byte[] bytes, string what)
+    {
+        try
+        {
+            var opening = LigeroOpening.FromBytes(bytes);
+            LigeroPcs.Verify(t, commitment, points, values, opening, RangeProver.Pcs);
+        }
+        catch (ProofFormatException ex)
+        {
+            throw Reject($"the {what} opening is malformed: {ex.Message}");
+        }
+        catch (ProofRejectedException ex)
+        {
+            throw Reject($"the {what} opening does not prove its claim ({ex.Code}: {ex.Message})");
+        }
+    }
+
+    private static ProofException Reject(string why) => new(ProofErrorCode.Rejected, "range argument: " + why);
+}
+
+/// <summary>Helpers shared by <see cref="RangeProver"/> and <see cref="RangeVerifier"/>.</summary>
+internal static class RangeArgument
+{
+    /// <summary>u with u² = 7: h = h0 + u·h1.</summary>
+    public static readonly Fp2 U = new(Fp.Zero, Fp.One);
+
+    public static void AbsorbMultiplicities(ProofTranscript t, uint[] counts)
+    {
+        var bytes = new byte[counts.Length * 4];
+        for (int i = 0; i < counts.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4 * i), counts[i]);
+        }
+        t.AbsorbBytes("range/multiplicities", bytes);
+    }
+
+    /// <summary>1/(α − t) for t &lt; 256.</summary>
+    public static Fp2[] TableInverses(Fp2 alpha)
+    {
+        var inv = new Fp2[LimbLayout.TableSize];
+        for (int v = 0; v < inv.Length; v++)
+        {
+            inv[v] = alpha - Fp.FromUInt64((ulong)v);
+        }
+        Fp2.BatchInvert(inv);
+        return inv;
+    }
+
+    /// <summary>T = Σ_t m_t/(α − t).</summary>
+    public static Fp2 TableSum(Fp2 alpha, uint[] counts)
+    {
+        var inv = TableInverses(alpha);
+        Fp2 sum = Fp2.Zero;
+        for (int v = 0; v < inv.Length; v++)
+        {
+            sum += inv[v] * Fp.FromUInt64(counts[v]);
+        }
+        return sum;
+    }
+
+    /// <summary>Σ_k eq(τ, k)·e_k.</summary>
+    public static Fp2 Combine(Fp2[] tau, Fp2[] e)
+    {
+        var eq = Eq.Table(tau);
+        Fp2 v = Fp2.Zero;
+        for (int k = 0; k < e.Length; k++)
+        {
+            v += eq[k] * e[k];
+        }
+        return v;
+    }
+
+    /// <summary>g += scale·eq(point, ·), touching only the entries where point's constant 0/1 coordinates match.</summary>
+    public static void AddEq(Fp2[] g, Fp2[] point, Fp2 scale, LimbLayout layout)
+    {
+        // Count the leading coordinates that are not 0/1 constants; the rest select one slot.
+        int free = point.Length;
+        while (free > 0 && (point[free - 1] == Fp2.Zero || point[free - 1] == Fp2.One))
+        {
+            free--;
+        }
+        long slot = 0;
+        for (int v = free; v < point.Length; v++)
+        {
+            if (point[v] == Fp2.One)
+            {
+                slot |= 1L << (v - free);
+            }
+        }
+        var eq = Mle.EqTable(point.AsSpan(0, free), scale);
+        long off = slot << free;
+        for (int x = 0; x < eq.Length; x++)
+        {
+            g[off + x] += eq[x];
+        }
+    }
+}
