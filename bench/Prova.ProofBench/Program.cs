@@ -8,7 +8,8 @@ using Prova.Runtime.Quantization;
 
 // Proof-of-inference benchmark (docs/benchmarks.md): for each quantized model, the median of
 // several runs of plain integer inference, proving and verifying (the verifying key is derived once,
-// outside the timings), the proof size, and the process's peak working set.
+// outside the timings), the proof size (and the part taken by the limb and inverse openings of the
+// range argument), the size of the limb vector, and the process's peak working set.
 //
 //   dotnet run -c Release --project bench/Prova.ProofBench [-- --runs 7 --threads 1 --models fashion-mlp,fashion-cnn,mlp-1024,resnet8]
 int runs = Arg("--runs", 7);
@@ -16,7 +17,7 @@ int threads = Arg("--threads", 1);
 string only = StrArg("--models", "fashion-mlp,fashion-cnn,mlp-1024,resnet8");
 string root = FindRoot();
 Console.WriteLine($"threads {threads}, median of {runs} runs, batch 1 ({Environment.ProcessorCount} cores, shared machine)");
-Console.WriteLine($"{"model",-14} {"layers",6} {"infer ms",9} {"prove ms",9} {"verify ms",10} {"proof KB",9} {"overhead",9} {"peak MB",8}");
+Console.WriteLine($"{"model",-14} {"layers",6} {"limbs",6} {"infer ms",9} {"prove ms",9} {"verify ms",10} {"proof KB",9} {"range KB",9} {"overhead",9} {"peak MB",8}");
 foreach (var name in only.Split(','))
 {
     var (bytes, input) = Load(name);
@@ -30,7 +31,9 @@ foreach (var name in only.Split(','))
     var outputs = result.Outputs!;
     var verify = Median(runs, () => InferenceVerifier.Verify(circuit, inputs, outputs, proofBytes));
     long peak = Process.GetCurrentProcess().PeakWorkingSet64;
-    Console.WriteLine($"{name,-14} {circuit.Layers.Count,6} {infer,9:F3} {prove,9:F2} {verify,10:F2} {proofBytes.Length / 1024.0,9:F1} {prove / infer,8:F0}x {peak / (1024.0 * 1024),8:F0}");
+    var range = result.Proof!.Range;
+    double rangeKb = (range.LimbOpening.Length + range.InverseOpening.Length) / 1024.0;
+    Console.WriteLine($"{name,-14} {circuit.Layers.Count,6} {"2^" + range.LogUpRounds.Length,6} {infer,9:F3} {prove,9:F2} {verify,10:F2} {proofBytes.Length / 1024.0,9:F1} {rangeKb,9:F1} {prove / infer,8:F0}x {peak / (1024.0 * 1024),8:F0}");
 }
 
 (byte[] Model, Tensor Input) Load(string name)
