@@ -32,8 +32,8 @@ foreach (var name in only.Split(','))
     var verify = Median(runs, () => InferenceVerifier.Verify(circuit, inputs, outputs, proofBytes));
     long peak = Process.GetCurrentProcess().PeakWorkingSet64;
     var range = result.Proof!.Range;
-    double rangeKb = (range.LimbOpening.Length + range.InverseOpening.Length) / 1024.0;
-    Console.WriteLine($"{name,-14} {circuit.Layers.Count,6} {"2^" + range.LogUpRounds.Length,6} {infer,9:F3} {prove,9:F2} {verify,10:F2} {proofBytes.Length / 1024.0,9:F1} {rangeKb,9:F1} {prove / infer,8:F0}x {peak / (1024.0 * 1024),8:F0}");
+    double rangeKb = range.LimbOpening.Length / 1024.0;
+    Console.WriteLine($"{name,-14} {circuit.Layers.Count,6} {"2^" + range.BatchRounds.Length,6} {infer,9:F3} {prove,9:F2} {verify,10:F2} {proofBytes.Length / 1024.0,9:F1} {rangeKb,9:F1} {prove / infer,8:F0}x {peak / (1024.0 * 1024),8:F0}");
 }
 
 (byte[] Model, Tensor Input) Load(string name)

@@ -37,8 +37,8 @@ public sealed class LayerProof
 
 /// <summary>
 /// The range argument's messages (once per proof): the limb commitment, the lookup multiplicities,
-/// the inverse commitment, the LogUp sumcheck with L~(ρ), h0~(ρ), h1~(ρ), the batching sumcheck with
-/// L~(ρ'), and the openings of L at ρ' and of (h0, h1) at ρ.
+/// the LogUp fraction tree (root P, Q and per level k &lt; σ a sumcheck of k rounds plus the four
+/// child values), the batching sumcheck with L~(ρ'), and the opening of L at ρ'.
 /// </summary>
 public sealed class RangeProof
 {
@@ -47,15 +47,14 @@ public sealed class RangeProof
     /// <summary>m_t for t &lt; 256.</summary>
     public required uint[] Multiplicities { get; init; }
 
-    public required LigeroCommitment Inverses { get; init; }
+    /// <summary>P, Q with P/Q = Σ_x 1/(α − L(x)).</summary>
+    public required Fp2[] Root { get; init; }
 
-    /// <summary>σ rounds × 4 evaluations (degree 3).</summary>
-    public required Fp2[][] LogUpRounds { get; init; }
+    /// <summary>Per level k &lt; σ: k rounds × 4 evaluations (degree 3).</summary>
+    public required Fp2[][][] LogUpRounds { get; init; }
 
-    public required Fp2 LimbAtRho { get; init; }
-
-    /// <summary>h0~(ρ), h1~(ρ).</summary>
-    public required Fp2[] InverseAtRho { get; init; }
+    /// <summary>Per level k: p_{k+1}~(x*, 0), p_{k+1}~(x*, 1), q_{k+1}~(x*, 0), q_{k+1}~(x*, 1).</summary>
+    public required Fp2[][] LogUpValues { get; init; }
 
     /// <summary>σ rounds × 3 evaluations (degree 2).</summary>
     public required Fp2[][] BatchRounds { get; init; }
@@ -63,8 +62,6 @@ public sealed class RangeProof
     public required Fp2 LimbAtBatch { get; init; }
 
     public required byte[] LimbOpening { get; init; }
-
-    public required byte[] InverseOpening { get; init; }
 }
 
 /// <summary>A whole proof: the verifying-key digest it was made for, one <see cref="LayerProof"/> per proven layer and the range argument.</summary>

@@ -9,10 +9,10 @@ namespace Prova.Proofs.Inference;
 /// The PRVP v3 binary proof format (docs/proofs.md), little-endian, in transcript order:
 /// "PRVP" · u16 version = 3 · u16 flags = 0 · 32-byte key digest · u32 layer count;
 /// per layer: u32 rows · u32 columns · u8 output rank · rank × u32 dims · rows·columns output bytes;
-/// limb commitment (40) · 256 × u32 multiplicities · inverse commitment (40) · u8 σ · σ × 4 × Fp2 ·
-/// Fp2 L~(ρ) · 2 × Fp2 h~(ρ); per layer: 8 × Fp2 limb evaluations · u8 rounds · rounds × 3 × Fp2 ·
-/// Fp2 input claim · Fp2 weight claim · u32 length · weight opening; u8 σ · σ × 3 × Fp2 · Fp2 L~(ρ') ·
-/// u32 length · limb opening · u32 length · inverse opening.
+/// limb commitment (40) · 256 × u32 multiplicities · u8 σ · Fp2 P · Fp2 Q · per level k &lt; σ:
+/// k × 4 × Fp2 rounds · 4 × Fp2 values; per layer: 8 × Fp2 limb evaluations · u8 rounds ·
+/// rounds × 3 × Fp2 · Fp2 input claim · Fp2 weight claim · u32 length · weight opening;
+/// u8 σ · σ × 3 × Fp2 · Fp2 L~(ρ') · u32 length · limb opening.
 /// Parsing is strict: canonical field elements, every count bounded before allocation, no trailing bytes.
 /// </summary>
 public static class ProofFormat
@@ -54,10 +54,16 @@ public static class ProofFormat
         {
             w.WriteUInt32(m);
         }
-        w.WriteBytes(r.Inverses.ToBytes());
-        WriteRounds(w, r.LogUpRounds);
-        w.WriteFp2(r.LimbAtRho);
-        w.WriteFp2s(r.InverseAtRho);
+        w.WriteByte((byte)r.LogUpRounds.Length);
+        w.WriteFp2s(r.Root);
+        for (int k = 0; k < r.LogUpRounds.Length; k++)
+        {
+            foreach (var round in r.LogUpRounds[k])
+            {
+                w.WriteFp2s(round);
+            }
+            w.WriteFp2s(r.LogUpValues[k]);
+        }
         foreach (var l in proof.Layers)
         {
             w.WriteFp2s(l.LimbEvaluations);
@@ -72,8 +78,6 @@ public static class ProofFormat
         w.WriteFp2(r.LimbAtBatch);
         w.WriteUInt32((uint)r.LimbOpening.Length);
         w.WriteBytes(r.LimbOpening);
-        w.WriteUInt32((uint)r.InverseOpening.Length);
-        w.WriteBytes(r.InverseOpening);
         return w.ToArray();
     }
 
@@ -144,10 +148,19 @@ public static class ProofFormat
         {
             multiplicities[t] = r.U32();
         }
-        var inverses = r.Commitment();
-        var logUp = r.Rounds("LogUp sumcheck", 4);
-        var limbAtRho = r.Fp2();
-        Fp2[] inverseAtRho = [r.Fp2(), r.Fp2()];
+        int levels = r.Byte();
+        if (levels < 1 || levels > LimbLayout.MaxVars)
+        {
+            throw Bad($"the LogUp fraction tree has {levels} levels");
+        }
+        Fp2[] root = [r.Fp2(), r.Fp2()];
+        var logUp = new Fp2[levels][][];
+        var logUpValues = new Fp2[levels][];
+        for (int k = 0; k < levels; k++)
+        {
+            logUp[k] = r.Rounds(k, 4);
+            logUpValues[k] = r.Rounds(1, 4)[0];
+        }
         var layers = new List<LayerProof>(count);
         for (int i = 0; i < count; i++)
         {
@@ -181,10 +194,14 @@ public static class ProofFormat
                 Opening = r.Blob("weight opening"),
             });
         }
-        var batch = r.Rounds("batching sumcheck", 3);
+        int batchRounds = r.Byte();
+        if (batchRounds != levels)
+        {
+            throw Bad($"the batching sumcheck has {batchRounds} rounds; the limb vector has {levels} variables");
+        }
+        var batch = r.Rounds(batchRounds, 3);
         var limbAtBatch = r.Fp2();
         var limbOpening = r.Blob("limb opening");
-        var inverseOpening = r.Blob("inverse opening");
         if (r.Remaining != 0)
         {
             throw Bad($"{r.Remaining} trailing bytes after the proof");
@@ -193,14 +210,12 @@ public static class ProofFormat
         {
             Limbs = limbs,
             Multiplicities = multiplicities,
-            Inverses = inverses,
+            Root = root,
             LogUpRounds = logUp,
-            LimbAtRho = limbAtRho,
-            InverseAtRho = inverseAtRho,
+            LogUpValues = logUpValues,
             BatchRounds = batch,
             LimbAtBatch = limbAtBatch,
             LimbOpening = limbOpening,
-            InverseOpening = inverseOpening,
         };
         return new InferenceProof { KeyDigest = digest, Layers = layers, Range = range };
     }
@@ -245,12 +260,12 @@ public static class ProofFormat
             }
         }
 
-        public Fp2[][] Rounds(string what, int evaluations)
+        /// <summary>rounds × evaluations field elements (the count is known from σ, bounded by the bytes left).</summary>
+        public Fp2[][] Rounds(int rounds, int evaluations)
         {
-            int rounds = Byte();
-            if (rounds > LimbLayout.MaxVars || (long)rounds * evaluations * Field.Fp2.ByteLength > Remaining)
+            if ((long)rounds * evaluations * Field.Fp2.ByteLength > Remaining)
             {
-                throw Bad($"{what}: {rounds} rounds");
+                throw Bad($"the proof ends early (a sumcheck of {rounds} rounds at offset {_pos})");
             }
             var result = new Fp2[rounds][];
             for (int i = 0; i < rounds; i++)

@@ -131,8 +131,6 @@ internal sealed class RangeProver
     private readonly ProverCheat? _cheat;
     private readonly List<(Fp2[] Point, Fp2 Value)> _claims = [];
     private LigeroCommitted? _limbCommitted;
-    private LigeroCommitted? _inverseCommitted;
-    private Fp2[]? _rho;
     private RangeProof? _partial;
 
     public RangeProver(LimbLayout layout, Fp[] limbs, ProverCheat? cheat)
@@ -201,7 +199,10 @@ internal sealed class RangeProver
         }
     }
 
-    /// <summary>Commitment 1, multiplicities, α, commitment 2, w, λ and the LogUp sumcheck.</summary>
+    /// <summary>
+    /// The limb commitment, the multiplicities, α and the LogUp fraction tree: proves
+    /// Σ_x 1/(α − L(x)) = P/Q layer by layer down to one claim on L~(ρ) (recorded for the batch).
+    /// </summary>
     public void Begin(ProofTranscript t)
     {
         var limbCommitted = LigeroPcs.Commit([_limbs], Pcs);
@@ -223,42 +224,64 @@ internal sealed class RangeProver
         _cheat?.Multiplicities?.Invoke(counts);
         RangeArgument.AbsorbMultiplicities(t, counts);
         var alpha = t.ChallengeFp2("range/alpha");
-        var inv = RangeArgument.TableInverses(alpha);
-        int size = (int)_layout.Size;
-        var h = new Fp2[size];
-        var h0 = new Fp[size];
-        var h1 = new Fp[size];
-        for (int x = 0; x < size; x++)
+        // Fraction tree: level σ holds p = 1, q = α − L(x); level k has 2^k entries,
+        // p_k[x] = p_{k+1}[x]·q_{k+1}[x + 2^k] + p_{k+1}[x + 2^k]·q_{k+1}[x], q_k[x] = q_{k+1}[x]·q_{k+1}[x + 2^k].
+        int vars = _layout.Vars;
+        var p = new Fp2[vars + 1][];
+        var q = new Fp2[vars + 1][];
+        p[vars] = new Fp2[_limbs.Length];
+        q[vars] = new Fp2[_limbs.Length];
+        for (int x = 0; x < _limbs.Length; x++)
         {
-            ulong v = _limbs[x].Value;
-            var hx = v < LimbLayout.TableSize ? inv[v] : (alpha - _limbs[x]).Inverse();
-            h[x] = hx;
-            h0[x] = hx.C0;
-            h1[x] = hx.C1;
+            p[vars][x] = Fp2.One;
+            q[vars][x] = alpha - _limbs[x];
         }
-        var inverseCommitted = LigeroPcs.Commit([h0, h1], Pcs);
-        _inverseCommitted = inverseCommitted;
-        inverseCommitted.Commitment.AbsorbInto(t);
-        var w = t.ChallengeFp2s("range/w", _layout.Vars);
-        var lambda = t.ChallengeFp2("range/lambda");
-        var claim = Fp2.One + lambda * RangeArgument.TableSum(alpha, counts);
-        var (rounds, rho, limbAtRho) = LogUpSumcheck(t, claim, alpha, lambda, w, h);
-        var inverseAtRho = new[] { Mle.Evaluate(h0, rho), Mle.Evaluate(h1, rho) };
-        t.AbsorbFp2s("sumcheck/evals", [limbAtRho, .. inverseAtRho]);
-        _rho = rho;
-        _claims.Add((rho, limbAtRho));
+        for (int k = vars - 1; k >= 0; k--)
+        {
+            int h = 1 << k;
+            var pk = p[k] = new Fp2[h];
+            var qk = q[k] = new Fp2[h];
+            var pn = p[k + 1];
+            var qn = q[k + 1];
+            RangeArgument.ParallelRange(h, (begin, end) =>
+            {
+                for (int x = begin; x < end; x++)
+                {
+                    pk[x] = pn[x] * qn[x + h] + pn[x + h] * qn[x];
+                    qk[x] = qn[x] * qn[x + h];
+                }
+            });
+        }
+        var root = new[] { p[0][0], q[0][0] };
+        t.AbsorbFp2s("range/root", root);
+        var rounds = new Fp2[vars][][];
+        var values = new Fp2[vars][];
+        var r = Array.Empty<Fp2>();
+        Fp2 vp = root[0], vq = root[1];
+        for (int k = 0; k < vars; k++)
+        {
+            var lambda = t.ChallengeFp2("range/lambda");
+            int h = 1 << k;
+            var tables = new[] { p[k + 1][..h], p[k + 1][h..], q[k + 1][..h], q[k + 1][h..], Mle.EqTable(r) };
+            (rounds[k], var point) = LayerSumcheck(t, vp + lambda * vq, lambda, tables);
+            values[k] = [tables[0][0], tables[1][0], tables[2][0], tables[3][0]];
+            t.AbsorbFp2s("range/values", values[k]);
+            var c = t.ChallengeFp2("range/c");
+            r = [.. point, c];
+            vp = values[k][0] + c * (values[k][1] - values[k][0]);
+            vq = values[k][2] + c * (values[k][3] - values[k][2]);
+        }
+        _claims.Add((r, alpha - vq));
         _partial = new RangeProof
         {
             Limbs = limbCommitted.Commitment,
             Multiplicities = counts,
-            Inverses = inverseCommitted.Commitment,
+            Root = root,
             LogUpRounds = rounds,
-            LimbAtRho = limbAtRho,
-            InverseAtRho = inverseAtRho,
+            LogUpValues = values,
             BatchRounds = [],
             LimbAtBatch = Fp2.Zero,
             LimbOpening = [],
-            InverseOpening = [],
         };
     }
 
@@ -301,81 +324,76 @@ internal sealed class RangeProver
         }
         var batch = SumcheckProver.ProveProduct(t, [lifted, g]);
         var limbOpening = LigeroPcs.Open(t, _limbCommitted!, [batch.Point], out _);
-        var inverseOpening = LigeroPcs.Open(t, _inverseCommitted!, [_rho!, _rho!], out _);
         return new RangeProof
         {
             Limbs = partial.Limbs,
             Multiplicities = partial.Multiplicities,
-            Inverses = partial.Inverses,
+            Root = partial.Root,
             LogUpRounds = partial.LogUpRounds,
-            LimbAtRho = partial.LimbAtRho,
-            InverseAtRho = partial.InverseAtRho,
+            LogUpValues = partial.LogUpValues,
             BatchRounds = batch.Proof.Rounds,
             LimbAtBatch = batch.FactorEvaluations[0],
             LimbOpening = limbOpening.ToBytes(),
-            InverseOpening = inverseOpening.ToBytes(),
         };
     }
 
     /// <summary>
-    /// Σ_x [eq(w, x)·h(x)·(α − L(x)) + λ·h(x)] (degree 3 per variable): round polynomials at t = 0..3,
-    /// transcript as <see cref="SumcheckVerifier.Verify"/> expects. Returns the rounds, ρ and L~(ρ).
+    /// One level of the fraction tree: Σ_x eq(r, x)·[P0·Q1 + P1·Q0 + λ·Q0·Q1](x) (degree 3 per
+    /// variable), round polynomials at t = 0..3, transcript as <see cref="SumcheckVerifier.Verify"/>
+    /// expects. Folds the tables in place (their first entries end as the values at the point).
     /// </summary>
-    private (Fp2[][] Rounds, Fp2[] Point, Fp2 LimbAtRho) LogUpSumcheck(ProofTranscript t, Fp2 claim, Fp2 alpha, Fp2 lambda, Fp2[] w, Fp2[] h)
+    private static (Fp2[][] Rounds, Fp2[] Point) LayerSumcheck(ProofTranscript t, Fp2 claim, Fp2 lambda, Fp2[][] tables)
     {
-        int vars = _layout.Vars;
-        var eq = Mle.EqTable(w);
-        var f = new Fp2[h.Length];
-        for (int x = 0; x < f.Length; x++)
-        {
-            f[x] = alpha - _limbs[x];
-        }
+        var (p0, p1, q0, q1, eq) = (tables[0], tables[1], tables[2], tables[3], tables[4]);
+        int vars = Eq.Vars(p0.Length);
         t.AbsorbFp2("sumcheck/claim", claim);
         var rounds = new Fp2[vars][];
         var point = new Fp2[vars];
-        int len = h.Length;
+        int len = p0.Length;
         for (int round = 0; round < vars; round++)
         {
             int pairs = len / 2;
-            int chunks = pairs >= 1 << 13 ? Math.Min(64, pairs >> 11) : 1;
-            var partial = new Fp2[chunks][];
-            Parallel.For(0, chunks, c =>
+            var sums = new Fp2[4];
+            var gate = new Lock();
+            RangeArgument.ParallelRange(pairs, (begin, end) =>
             {
-                int begin = (int)((long)pairs * c / chunks), end = (int)((long)pairs * (c + 1) / chunks);
                 var s = new Fp2[4];
                 for (int i = begin; i < end; i++)
                 {
+                    Fp2 a0 = p0[2 * i], da = p0[2 * i + 1] - a0;
+                    Fp2 b0 = p1[2 * i], db = p1[2 * i + 1] - b0;
+                    Fp2 c0 = q0[2 * i], dc = q0[2 * i + 1] - c0;
+                    Fp2 d0 = q1[2 * i], dd = q1[2 * i + 1] - d0;
                     Fp2 e0 = eq[2 * i], de = eq[2 * i + 1] - e0;
-                    Fp2 h0 = h[2 * i], dh = h[2 * i + 1] - h0;
-                    Fp2 f0 = f[2 * i], df = f[2 * i + 1] - f0;
-                    for (int p = 0; p < 4; p++)
+                    for (int x = 0; x < 4; x++)
                     {
-                        s[p] += h0 * (e0 * f0 + lambda);
+                        s[x] += e0 * (a0 * d0 + b0 * c0 + lambda * (c0 * d0));
+                        a0 += da;
+                        b0 += db;
+                        c0 += dc;
+                        d0 += dd;
                         e0 += de;
-                        h0 += dh;
-                        f0 += df;
                     }
                 }
-                partial[c] = s;
-            });
-            var sums = new Fp2[4];
-            foreach (var s in partial)
-            {
-                for (int p = 0; p < 4; p++)
+                lock (gate)
                 {
-                    sums[p] += s[p];
+                    for (int x = 0; x < 4; x++)
+                    {
+                        sums[x] += s[x];
+                    }
                 }
-            }
+            });
             rounds[round] = sums;
             t.AbsorbFp2s("sumcheck/round", sums);
             var r = t.ChallengeFp2("sumcheck/r");
             point[round] = r;
-            Mle.Fold(eq.AsSpan(0, len), r, eq);
-            Mle.Fold(h.AsSpan(0, len), r, h);
-            Mle.Fold(f.AsSpan(0, len), r, f);
+            foreach (var table in tables)
+            {
+                Mle.Fold(table.AsSpan(0, len), r, table);
+            }
             len = pairs;
         }
-        return (rounds, point, alpha - f[0]);
+        return (rounds, point);
     }
 }
 
@@ -385,7 +403,6 @@ internal sealed class RangeVerifier
     private readonly LimbLayout _layout;
     private readonly RangeProof _proof;
     private readonly List<(Fp2[] Point, Fp2 Value)> _claims = [];
-    private Fp2[]? _rho;
 
     public RangeVerifier(LimbLayout layout, RangeProof proof)
     {
@@ -396,13 +413,15 @@ internal sealed class RangeVerifier
     public void Begin(ProofTranscript t)
     {
         var p = _proof;
-        if (p.Limbs.NumVars != _layout.Vars || p.Limbs.PolynomialCount != 1 || p.Inverses.NumVars != _layout.Vars || p.Inverses.PolynomialCount != 2)
+        int vars = _layout.Vars;
+        if (p.Limbs.NumVars != vars || p.Limbs.PolynomialCount != 1)
         {
-            throw Reject($"the limb commitments have {p.Limbs.NumVars} and {p.Inverses.NumVars} variables; the model's limb vector has {_layout.Vars}");
+            throw Reject($"the limb commitment has {p.Limbs.NumVars} variables; the model's limb vector has {vars}");
         }
-        if (p.Multiplicities.Length != LimbLayout.TableSize || p.InverseAtRho.Length != 2)
+        if (p.Multiplicities.Length != LimbLayout.TableSize || p.Root.Length != 2 || p.LogUpRounds.Length != vars || p.LogUpValues.Length != vars
+            || p.LogUpValues.Any(v => v.Length != 4))
         {
-            throw Reject("the lookup multiplicities or inverse evaluations have the wrong shape");
+            throw Reject("the LogUp part has the wrong shape");
         }
         ulong total = 0;
         foreach (var m in p.Multiplicities)
@@ -416,28 +435,43 @@ internal sealed class RangeVerifier
         p.Limbs.AbsorbInto(t);
         RangeArgument.AbsorbMultiplicities(t, p.Multiplicities);
         var alpha = t.ChallengeFp2("range/alpha");
-        p.Inverses.AbsorbInto(t);
-        var w = t.ChallengeFp2s("range/w", _layout.Vars);
-        var lambda = t.ChallengeFp2("range/lambda");
-        var claim = Fp2.One + lambda * RangeArgument.TableSum(alpha, p.Multiplicities);
-        SumcheckClaim result;
-        try
+        // Σ_x 1/(α − L(x)) = P/Q must equal the table side T = Σ_t m_t/(α − t).
+        var (rootP, rootQ) = (p.Root[0], p.Root[1]);
+        if (rootQ == Fp2.Zero || rootP != RangeArgument.TableSum(alpha, p.Multiplicities) * rootQ)
         {
-            result = SumcheckVerifier.Verify(t, claim, _layout.Vars, 3, new SumcheckProof(p.LogUpRounds));
+            throw Reject("the LogUp sums differ: a limb is outside [0, 256) or the multiplicities are wrong");
         }
-        catch (ProofRejectedException ex)
+        t.AbsorbFp2s("range/root", p.Root);
+        var r = Array.Empty<Fp2>();
+        Fp2 vp = rootP, vq = rootQ;
+        for (int k = 0; k < vars; k++)
         {
-            throw Reject($"the LogUp sumcheck fails: a limb is outside [0, 256) or the multiplicities are wrong ({ex.Code}: {ex.Message})");
+            var lambda = t.ChallengeFp2("range/lambda");
+            SumcheckClaim level;
+            try
+            {
+                level = SumcheckVerifier.Verify(t, vp + lambda * vq, k, 3, new SumcheckProof(p.LogUpRounds[k]));
+            }
+            catch (ProofRejectedException ex)
+            {
+                throw Reject($"the LogUp fraction tree fails at level {k} ({ex.Code}: {ex.Message})");
+            }
+            var v = p.LogUpValues[k];
+            if (Mle.Eq(r, level.Point) * (v[0] * v[3] + v[1] * v[2] + lambda * (v[2] * v[3])) != level.FinalClaim)
+            {
+                throw Reject($"the LogUp fraction tree's level {k} values do not match its sumcheck");
+            }
+            t.AbsorbFp2s("range/values", v);
+            var c = t.ChallengeFp2("range/c");
+            r = [.. level.Point, c];
+            vp = v[0] + c * (v[1] - v[0]);
+            vq = v[2] + c * (v[3] - v[2]);
         }
-        var h = p.InverseAtRho[0] + RangeArgument.U * p.InverseAtRho[1];
-        var expected = h * (Mle.Eq(w, result.Point) * (alpha - p.LimbAtRho) + lambda);
-        if (expected != result.FinalClaim)
+        if (vp != Fp2.One)
         {
-            throw Reject("the LogUp sumcheck's final claim does not match the limb and inverse evaluations");
+            throw Reject("the LogUp fraction tree's numerators are not 1");
         }
-        t.AbsorbFp2s("sumcheck/evals", [p.LimbAtRho, .. p.InverseAtRho]);
-        _rho = result.Point;
-        _claims.Add((result.Point, p.LimbAtRho));
+        _claims.Add((r, alpha - vq));
     }
 
     /// <summary>Absorbs layer l's limb evaluations, draws τ and records its claim on L.</summary>
@@ -477,7 +511,6 @@ internal sealed class RangeVerifier
         }
         t.AbsorbFp2s("sumcheck/evals", [p.LimbAtBatch, g]);
         Open(t, p.Limbs, [batch.Point], [p.LimbAtBatch], p.LimbOpening, "limb");
-        Open(t, p.Inverses, [_rho!, _rho!], p.InverseAtRho, p.InverseOpening, "inverse");
     }
 
     private static void Open(ProofTranscript t, LigeroCommitment commitment, Fp2[][] points, Fp2[] values, byte[] bytes, string what)
@@ -503,9 +536,6 @@ internal sealed class RangeVerifier
 /// <summary>Helpers shared by <see cref="RangeProver"/> and <see cref="RangeVerifier"/>.</summary>
 internal static class RangeArgument
 {
-    /// <summary>u with u² = 7: h = h0 + u·h1.</summary>
-    public static readonly Fp2 U = new(Fp.Zero, Fp.One);
-
     public static void AbsorbMultiplicities(ProofTranscript t, uint[] counts)
     {
         var bytes = new byte[counts.Length * 4];
@@ -538,6 +568,18 @@ internal static class RangeArgument
             sum += inv[v] * Fp.FromUInt64(counts[v]);
         }
         return sum;
+    }
+
+    /// <summary>Runs body over [0, count) in fixed chunks (in parallel when large); callers combine exactly.</summary>
+    public static void ParallelRange(int count, Action<int, int> body)
+    {
+        int chunks = count >= 1 << 13 ? Math.Min(64, count >> 11) : 1;
+        if (chunks == 1)
+        {
+            body(0, count);
+            return;
+        }
+        Parallel.For(0, chunks, c => body((int)((long)count * c / chunks), (int)((long)count * (c + 1) / chunks)));
     }
 
     /// <summary>Σ_k eq(τ, k)·e_k.</summary>

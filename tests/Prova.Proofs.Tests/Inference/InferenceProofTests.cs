@@ -181,7 +181,7 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
         }
     }
 
-    /// <summary>[start, end) of every opening in a PRVP v3 proof (the layers' weight openings, the limb and the inverse opening).</summary>
+    /// <summary>[start, end) of every opening in a PRVP v3 proof (the layers' weight openings and the limb opening).</summary>
     internal static List<(int Start, int End)> OpeningRanges(byte[] proof)
     {
         var parsed = ProofFormat.Read(proof);
@@ -192,7 +192,7 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
             at += 8 + 1 + 4 * l.OutputShape.Length + l.Outputs.Length;
         }
         var r = parsed.Range;
-        at += 40 + 4 * 256 + 40 + 1 + 64 * r.LogUpRounds.Length + 16 + 32;
+        at += 40 + 4 * 256 + 1 + 32 + r.LogUpRounds.Sum(level => 64 * level.Length + 64);
         foreach (var l in parsed.Layers)
         {
             at += 16 * 8 + 1 + 16 * l.Rounds.Length + 32 + 4;
@@ -201,9 +201,7 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
         }
         at += 1 + 48 * r.BatchRounds.Length + 16 + 4;
         ranges.Add((at, at + r.LimbOpening.Length));
-        at += r.LimbOpening.Length + 4;
-        ranges.Add((at, at + r.InverseOpening.Length));
-        at += r.InverseOpening.Length;
+        at += r.LimbOpening.Length;
         Assert.Equal(proof.Length, at);
         return ranges;
     }

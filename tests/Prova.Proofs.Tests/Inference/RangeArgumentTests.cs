@@ -48,7 +48,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
         using var plain = new Prova.Runtime.InferenceSession(Prova.Onnx.OnnxLoader.Load(bytes));
         Assert.Equal(TensorEncoding.Hash(plain.Run(inputs)), TensorEncoding.Hash(outputs));
         var proofBytes = ProofFormat.Write(proof);
-        output.WriteLine($"seed {seed}: proof {proofBytes.Length} bytes, limb vector 2^{proof.Range.LogUpRounds.Length}");
+        output.WriteLine($"seed {seed}: proof {proofBytes.Length} bytes, limb vector 2^{proof.Range.BatchRounds.Length}");
         InferenceVerifier.Verify(circuit, inputs, outputs, proofBytes);
         using var keyOnly = ProofCircuit.FromVerifyingKey(circuit.VerifyingKey);
         InferenceVerifier.Verify(keyOnly, inputs, outputs, proofBytes);
@@ -252,38 +252,46 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
     }
 
     [Fact]
-    public void TamperedRangeOpeningsAreRejected()
+    public void TamperedLimbOpeningAndFractionTreeAreRejected()
     {
         var inputs = models.Image(6);
         var (outputs, proof) = InferenceProver.Prove(models.Cnn, inputs);
         var range = proof.Range;
-        foreach (var which in new[] { "limb", "inverse" })
+        var o = LigeroOpening.FromBytes(range.LimbOpening);
+        var cols = o.Columns.Select(c => (Fp[])c.Clone()).ToArray();
+        cols[^1][0] += Fp.One;
+        var rows = o.EvaluationRows.Select(r => (Fp2[])r.Clone()).ToArray();
+        rows[0][0] += Fp2.One;
+        var values = range.LogUpValues.Select(v => (Fp2[])v.Clone()).ToArray();
+        values[^1][2] += Fp2.One;
+        var rounds = range.LogUpRounds.Select(level => level.Select(r => (Fp2[])r.Clone()).ToArray()).ToArray();
+        rounds[^1][^1][3] += Fp2.One;
+        var cases = new (string What, string Expected, RangeProof Proof)[]
         {
-            var o = LigeroOpening.FromBytes(which == "limb" ? range.LimbOpening : range.InverseOpening);
-            var cols = o.Columns.Select(c => (Fp[])c.Clone()).ToArray();
-            cols[^1][0] += Fp.One;
-            var rows = o.EvaluationRows.Select(r => (Fp2[])r.Clone()).ToArray();
-            rows[0][0] += Fp2.One;
-            foreach (var tampered in new[] { new LigeroOpening(o.Combined, o.EvaluationRows, cols, o.Siblings), new LigeroOpening(o.Combined, rows, o.Columns, o.Siblings) })
-            {
-                var forged = new RangeProof
-                {
-                    Limbs = range.Limbs,
-                    Multiplicities = range.Multiplicities,
-                    Inverses = range.Inverses,
-                    LogUpRounds = range.LogUpRounds,
-                    LimbAtRho = range.LimbAtRho,
-                    InverseAtRho = range.InverseAtRho,
-                    BatchRounds = range.BatchRounds,
-                    LimbAtBatch = range.LimbAtBatch,
-                    LimbOpening = which == "limb" ? tampered.ToBytes() : range.LimbOpening,
-                    InverseOpening = which == "inverse" ? tampered.ToBytes() : range.InverseOpening,
-                };
-                var bytes = ProofFormat.Write(new InferenceProof { KeyDigest = proof.KeyDigest, Layers = proof.Layers, Range = forged });
-                AssertRejected(models.Cnn, inputs, outputs, bytes, $"{which} opening tampered", $"the {which} opening");
-            }
+            ("opened limb column", "the limb opening", With(range, opening: new LigeroOpening(o.Combined, o.EvaluationRows, cols, o.Siblings).ToBytes())),
+            ("limb evaluation row", "the limb opening", With(range, opening: new LigeroOpening(o.Combined, rows, o.Columns, o.Siblings).ToBytes())),
+            ("fraction tree leaf value", "fraction tree", With(range, values: values)),
+            ("fraction tree round", "fraction tree", With(range, rounds: rounds)),
+            ("root numerator", "LogUp sums differ", With(range, root: [range.Root[0] + Fp2.One, range.Root[1]])),
+        };
+        foreach (var (what, expected, forged) in cases)
+        {
+            var bytes = ProofFormat.Write(new InferenceProof { KeyDigest = proof.KeyDigest, Layers = proof.Layers, Range = forged });
+            AssertRejected(models.Cnn, inputs, outputs, bytes, what, expected);
         }
     }
+
+    private static RangeProof With(RangeProof r, byte[]? opening = null, Fp2[][]? values = null, Fp2[][][]? rounds = null, Fp2[]? root = null) => new()
+    {
+        Limbs = r.Limbs,
+        Multiplicities = r.Multiplicities,
+        Root = root ?? r.Root,
+        LogUpRounds = rounds ?? r.LogUpRounds,
+        LogUpValues = values ?? r.LogUpValues,
+        BatchRounds = r.BatchRounds,
+        LimbAtBatch = r.LimbAtBatch,
+        LimbOpening = opening ?? r.LimbOpening,
+    };
 
     [Fact]
     public void AVersion2ProofIsRefusedByName()
