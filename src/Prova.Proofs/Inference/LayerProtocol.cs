@@ -15,7 +15,7 @@ namespace Prova.Proofs.Inference;
 internal static class LayerProtocol
 {
     /// <summary>
-    /// The weight commitments' parameters (protocol constants of v2): rate 1/4 and t = 275 queries,
+    /// The weight and limb commitments' parameters (protocol constants): rate 1/4 and t = 275 queries,
     /// 114 bits per opening, so that up to 4096 layers keep ≥ 100 bits overall (docs/proofs.md).
     /// </summary>
     public static LigeroParameters WeightPcs { get; } = LigeroParameters.ForSecurity(114, 2);
