@@ -443,7 +443,7 @@ public sealed class QuantLayer
         int pixels = 1;
         if (Kind == LayerKind.MatMul)
         {
-            if (shape.Length < 1 || shape[^1] != N || Tensor.ElementCount(shape) != y.Length)
+            if (shape.Length < 1 || shape[^1] != N || !HasElements(shape, y.Length))
             {
                 return null;
             }
@@ -473,6 +473,25 @@ public sealed class QuantLayer
         return OutputType == DataType.UInt8
             ? Tensor.Create(shape, Array.ConvertAll(values, v => (byte)v))
             : Tensor.Create(shape, Array.ConvertAll(values, v => (sbyte)v));
+    }
+
+    /// <summary>True when the shape (dims ≥ 1) has exactly count elements; never overflows.</summary>
+    private static bool HasElements(int[] shape, long count)
+    {
+        long product = 1;
+        foreach (int d in shape)
+        {
+            if (d < 1)
+            {
+                return false;
+            }
+            product *= d;
+            if (product > count)
+            {
+                return false;
+            }
+        }
+        return product == count;
     }
 
     /// <summary>

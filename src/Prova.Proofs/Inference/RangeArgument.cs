@@ -227,13 +227,11 @@ internal sealed class RangeProver
         // Fraction tree: level σ holds p = 1, q = α − L(x); level k has 2^k entries,
         // p_k[x] = p_{k+1}[x]·q_{k+1}[x + 2^k] + p_{k+1}[x + 2^k]·q_{k+1}[x], q_k[x] = q_{k+1}[x]·q_{k+1}[x + 2^k].
         int vars = _layout.Vars;
-        var p = new Fp2[vars + 1][];
+        var p = new Fp2[vars][];
         var q = new Fp2[vars + 1][];
-        p[vars] = new Fp2[_limbs.Length];
         q[vars] = new Fp2[_limbs.Length];
         for (int x = 0; x < _limbs.Length; x++)
         {
-            p[vars][x] = Fp2.One;
             q[vars][x] = alpha - _limbs[x];
         }
         for (int k = vars - 1; k >= 0; k--)
@@ -241,30 +239,33 @@ internal sealed class RangeProver
             int h = 1 << k;
             var pk = p[k] = new Fp2[h];
             var qk = q[k] = new Fp2[h];
-            var pn = p[k + 1];
+            var pn = k + 1 < vars ? p[k + 1] : null; // level σ: every numerator is 1
             var qn = q[k + 1];
             RangeArgument.ParallelRange(h, (begin, end) =>
             {
                 for (int x = begin; x < end; x++)
                 {
-                    pk[x] = pn[x] * qn[x + h] + pn[x + h] * qn[x];
+                    pk[x] = pn is null ? qn[x + h] + qn[x] : pn[x] * qn[x + h] + pn[x + h] * qn[x];
                     qk[x] = qn[x] * qn[x + h];
                 }
             });
         }
         var root = new[] { p[0][0], q[0][0] };
         t.AbsorbFp2s("range/root", root);
-        var rounds = new Fp2[vars][][];
         var values = new Fp2[vars][];
         var r = Array.Empty<Fp2>();
         Fp2 vp = root[0], vq = root[1];
+        var logUpRounds = new Fp2[vars][][];
         for (int k = 0; k < vars; k++)
         {
             var lambda = t.ChallengeFp2("range/lambda");
             int h = 1 << k;
-            var tables = new[] { p[k + 1][..h], p[k + 1][h..], q[k + 1][..h], q[k + 1][h..], Mle.EqTable(r) };
-            (rounds[k], var point) = LayerSumcheck(t, vp + lambda * vq, lambda, tables);
-            values[k] = [tables[0][0], tables[1][0], tables[2][0], tables[3][0]];
+            var q0 = q[k + 1][..h];
+            var q1 = q[k + 1][h..];
+            var p0 = k + 1 < vars ? p[k + 1][..h] : null;
+            var p1 = k + 1 < vars ? p[k + 1][h..] : null;
+            (logUpRounds[k], var point) = LevelSumcheck(t, vp + lambda * vq, lambda, p0, p1, q0, q1, Mle.EqTable(r));
+            values[k] = [p0?[0] ?? Fp2.One, p1?[0] ?? Fp2.One, q0[0], q1[0]];
             t.AbsorbFp2s("range/values", values[k]);
             var c = t.ChallengeFp2("range/c");
             r = [.. point, c];
@@ -277,7 +278,7 @@ internal sealed class RangeProver
             Limbs = limbCommitted.Commitment,
             Multiplicities = counts,
             Root = root,
-            LogUpRounds = rounds,
+            LogUpRounds = logUpRounds,
             LogUpValues = values,
             BatchRounds = [],
             LimbAtBatch = Fp2.Zero,
@@ -339,17 +340,17 @@ internal sealed class RangeProver
 
     /// <summary>
     /// One level of the fraction tree: Σ_x eq(r, x)·[P0·Q1 + P1·Q0 + λ·Q0·Q1](x) (degree 3 per
-    /// variable), round polynomials at t = 0..3, transcript as <see cref="SumcheckVerifier.Verify"/>
-    /// expects. Folds the tables in place (their first entries end as the values at the point).
+    /// variable; P0 = P1 = 1 when null, the leaves), round polynomials at t = 0..3 (t = 1 from the
+    /// running claim), transcript as <see cref="SumcheckVerifier.Verify"/> expects. Folds the tables
+    /// in place (their first entries end as the values at the point).
     /// </summary>
-    private static (Fp2[][] Rounds, Fp2[] Point) LayerSumcheck(ProofTranscript t, Fp2 claim, Fp2 lambda, Fp2[][] tables)
+    private static (Fp2[][] Rounds, Fp2[] Point) LevelSumcheck(ProofTranscript t, Fp2 claim, Fp2 lambda, Fp2[]? p0, Fp2[]? p1, Fp2[] q0, Fp2[] q1, Fp2[] eq)
     {
-        var (p0, p1, q0, q1, eq) = (tables[0], tables[1], tables[2], tables[3], tables[4]);
-        int vars = Eq.Vars(p0.Length);
+        int vars = Eq.Vars(q0.Length);
         t.AbsorbFp2("sumcheck/claim", claim);
         var rounds = new Fp2[vars][];
         var point = new Fp2[vars];
-        int len = p0.Length;
+        int len = q0.Length;
         for (int round = 0; round < vars; round++)
         {
             int pairs = len / 2;
@@ -357,39 +358,49 @@ internal sealed class RangeProver
             var gate = new Lock();
             RangeArgument.ParallelRange(pairs, (begin, end) =>
             {
-                var s = new Fp2[4];
+                Fp2 s0 = Fp2.Zero, s2 = Fp2.Zero, s3 = Fp2.Zero;
                 for (int i = begin; i < end; i++)
                 {
-                    Fp2 a0 = p0[2 * i], da = p0[2 * i + 1] - a0;
-                    Fp2 b0 = p1[2 * i], db = p1[2 * i + 1] - b0;
-                    Fp2 c0 = q0[2 * i], dc = q0[2 * i + 1] - c0;
-                    Fp2 d0 = q1[2 * i], dd = q1[2 * i + 1] - d0;
+                    Fp2 c0 = q0[2 * i], c1 = q0[2 * i + 1], dc = c1 - c0;
+                    Fp2 d0 = q1[2 * i], d1 = q1[2 * i + 1], dd = d1 - d0;
                     Fp2 e0 = eq[2 * i], de = eq[2 * i + 1] - e0;
-                    for (int x = 0; x < 4; x++)
+                    Fp2 c2 = c1 + dc, d2 = d1 + dd, e2 = eq[2 * i + 1] + de;
+                    Fp2 c3 = c2 + dc, d3 = d2 + dd, e3 = e2 + de;
+                    if (p0 is null)
                     {
-                        s[x] += e0 * (a0 * d0 + b0 * c0 + lambda * (c0 * d0));
-                        a0 += da;
-                        b0 += db;
-                        c0 += dc;
-                        d0 += dd;
-                        e0 += de;
+                        s0 += e0 * (c0 + d0 + lambda * (c0 * d0));
+                        s2 += e2 * (c2 + d2 + lambda * (c2 * d2));
+                        s3 += e3 * (c3 + d3 + lambda * (c3 * d3));
+                    }
+                    else
+                    {
+                        Fp2 a0 = p0[2 * i], a1 = p0[2 * i + 1], da = a1 - a0;
+                        Fp2 b0 = p1![2 * i], b1 = p1[2 * i + 1], db = b1 - b0;
+                        Fp2 a2 = a1 + da, b2 = b1 + db;
+                        s0 += e0 * (a0 * d0 + b0 * c0 + lambda * (c0 * d0));
+                        s2 += e2 * (a2 * d2 + b2 * c2 + lambda * (c2 * d2));
+                        s3 += e3 * ((a2 + da) * d3 + (b2 + db) * c3 + lambda * (c3 * d3));
                     }
                 }
                 lock (gate)
                 {
-                    for (int x = 0; x < 4; x++)
-                    {
-                        sums[x] += s[x];
-                    }
+                    sums[0] += s0;
+                    sums[2] += s2;
+                    sums[3] += s3;
                 }
             });
+            sums[1] = claim - sums[0];
             rounds[round] = sums;
             t.AbsorbFp2s("sumcheck/round", sums);
             var r = t.ChallengeFp2("sumcheck/r");
             point[round] = r;
-            foreach (var table in tables)
+            claim = SumcheckVerifier.InterpolateAt(sums, r);
+            foreach (var table in new[] { p0, p1, q0, q1, eq })
             {
-                Mle.Fold(table.AsSpan(0, len), r, table);
+                if (table is not null)
+                {
+                    Mle.Fold(table.AsSpan(0, len), r, table);
+                }
             }
             len = pairs;
         }

@@ -157,7 +157,15 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
                     }
                     break;
                 case 1:
-                    bytes = [.. "PRVP"u8, 1, 0, 0, 0, .. proof.AsSpan(8, Math.Min(proof.Length - 8, rng.Next(80)))];
+                    // A v3 header with a truncated or random body.
+                    bytes = [.. "PRVP"u8, 3, 0, 0, 0, .. proof.AsSpan(8, Math.Min(proof.Length - 8, rng.Next(2000)))];
+                    if (n % 8 == 1)
+                    {
+                        for (int i = 8; i < bytes.Length; i++)
+                        {
+                            bytes[i] = (byte)rng.Next(256);
+                        }
+                    }
                     break;
                 case 2:
                     bytes = (byte[])proof.Clone();
@@ -179,6 +187,29 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
             var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(models.Mlp, inputs, outputs, bytes));
             Assert.True(ex.Code is ProofErrorCode.Malformed or ProofErrorCode.Rejected, ex.Message);
         }
+    }
+
+    [Fact]
+    public void AnOutputShapeWithHugeDimensionsIsATypedRejection()
+    {
+        // The MLP's first layer has output shape [1, 128] (rank at byte 52, dims from 53): claim [2^24, …, 2^24, 128].
+        var (inputs, outputs, proof) = Honest(models.Mlp, 2);
+        var parsed = ProofFormat.Read(proof);
+        var l0 = parsed.Layers[0];
+        var forgedLayer = new LayerProof
+        {
+            Rows = l0.Rows,
+            Columns = l0.Columns,
+            Outputs = l0.Outputs,
+            OutputShape = [1 << 24, 1 << 24, 1 << 24, 1 << 24, 1 << 24, 1 << 24, 1 << 24, 128],
+            LimbEvaluations = l0.LimbEvaluations,
+            Rounds = l0.Rounds,
+            InputClaim = l0.InputClaim,
+            WeightClaim = l0.WeightClaim,
+            Opening = l0.Opening,
+        };
+        var forged = ProofFormat.Write(new InferenceProof { KeyDigest = parsed.KeyDigest, Layers = [forgedLayer, .. parsed.Layers.Skip(1)], Range = parsed.Range });
+        AssertRejected(models.Mlp, inputs, outputs, forged, "an output shape with 2^168 elements");
     }
 
     /// <summary>[start, end) of every opening in a PRVP v3 proof (the layers' weight openings and the limb opening).</summary>
