@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Prova.Core;
 using Prova.Proofs.Field;
@@ -70,7 +71,7 @@ public static class InferenceProver
             RangeProver.FillLayer(limbs, layout, l, circuit.Layers[l], work[l].G.M, work[l].Acc, work[l].Y, cheat);
         }
         var outputBytes = Array.ConvertAll(work, w => Array.ConvertAll(w.Y, v => (byte)v));
-        using var t = Statement.Begin(circuit, inputs, outputs, work.Select((w, l) => (w.G.M, circuit.Layers[l].N, outputBytes[l])).ToArray());
+        using var t = Statement.Begin(circuit, inputs, outputs, work.Select((w, l) => (w.G.M, circuit.Layers[l].N, w.Shape, outputBytes[l])).ToArray());
         var range = new RangeProver(layout, limbs, cheat);
         range.Begin(t);
         var layers = new List<LayerProof>(count);
@@ -88,21 +89,27 @@ public static class InferenceProver
 
 /// <summary>
 /// The statement every transcript starts with: key digest, model CID, input and output hashes, then
-/// per layer its dimensions and SHA-256 of its output bytes.
+/// per layer its dimensions, its output shape and SHA-256 of its output bytes.
 /// </summary>
 internal static class Statement
 {
-    public static ProofTranscript Begin(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, IReadOnlyList<(int Rows, int Columns, byte[] Outputs)> layers)
+    public static ProofTranscript Begin(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, IReadOnlyList<(int Rows, int Columns, int[] Shape, byte[] Outputs)> layers)
     {
         var t = new ProofTranscript(ProofCircuit.Protocol);
         t.AbsorbBytes("vk", circuit.KeyDigest);
         t.AbsorbBytes("model", circuit.ModelCid.ToBytes());
         t.AbsorbBytes("input", Convert.FromHexString(TensorEncoding.Hash(inputs)));
         t.AbsorbBytes("output", Convert.FromHexString(TensorEncoding.Hash(outputs)));
-        foreach (var (rows, columns, y) in layers)
+        foreach (var (rows, columns, shape, y) in layers)
         {
             t.AbsorbUInt64("rows", (ulong)rows);
             t.AbsorbUInt64("columns", (ulong)columns);
+            var dims = new byte[4 * shape.Length];
+            for (int d = 0; d < shape.Length; d++)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(dims.AsSpan(4 * d), shape[d]);
+            }
+            t.AbsorbBytes("shape", dims);
             t.AbsorbBytes("outputs", SHA256.HashData(y));
         }
         return t;

@@ -95,7 +95,7 @@ public static class InferenceVerifier
         }
         // 4. The range argument and, per layer, the limb relation and the accumulator sumcheck (transcript order).
         var layout = LimbLayout.Create(proof.Layers.Select(lp => (lp.Rows, lp.Columns)).ToArray());
-        using var t = Statement.Begin(circuit, inputs, outputs, proof.Layers.Select(lp => (lp.Rows, lp.Columns, lp.Outputs)).ToArray());
+        using var t = Statement.Begin(circuit, inputs, outputs, proof.Layers.Select(lp => (lp.Rows, lp.Columns, lp.OutputShape, lp.Outputs)).ToArray());
         var range = new RangeVerifier(layout, proof.Range);
         range.Begin(t);
         for (int l = 0; l < circuit.Layers.Count; l++)
