@@ -294,6 +294,17 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
     };
 
     [Fact]
+    public void ProofsAreDeterministicAcrossThreadCounts()
+    {
+        // The range argument's parallel sums are exact field additions: the same run gives the same bytes.
+        var inputs = models.Image(9);
+        using var twoThreads = ProofCircuit.FromModelBytes(models.CnnBytes, threads: 2);
+        var a = ProofFormat.Write(InferenceProver.Prove(models.Cnn, inputs).Proof);
+        var b = ProofFormat.Write(InferenceProver.Prove(twoThreads, inputs).Proof);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
     public void AVersion2ProofIsRefusedByName()
     {
         var (_, proof) = InferenceProver.Prove(models.Mlp, models.Image(0));
