@@ -307,7 +307,7 @@ internal sealed class RangeProver
         return e;
     }
 
-    /// <summary>Batching sumcheck over all claims on L, then the two openings.</summary>
+    /// <summary>Batching sumcheck over all claims on L, then the one opening.</summary>
     public RangeProof Finish(ProofTranscript t)
     {
         var partial = _partial ?? throw new InvalidOperationException("Begin first");
@@ -318,13 +318,8 @@ internal sealed class RangeProver
         {
             RangeArgument.AddEq(g, _claims[c].Point, gamma[c], _layout);
         }
-        var lifted = new Fp2[size];
-        for (int x = 0; x < size; x++)
-        {
-            lifted[x] = _limbs[x];
-        }
-        var batch = SumcheckProver.ProveProduct(t, [lifted, g]);
-        var limbOpening = LigeroPcs.Open(t, _limbCommitted!, [batch.Point], out _);
+        var (batchRounds, batchPoint, limbAtBatch) = BatchSumcheck(t, _limbs, g, ClaimSum(gamma));
+        var limbOpening = LigeroPcs.Open(t, _limbCommitted!, [batchPoint], out _);
         return new RangeProof
         {
             Limbs = partial.Limbs,
@@ -332,10 +327,87 @@ internal sealed class RangeProver
             Root = partial.Root,
             LogUpRounds = partial.LogUpRounds,
             LogUpValues = partial.LogUpValues,
-            BatchRounds = batch.Proof.Rounds,
-            LimbAtBatch = batch.FactorEvaluations[0],
+            BatchRounds = batchRounds,
+            LimbAtBatch = limbAtBatch,
             LimbOpening = limbOpening.ToBytes(),
         };
+    }
+
+    private Fp2 ClaimSum(Fp2[] gamma)
+    {
+        Fp2 sum = Fp2.Zero;
+        for (int c = 0; c < _claims.Count; c++)
+        {
+            sum += gamma[c] * _claims[c].Value;
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Σ_x L(x)·G(x) = claim (degree 2): the first round reads L in the base field, then L is folded
+    /// into Fp2; G is folded in place. Rounds at t = 0, 1, 2 (t = 1 from the running claim); transcript
+    /// as <see cref="SumcheckVerifier.Verify"/> expects, ending with the evaluations L~(ρ'), G~(ρ').
+    /// </summary>
+    private static (Fp2[][] Rounds, Fp2[] Point, Fp2 LimbAtPoint) BatchSumcheck(ProofTranscript t, Fp[] limbs, Fp2[] g, Fp2 claim)
+    {
+        int vars = Eq.Vars(g.Length);
+        t.AbsorbFp2("sumcheck/claim", claim);
+        var rounds = new Fp2[vars][];
+        var point = new Fp2[vars];
+        Fp2[]? l = null;
+        int len = g.Length;
+        for (int round = 0; round < vars; round++)
+        {
+            int pairs = len / 2;
+            Fp2 s0 = Fp2.Zero, s2 = Fp2.Zero;
+            var gate = new Lock();
+            var folded = l;
+            RangeArgument.ParallelRange(pairs, (begin, end) =>
+            {
+                Fp2 a0 = Fp2.Zero, a2 = Fp2.Zero;
+                for (int i = begin; i < end; i++)
+                {
+                    Fp2 g0 = g[2 * i], g2 = g[2 * i + 1] + g[2 * i + 1] - g0;
+                    if (folded is null)
+                    {
+                        Fp l0 = limbs[2 * i], l2 = limbs[2 * i + 1] + limbs[2 * i + 1] - l0;
+                        a0 += g0 * l0;
+                        a2 += g2 * l2;
+                    }
+                    else
+                    {
+                        Fp2 l0 = folded[2 * i], l2 = folded[2 * i + 1] + folded[2 * i + 1] - l0;
+                        a0 += g0 * l0;
+                        a2 += g2 * l2;
+                    }
+                }
+                lock (gate)
+                {
+                    s0 += a0;
+                    s2 += a2;
+                }
+            });
+            var sums = new[] { s0, claim - s0, s2 };
+            rounds[round] = sums;
+            t.AbsorbFp2s("sumcheck/round", sums);
+            var r = t.ChallengeFp2("sumcheck/r");
+            point[round] = r;
+            claim = SumcheckVerifier.InterpolateAt(sums, r);
+            if (l is null)
+            {
+                l = new Fp2[pairs];
+                Mle.Fold(limbs.AsSpan(0, len), r, l);
+            }
+            else
+            {
+                Mle.Fold(l.AsSpan(0, len), r, l);
+            }
+            Mle.Fold(g.AsSpan(0, len), r, g);
+            len = pairs;
+        }
+        var limbAtPoint = l is null ? (Fp2)limbs[0] : l[0];
+        t.AbsorbFp2s("sumcheck/evals", [limbAtPoint, g[0]]);
+        return (rounds, point, limbAtPoint);
     }
 
     /// <summary>
