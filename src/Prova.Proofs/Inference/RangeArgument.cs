@@ -117,6 +117,9 @@ internal sealed class ProverCheat
 
     /// <summary>Called per layer with the eight limb evaluations before they are sent.</summary>
     public Action<int, Fp2[]>? LimbEvaluations { get; init; }
+
+    /// <summary>Given α and L, the LogUp leaves' numerators (honest: all 1, never materialised).</summary>
+    public Func<Fp2, Fp[], Fp2[]>? LeafNumerators { get; init; }
 }
 
 /// <summary>
@@ -227,8 +230,9 @@ internal sealed class RangeProver
         // Fraction tree: level σ holds p = 1, q = α − L(x); level k has 2^k entries,
         // p_k[x] = p_{k+1}[x]·q_{k+1}[x + 2^k] + p_{k+1}[x + 2^k]·q_{k+1}[x], q_k[x] = q_{k+1}[x]·q_{k+1}[x + 2^k].
         int vars = _layout.Vars;
-        var p = new Fp2[vars][];
+        var p = new Fp2[]?[vars + 1];
         var q = new Fp2[vars + 1][];
+        p[vars] = _cheat?.LeafNumerators?.Invoke(alpha, _limbs); // null: every numerator is 1
         q[vars] = new Fp2[_limbs.Length];
         for (int x = 0; x < _limbs.Length; x++)
         {
@@ -239,7 +243,7 @@ internal sealed class RangeProver
             int h = 1 << k;
             var pk = p[k] = new Fp2[h];
             var qk = q[k] = new Fp2[h];
-            var pn = k + 1 < vars ? p[k + 1] : null; // level σ: every numerator is 1
+            var pn = p[k + 1];
             var qn = q[k + 1];
             RangeArgument.ParallelRange(h, (begin, end) =>
             {
@@ -250,7 +254,7 @@ internal sealed class RangeProver
                 }
             });
         }
-        var root = new[] { p[0][0], q[0][0] };
+        var root = new[] { p[0]![0], q[0][0] };
         t.AbsorbFp2s("range/root", root);
         var values = new Fp2[vars][];
         var r = Array.Empty<Fp2>();
@@ -262,8 +266,8 @@ internal sealed class RangeProver
             int h = 1 << k;
             var q0 = q[k + 1][..h];
             var q1 = q[k + 1][h..];
-            var p0 = k + 1 < vars ? p[k + 1][..h] : null;
-            var p1 = k + 1 < vars ? p[k + 1][h..] : null;
+            var p0 = p[k + 1]?[..h];
+            var p1 = p[k + 1]?[h..];
             (logUpRounds[k], var point) = LevelSumcheck(t, vp + lambda * vq, lambda, p0, p1, q0, q1, Mle.EqTable(r));
             values[k] = [p0?[0] ?? Fp2.One, p1?[0] ?? Fp2.One, q0[0], q1[0]];
             t.AbsorbFp2s("range/values", values[k]);

@@ -195,6 +195,40 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
     }
 
     [Fact]
+    public void LeafNumeratorsOtherThanOneAreRejected()
+    {
+        // A prover whose out-of-range limb (an output changed by one, limbs fitted modulo p) gets the
+        // numerator (α − L(x))/α after α is known, so that it counts as a 0 in the table: the root
+        // identity P = T·Q and every level of the tree hold, only the leaves' check v_p = 1 fails.
+        using var circuit = ProofCircuit.FromModelBytes(TestModels.Mlp(19, 2, perChannel: true, HiddenZero));
+        var inputs = TestModels.Input(20, 2);
+        var layer = circuit.Layers[0];
+        int outOfRange = 0;
+        var (outputs, proof) = Cheat(circuit, inputs, new ProverCheat
+        {
+            Outputs = (l, acc, y) =>
+            {
+                if (l == 0)
+                {
+                    y[Array.FindIndex(y, v => v + 1 > layer.Lo && v + 1 < layer.Hi)] += 1;
+                }
+            },
+            LeafNumerators = (alpha, limbs) =>
+            {
+                var p = new Fp2[limbs.Length];
+                for (int x = 0; x < limbs.Length; x++)
+                {
+                    p[x] = limbs[x].Value < 256 ? Fp2.One : (alpha - limbs[x]) * alpha.Inverse();
+                    outOfRange += limbs[x].Value < 256 ? 0 : 1;
+                }
+                return p;
+            },
+        });
+        Assert.Equal(1, outOfRange);
+        AssertRejected(circuit, inputs, outputs, proof, "a leaf numerator chosen after α", "numerators are not 1");
+    }
+
+    [Fact]
     public void TamperedMultiplicitiesAreRejected()
     {
         // The cheating prover moves one count and then carries on honestly with the moved counts.
