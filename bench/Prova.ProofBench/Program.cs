@@ -8,7 +8,8 @@ using Prova.Runtime.Quantization;
 
 // Proof-of-inference benchmark (docs/benchmarks.md): for each quantized model, the median of
 // several runs of plain integer inference, proving and verifying (the verifying key is derived once,
-// outside the timings), the proof size, and the process's peak working set.
+// outside the timings), the proof size (and the parts taken by the limb opening and by the weight
+// openings), the size of the limb vector, the layers' dimensions and the process's peak working set.
 //
 //   dotnet run -c Release --project bench/Prova.ProofBench [-- --runs 7 --threads 1 --models fashion-mlp,fashion-cnn,mlp-1024,resnet8]
 int runs = Arg("--runs", 7);
@@ -16,7 +17,7 @@ int threads = Arg("--threads", 1);
 string only = StrArg("--models", "fashion-mlp,fashion-cnn,mlp-1024,resnet8");
 string root = FindRoot();
 Console.WriteLine($"threads {threads}, median of {runs} runs, batch 1 ({Environment.ProcessorCount} cores, shared machine)");
-Console.WriteLine($"{"model",-14} {"layers",6} {"infer ms",9} {"prove ms",9} {"verify ms",10} {"proof KB",9} {"overhead",9} {"peak MB",8}");
+Console.WriteLine($"{"model",-14} {"layers",6} {"limbs",6} {"infer ms",9} {"prove ms",9} {"verify ms",10} {"proof KB",9} {"limbs KB",9} {"weights KB",10} {"overhead",9} {"peak MB",8}");
 foreach (var name in only.Split(','))
 {
     var (bytes, input) = Load(name);
@@ -30,7 +31,11 @@ foreach (var name in only.Split(','))
     var outputs = result.Outputs!;
     var verify = Median(runs, () => InferenceVerifier.Verify(circuit, inputs, outputs, proofBytes));
     long peak = Process.GetCurrentProcess().PeakWorkingSet64;
-    Console.WriteLine($"{name,-14} {circuit.Layers.Count,6} {infer,9:F3} {prove,9:F2} {verify,10:F2} {proofBytes.Length / 1024.0,9:F1} {prove / infer,8:F0}x {peak / (1024.0 * 1024),8:F0}");
+    var range = result.Proof!.Range;
+    double limbKb = range.LimbOpening.Length / 1024.0;
+    double weightKb = result.Proof!.Layers.Sum(l => l.Opening.Length) / 1024.0;
+    Console.WriteLine($"{name,-14} {circuit.Layers.Count,6} {"2^" + range.BatchRounds.Length,6} {infer,9:F3} {prove,9:F2} {verify,10:F2} {proofBytes.Length / 1024.0,9:F1} {limbKb,9:F1} {weightKb,10:F1} {prove / infer,8:F0}x {peak / (1024.0 * 1024),8:F0}");
+    Console.WriteLine($"{"",-14} layers M×K×N: {string.Join(", ", result.Proof!.Layers.Select((l, i) => $"{l.Rows}×{circuit.Layers[i].K}×{l.Columns}"))}");
 }
 
 (byte[] Model, Tensor Input) Load(string name)

@@ -46,14 +46,29 @@ public static class InferenceVerifier
         {
             throw new ProofException(ProofErrorCode.Rejected, "the statement has outputs the model does not have");
         }
-        // 1. The layers' outputs follow from the claimed accumulators by requantisation; their inputs
-        //    and the model outputs from re-executing the light graph on the model inputs and those outputs.
+        // 1. The layers' outputs are in the proof; their inputs and the model outputs follow from
+        //    re-executing the light graph on the model inputs and those outputs.
         var ys = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var yValues = new int[circuit.Layers.Count][];
         for (int l = 0; l < circuit.Layers.Count; l++)
         {
             var layer = circuit.Layers[l];
-            ys[layer.Output] = layer.Output8(proof.Layers[l].Accumulators, proof.Layers[l].OutputShape)
-                ?? throw new ProofException(ProofErrorCode.Rejected, $"layer '{layer.Name}': the output shape does not fit the accumulators");
+            var lp = proof.Layers[l];
+            if (lp.Columns != layer.N || lp.Outputs.Length != (long)lp.Rows * lp.Columns)
+            {
+                throw Reject(layer, $"the proof has {lp.Rows}×{lp.Columns} outputs; the layer has {layer.N} columns");
+            }
+            var y = yValues[l] = Array.ConvertAll(lp.Outputs, b => layer.OutputType == DataType.UInt8 ? b : (int)(sbyte)b);
+            var tables = layer.Tables;
+            for (int c = 0; c < y.Length; c++)
+            {
+                if (!tables[c % layer.N].Reachable(y[c]))
+                {
+                    throw Reject(layer, $"output {c} is {y[c]}, which no int32 accumulator requantises to (range [{layer.Lo}, {layer.Hi}])");
+                }
+            }
+            ys[layer.Output] = layer.OutputTensor(y, lp.OutputShape)
+                ?? throw Reject(layer, "the output shape does not fit the outputs");
         }
         var values = circuit.Evaluate(inputs, ys);
         // 2. The model outputs must be exactly the claimed ones.
@@ -64,14 +79,31 @@ public static class InferenceVerifier
                 throw new ProofException(ProofErrorCode.Rejected, $"output '{name}' is not what the proven computation gives");
             }
         }
-        // 3. Every layer's accumulators are X'·W' + bias (sumcheck, in transcript order).
-        using var t = Statement.Begin(circuit, inputs, outputs);
+        // 3. Every layer's input shape implies its rows and output shape.
+        var xcs = new int[circuit.Layers.Count][];
+        var geometries = new LayerGeometry[circuit.Layers.Count];
         for (int l = 0; l < circuit.Layers.Count; l++)
         {
             var layer = circuit.Layers[l];
             var x = values[layer.Input];
-            var g = layer.Geometry(x.Shape);
-            LayerProtocol.Verify(t, layer, circuit.WeightCommitments[l], layer.Centered(x), x.ShapeArray(), g, proof.Layers[l]);
+            var g = geometries[l] = layer.Geometry(x.Shape);
+            if (proof.Layers[l].Rows != g.M || !proof.Layers[l].OutputShape.AsSpan().SequenceEqual(layer.OutputShape(x.Shape, g)))
+            {
+                throw Reject(layer, "the output shape does not follow from the input shape");
+            }
+            xcs[l] = layer.Centered(x);
         }
+        // 4. The range argument and, per layer, the limb relation and the accumulator sumcheck (transcript order).
+        var layout = LimbLayout.Create(proof.Layers.Select(lp => (lp.Rows, lp.Columns)).ToArray());
+        using var t = Statement.Begin(circuit, inputs, outputs, proof.Layers.Select(lp => (lp.Rows, lp.Columns, lp.OutputShape, lp.Outputs)).ToArray());
+        var range = new RangeVerifier(layout, proof.Range);
+        range.Begin(t);
+        for (int l = 0; l < circuit.Layers.Count; l++)
+        {
+            LayerProtocol.Verify(t, circuit.Layers[l], circuit.WeightCommitments[l], xcs[l], geometries[l], proof.Layers[l], yValues[l], range, l);
+        }
+        range.Finish(t);
     }
+
+    private static ProofException Reject(QuantLayer layer, string why) => new(ProofErrorCode.Rejected, $"layer '{layer.Name}': {why}");
 }

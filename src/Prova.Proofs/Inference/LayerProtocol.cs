@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Prova.Proofs.Commitments;
 using Prova.Proofs.Field;
 using Prova.Proofs.Transcript;
@@ -7,22 +5,25 @@ using Prova.Proofs.Transcript;
 namespace Prova.Proofs.Inference;
 
 /// <summary>
-/// The per-layer argument (docs/proofs.md): after the accumulators are absorbed, challenges r_i, r_j
-/// fix the claim c = Acc~(r_i, r_j) − B~(r_j)·Rows~(r_i); a sumcheck over k proves
+/// The per-layer argument (docs/proofs.md): challenges r_i, r_j (drawn after the outputs and both
+/// limb commitments are bound); the prover sends the limb evaluations e_k, from which the verifier
+/// gets Acc~(r_i, r_j) = A_lo~(r) + Σ_{k&lt;4} 256^k·e_k; the claim c = Acc~(r_i, r_j) − B~(r_j)·Rows~(r_i)
+/// is proven by a sumcheck over k,
 /// c = Σ_k a(k)·w(k) with a(k) = X'~(r_i, k) and w(k) = W'~(k, r_j), ending at a random ρ where the
 /// verifier evaluates X'~(r_i, ρ) from the activations and W'~(ρ, r_j) from the weights.
 /// </summary>
 internal static class LayerProtocol
 {
     /// <summary>
-    /// The weight commitments' parameters (protocol constants of v2): rate 1/4 and t = 275 queries,
+    /// The weight and limb commitments' parameters (protocol constants): rate 1/4 and t = 275 queries,
     /// 114 bits per opening, so that up to 4096 layers keep ≥ 100 bits overall (docs/proofs.md).
     /// </summary>
     public static LigeroParameters WeightPcs { get; } = LigeroParameters.ForSecurity(114, 2);
 
-    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, int[] xShape, LayerGeometry g, int[] acc)
+    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, LayerGeometry g, RangeProver range, int index, byte[] outputs, int[] outputShape)
     {
-        var (ri, rj) = Begin(t, layer, g, acc);
+        var (ri, rj) = Begin(t, layer, g);
+        var limbs = range.LayerLimbs(t, index, [.. ri, .. rj]);
         int kVars = Eq.Vars(layer.K);
         var eqI = Eq.Table(ri);
         var eqJ = Eq.Table(rj);
@@ -72,8 +73,9 @@ internal static class LayerProtocol
         {
             Rows = g.M,
             Columns = layer.N,
-            Accumulators = acc,
-            OutputShape = layer.OutputShape(xShape, g),
+            Outputs = outputs,
+            OutputShape = outputShape,
+            LimbEvaluations = limbs,
             Rounds = rounds,
             InputClaim = a[0],
             WeightClaim = w[0],
@@ -81,44 +83,63 @@ internal static class LayerProtocol
         };
     }
 
-    /// <summary>Checks one layer; throws <see cref="ProofException"/> (Rejected) when it does not hold.</summary>
-    public static void Verify(ProofTranscript t, QuantLayer layer, LigeroCommitment weights, int[] xc, int[] xShape, LayerGeometry g, LayerProof proof)
+    /// <summary>
+    /// Checks one layer given its outputs y (row-major, already checked to lie in [lo, hi] with a
+    /// non-empty interval); throws <see cref="ProofException"/> (Rejected) when it does not hold.
+    /// </summary>
+    public static void Verify(ProofTranscript t, QuantLayer layer, LigeroCommitment weights, int[] xc, LayerGeometry g, LayerProof proof, int[] y, RangeVerifier range, int index)
     {
-        if (proof.Rows != g.M || proof.Columns != layer.N || proof.Accumulators.Length != (long)g.M * layer.N)
-        {
-            throw Reject(layer, $"the proof has {proof.Rows}×{proof.Columns} accumulators; the layer has {g.M}×{layer.N}");
-        }
         int kVars = Eq.Vars(layer.K);
         if (proof.Rounds.Length != 3 * kVars)
         {
             throw Reject(layer, $"the sumcheck has {proof.Rounds.Length / 3} rounds; expected {kVars}");
         }
-        if (!proof.OutputShape.AsSpan().SequenceEqual(layer.OutputShape(xShape, g)))
+        if (proof.LimbEvaluations.Length != LimbLayout.Limbs)
         {
-            throw Reject(layer, "the output shape does not follow from the input shape");
+            throw Reject(layer, $"{proof.LimbEvaluations.Length} limb evaluations; expected {LimbLayout.Limbs}");
         }
-        var (ri, rj) = Begin(t, layer, g, proof.Accumulators);
+        var (ri, rj) = Begin(t, layer, g);
         var eqI = Eq.Table(ri);
         var eqJ = Eq.Table(rj);
-        // c = Acc~(r_i, r_j) − B~(r_j)·Rows~(r_i)
-        var acc = proof.Accumulators;
+        // A_lo~(r) and Width~(r) from the outputs and the requantisation intervals.
+        var tables = layer.Tables;
         int n = layer.N;
-        Fp2 accEval = Fp2.Zero;
+        Fp2 lowEval = Fp2.Zero;
+        Fp2 widthEval = Fp2.Zero;
         for (int i = 0; i < g.M; i++)
         {
-            Fp2 row = Fp2.Zero;
+            Fp2 lowRow = Fp2.Zero;
+            Fp2 widthRow = Fp2.Zero;
             for (int j = 0; j < n; j++)
             {
-                row += eqJ[j] * Fp.FromInt64(acc[i * n + j]);
+                var table = tables[j];
+                int v = y[i * n + j];
+                lowRow += eqJ[j] * Fp.FromInt64(table.Low(v));
+                widthRow += eqJ[j] * Fp.FromInt64(table.Width(v));
             }
-            accEval += eqI[i] * row;
+            lowEval += eqI[i] * lowRow;
+            widthEval += eqI[i] * widthRow;
         }
+        var e = proof.LimbEvaluations;
+        Fp2 dLo = Fp2.Zero;
+        Fp2 dHi = Fp2.Zero;
+        for (int k = 3; k >= 0; k--)
+        {
+            dLo = dLo * Fp.FromUInt64(256) + e[k];
+            dHi = dHi * Fp.FromUInt64(256) + e[k + 4];
+        }
+        if (dLo + dHi != widthEval)
+        {
+            throw Reject(layer, "the limbs of acc − A_lo(y) and A_hi(y) − acc do not add up to the requantisation intervals' widths");
+        }
+        range.LayerLimbs(t, index, [.. ri, .. rj], e);
         Fp2 biasEval = Fp2.Zero;
         for (int j = 0; j < n; j++)
         {
             biasEval += eqJ[j] * Fp.FromInt64(layer.Bias[j]);
         }
-        var claim = accEval - biasEval * Eq.PrefixSum(eqI, g.M);
+        // c = Acc~(r_i, r_j) − B~(r_j)·Rows~(r_i) with Acc~ = A_lo~ + d_lo~.
+        var claim = lowEval + dLo - biasEval * Eq.PrefixSum(eqI, g.M);
         var rho = new Fp2[kVars];
         for (int round = 0; round < kVars; round++)
         {
@@ -175,11 +196,8 @@ internal static class LayerProtocol
     /// <summary>The point (ρ ‖ r_j) at which the committed W' table is opened.</summary>
     private static Fp2[] WeightPoint(Fp2[] rho, Fp2[] rj) => [.. rho, .. rj];
 
-    private static (Fp2[] Ri, Fp2[] Rj) Begin(ProofTranscript t, QuantLayer layer, LayerGeometry g, int[] acc)
+    private static (Fp2[] Ri, Fp2[] Rj) Begin(ProofTranscript t, QuantLayer layer, LayerGeometry g)
     {
-        t.AbsorbUInt64("rows", (ulong)g.M);
-        t.AbsorbUInt64("columns", (ulong)layer.N);
-        t.AbsorbBytes("accumulators", SHA256.HashData(MemoryMarshal.AsBytes(acc.AsSpan())));
         var ri = t.ChallengeFp2s("r_i", Eq.Vars(g.M));
         var rj = t.ChallengeFp2s("r_j", Eq.Vars(layer.N));
         return (ri, rj);

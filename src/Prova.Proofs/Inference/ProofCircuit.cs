@@ -21,7 +21,7 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 public sealed class ProofCircuit : IDisposable
 {
-    public const string Protocol = "prova-inference-proof/v2";
+    public const string Protocol = "prova-inference-proof/v3";
 
     private readonly InferenceSession? _light;
     private readonly HashSet<string> _lightInputs;

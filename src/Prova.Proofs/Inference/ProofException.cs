@@ -6,7 +6,7 @@ public enum ProofErrorCode
     /// <summary>The model has a construct the prover does not cover.</summary>
     Unsupported,
 
-    /// <summary>The proof bytes are not a well-formed PRVP v1 proof.</summary>
+    /// <summary>The proof bytes are not a well-formed PRVP proof of the supported version.</summary>
     Malformed,
 
     /// <summary>The proof is well formed but does not prove the statement.</summary>

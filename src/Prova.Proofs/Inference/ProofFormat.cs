@@ -1,18 +1,23 @@
 using System.Buffers.Binary;
+using Prova.Proofs.Commitments;
 using Prova.Proofs.Field;
+using Prova.Proofs.Transcript;
 
 namespace Prova.Proofs.Inference;
 
 /// <summary>
-/// The PRVP v1 binary proof format (docs/proofs.md), little-endian:
-/// "PRVP" · u16 version = 1 · u16 flags = 0 · 32-byte key digest · u32 layer count, then per layer:
-/// u32 rows · u32 columns · u8 output rank · rank × u32 output dims · rows·columns × i32 accumulators ·
-/// u8 rounds · rounds × 3 × Fp2 · Fp2 input claim · Fp2 weight claim · u32 opening length · opening bytes.
+/// The PRVP v3 binary proof format (docs/proofs.md), little-endian, in transcript order:
+/// "PRVP" · u16 version = 3 · u16 flags = 0 · 32-byte key digest · u32 layer count;
+/// per layer: u32 rows · u32 columns · u8 output rank · rank × u32 dims · rows·columns output bytes;
+/// limb commitment (40) · 256 × u32 multiplicities · u8 σ · Fp2 P · Fp2 Q · per level k &lt; σ:
+/// k × 4 × Fp2 rounds · 4 × Fp2 values; per layer: 8 × Fp2 limb evaluations · u8 rounds ·
+/// rounds × 3 × Fp2 · Fp2 input claim · Fp2 weight claim · u32 length · weight opening;
+/// u8 σ · σ × 3 × Fp2 · Fp2 L~(ρ') · u32 length · limb opening.
 /// Parsing is strict: canonical field elements, every count bounded before allocation, no trailing bytes.
 /// </summary>
 public static class ProofFormat
 {
-    public const ushort Version = 2;
+    public const ushort Version = 3;
 
     /// <summary>Largest proof accepted (bytes).</summary>
     public const int MaxBytes = 256 << 20;
@@ -27,45 +32,65 @@ public static class ProofFormat
 
     public static byte[] Write(InferenceProof proof)
     {
-        using var ms = new MemoryStream();
-        var w = new BinaryWriter(ms);
-        w.Write(Magic);
-        w.Write(Version);
-        w.Write((ushort)0);
-        w.Write(proof.KeyDigest);
-        w.Write(proof.Layers.Count);
-        Span<byte> buf = stackalloc byte[Fp2.ByteLength];
+        var w = new ProofWriter();
+        w.WriteBytes(Magic);
+        w.WriteBytes([(byte)Version, Version >> 8, 0, 0]);
+        w.WriteBytes(proof.KeyDigest);
+        w.WriteUInt32((uint)proof.Layers.Count);
         foreach (var l in proof.Layers)
         {
-            w.Write(l.Rows);
-            w.Write(l.Columns);
-            w.Write((byte)l.OutputShape.Length);
+            w.WriteUInt32((uint)l.Rows);
+            w.WriteUInt32((uint)l.Columns);
+            w.WriteByte((byte)l.OutputShape.Length);
             foreach (var d in l.OutputShape)
             {
-                w.Write(d);
+                w.WriteUInt32((uint)d);
             }
-            foreach (var a in l.Accumulators)
-            {
-                w.Write(a);
-            }
-            w.Write((byte)(l.Rounds.Length / 3));
-            foreach (var e in l.Rounds)
-            {
-                e.WriteTo(buf);
-                w.Write(buf);
-            }
-            l.InputClaim.WriteTo(buf);
-            w.Write(buf);
-            l.WeightClaim.WriteTo(buf);
-            w.Write(buf);
-            w.Write(l.Opening.Length);
-            w.Write(l.Opening);
+            w.WriteBytes(l.Outputs);
         }
-        w.Flush();
-        return ms.ToArray();
+        var r = proof.Range;
+        w.WriteBytes(r.Limbs.ToBytes());
+        foreach (var m in r.Multiplicities)
+        {
+            w.WriteUInt32(m);
+        }
+        w.WriteByte((byte)r.LogUpRounds.Length);
+        w.WriteFp2s(r.Root);
+        for (int k = 0; k < r.LogUpRounds.Length; k++)
+        {
+            foreach (var round in r.LogUpRounds[k])
+            {
+                w.WriteFp2s(round);
+            }
+            w.WriteFp2s(r.LogUpValues[k]);
+        }
+        foreach (var l in proof.Layers)
+        {
+            w.WriteFp2s(l.LimbEvaluations);
+            w.WriteByte((byte)(l.Rounds.Length / 3));
+            w.WriteFp2s(l.Rounds);
+            w.WriteFp2(l.InputClaim);
+            w.WriteFp2(l.WeightClaim);
+            w.WriteUInt32((uint)l.Opening.Length);
+            w.WriteBytes(l.Opening);
+        }
+        WriteRounds(w, r.BatchRounds);
+        w.WriteFp2(r.LimbAtBatch);
+        w.WriteUInt32((uint)r.LimbOpening.Length);
+        w.WriteBytes(r.LimbOpening);
+        return w.ToArray();
     }
 
-    /// <summary>Parses a proof; throws <see cref="ProofException"/> (Malformed) for anything that is not a well-formed v1 proof.</summary>
+    private static void WriteRounds(ProofWriter w, Fp2[][] rounds)
+    {
+        w.WriteByte((byte)rounds.Length);
+        foreach (var round in rounds)
+        {
+            w.WriteFp2s(round);
+        }
+    }
+
+    /// <summary>Parses a proof; throws <see cref="ProofException"/> (Malformed) for anything that is not a well-formed v3 proof.</summary>
     public static InferenceProof Read(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length > MaxBytes)
@@ -80,7 +105,7 @@ public static class ProofFormat
         ushort version = r.U16();
         if (version != Version)
         {
-            throw Bad($"proof format version {version} is not supported (expected {Version})");
+            throw Bad($"proof format version {version} not supported (expected {Version})");
         }
         if (r.U16() != 0)
         {
@@ -88,30 +113,61 @@ public static class ProofFormat
         }
         var digest = r.Take(32).ToArray();
         int count = r.Count("layer count", MaxLayers);
-        var layers = new List<LayerProof>(count);
+        if (count < 1)
+        {
+            throw Bad("a proof covers at least one layer");
+        }
+        var rows = new int[count];
+        var columns = new int[count];
+        var shapes = new int[count][];
+        var outputs = new byte[count][];
         for (int i = 0; i < count; i++)
         {
-            int rows = r.Count("rows", 1 << 24);
-            int columns = r.Count("columns", 1 << 24);
-            long cells = (long)rows * columns;
-            if (rows < 1 || columns < 1 || cells * 4 > r.Remaining)
-            {
-                throw Bad($"layer {i}: {rows}×{columns} accumulators do not fit the proof");
-            }
+            rows[i] = r.Count("rows", 1 << 24);
+            columns[i] = r.Count("columns", 1 << 24);
             int rank = r.Byte();
             if (rank < 1 || rank > MaxRank)
             {
                 throw Bad($"layer {i}: output rank {rank}");
             }
-            var shape = new int[rank];
+            shapes[i] = new int[rank];
             for (int d = 0; d < rank; d++)
             {
-                shape[d] = r.Count("dimension", 1 << 24);
+                shapes[i][d] = r.Count("dimension", 1 << 24);
             }
-            var acc = new int[cells];
-            for (long c = 0; c < cells; c++)
+            long cells = (long)rows[i] * columns[i];
+            if (rows[i] < 1 || columns[i] < 1 || cells > r.Remaining)
             {
-                acc[c] = r.I32();
+                throw Bad($"layer {i}: {rows[i]}×{columns[i]} outputs do not fit the proof");
+            }
+            outputs[i] = r.Take((int)cells).ToArray();
+        }
+        var limbs = r.Commitment();
+        var multiplicities = new uint[LimbLayout.TableSize];
+        for (int t = 0; t < multiplicities.Length; t++)
+        {
+            multiplicities[t] = r.U32();
+        }
+        int levels = r.Byte();
+        if (levels < 1 || levels > LimbLayout.MaxVars)
+        {
+            throw Bad($"the LogUp fraction tree has {levels} levels");
+        }
+        Fp2[] root = [r.Fp2(), r.Fp2()];
+        var logUp = new Fp2[levels][][];
+        var logUpValues = new Fp2[levels][];
+        for (int k = 0; k < levels; k++)
+        {
+            logUp[k] = r.Rounds(k, 4);
+            logUpValues[k] = r.Rounds(1, 4)[0];
+        }
+        var layers = new List<LayerProof>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var e = new Fp2[LimbLayout.Limbs];
+            for (int k = 0; k < e.Length; k++)
+            {
+                e[k] = r.Fp2();
             }
             int rounds = r.Byte();
             if (rounds > MaxRounds)
@@ -119,31 +175,49 @@ public static class ProofFormat
                 throw Bad($"layer {i}: {rounds} sumcheck rounds");
             }
             var evals = new Fp2[3 * rounds];
-            for (int e = 0; e < evals.Length; e++)
+            for (int k = 0; k < evals.Length; k++)
             {
-                evals[e] = r.Fp2();
+                evals[k] = r.Fp2();
             }
             var a = r.Fp2();
             var wc = r.Fp2();
-            int openingLength = r.Count("opening length", r.Remaining);
-            var opening = r.Take(openingLength).ToArray();
             layers.Add(new LayerProof
             {
-                Rows = rows,
-                Columns = columns,
-                OutputShape = shape,
-                Accumulators = acc,
+                Rows = rows[i],
+                Columns = columns[i],
+                Outputs = outputs[i],
+                OutputShape = shapes[i],
+                LimbEvaluations = e,
                 Rounds = evals,
                 InputClaim = a,
                 WeightClaim = wc,
-                Opening = opening,
+                Opening = r.Blob("weight opening"),
             });
         }
+        int batchRounds = r.Byte();
+        if (batchRounds != levels)
+        {
+            throw Bad($"the batching sumcheck has {batchRounds} rounds; the limb vector has {levels} variables");
+        }
+        var batch = r.Rounds(batchRounds, 3);
+        var limbAtBatch = r.Fp2();
+        var limbOpening = r.Blob("limb opening");
         if (r.Remaining != 0)
         {
             throw Bad($"{r.Remaining} trailing bytes after the proof");
         }
-        return new InferenceProof { KeyDigest = digest, Layers = layers };
+        var range = new RangeProof
+        {
+            Limbs = limbs,
+            Multiplicities = multiplicities,
+            Root = root,
+            LogUpRounds = logUp,
+            LogUpValues = logUpValues,
+            BatchRounds = batch,
+            LimbAtBatch = limbAtBatch,
+            LimbOpening = limbOpening,
+        };
+        return new InferenceProof { KeyDigest = digest, Layers = layers, Range = range };
     }
 
     private static ProofException Bad(string message) => new(ProofErrorCode.Malformed, message);
@@ -170,7 +244,40 @@ public static class ProofFormat
 
         public ushort U16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
 
-        public int I32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+        public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+        public byte[] Blob(string what) => Take(Count(what + " length", Remaining)).ToArray();
+
+        public LigeroCommitment Commitment()
+        {
+            try
+            {
+                return LigeroCommitment.FromBytes(Take(LigeroCommitment.ByteLength));
+            }
+            catch (ProofFormatException ex)
+            {
+                throw Bad(ex.Message);
+            }
+        }
+
+        /// <summary>rounds × evaluations field elements (the count is known from σ, bounded by the bytes left).</summary>
+        public Fp2[][] Rounds(int rounds, int evaluations)
+        {
+            if ((long)rounds * evaluations * Field.Fp2.ByteLength > Remaining)
+            {
+                throw Bad($"the proof ends early (a sumcheck of {rounds} rounds at offset {_pos})");
+            }
+            var result = new Fp2[rounds][];
+            for (int i = 0; i < rounds; i++)
+            {
+                result[i] = new Fp2[evaluations];
+                for (int e = 0; e < evaluations; e++)
+                {
+                    result[i][e] = Fp2();
+                }
+            }
+            return result;
+        }
 
         public int Count(string what, int max)
         {

@@ -422,42 +422,184 @@ public sealed class QuantLayer
         return [g.Batch, N, g.OH, g.OW];
     }
 
-    /// <summary>
-    /// The layer's 8-bit output tensor (NCHW for convolutions) of the given shape from the
-    /// accumulators (rows × N). Null when the shape does not fit the accumulator count.
-    /// </summary>
-    public Tensor? Output8(int[] acc, int[] shape)
+    /// <summary>y[i·N + j] = requant_j(acc[i·N + j]): the layer's outputs as integers, row-major like the accumulators.</summary>
+    public int[] Requantize(int[] acc)
     {
-        long rows = acc.Length / N;
+        var y = new int[acc.Length];
+        for (int c = 0; c < acc.Length; c++)
+        {
+            y[c] = Requant[c % N].Apply(acc[c], YZero, Lo, Hi);
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// The layer's 8-bit output tensor (NCHW for convolutions) of the given shape from the outputs
+    /// (rows × N, row-major). Null when the shape does not fit the number of outputs.
+    /// </summary>
+    public Tensor? OutputTensor(int[] y, int[] shape)
+    {
+        long rows = y.Length / N;
         int pixels = 1;
         if (Kind == LayerKind.MatMul)
         {
-            if (shape.Length < 1 || shape[^1] != N || Tensor.ElementCount(shape) != acc.Length)
+            if (shape.Length < 1 || shape[^1] != N || !HasElements(shape, y.Length))
             {
                 return null;
             }
         }
         else
         {
-            if (shape.Length != 4 || shape[1] != N || shape[0] < 1 || shape[2] < 1 || shape[3] < 1 || (long)shape[0] * shape[2] * shape[3] != rows)
+            if (shape.Length != 4 || shape[1] != N || shape[0] < 1 || shape[2] < 1 || shape[3] < 1 || (long)shape[0] * shape[2] * shape[3] != rows || rows * N != y.Length)
             {
                 return null;
             }
             pixels = shape[2] * shape[3];
         }
-        var values = new int[acc.Length];
+        if (Kind == LayerKind.MatMul)
+        {
+            return OutputType == DataType.UInt8
+                ? Tensor.Create(shape, Array.ConvertAll(y, v => (byte)v))
+                : Tensor.Create(shape, Array.ConvertAll(y, v => (sbyte)v));
+        }
+        var values = new int[y.Length];
         for (int i = 0; i < rows; i++)
         {
             for (int j = 0; j < N; j++)
             {
-                int y = Requant[j].Apply(acc[i * N + j], YZero, Lo, Hi);
-                int dst = Kind == LayerKind.MatMul ? i * N + j : ((i / pixels) * N + j) * pixels + i % pixels;
-                values[dst] = y;
+                values[((i / pixels) * N + j) * pixels + i % pixels] = y[i * N + j];
             }
         }
         return OutputType == DataType.UInt8
             ? Tensor.Create(shape, Array.ConvertAll(values, v => (byte)v))
             : Tensor.Create(shape, Array.ConvertAll(values, v => (sbyte)v));
+    }
+
+    /// <summary>True when the shape (dims ≥ 1) has exactly count elements; never overflows.</summary>
+    private static bool HasElements(int[] shape, long count)
+    {
+        long product = 1;
+        foreach (int d in shape)
+        {
+            if (d < 1)
+            {
+                return false;
+            }
+            product *= d;
+            if (product > count)
+            {
+                return false;
+            }
+        }
+        return product == count;
+    }
+
+    /// <summary>
+    /// Per output channel, the accumulator interval of every output value (<see cref="RequantTable"/>),
+    /// computed once per distinct multiplier/shift from the engine's own <see cref="Requant.Apply"/>.
+    /// </summary>
+    internal RequantTable[] Tables
+    {
+        get
+        {
+            var tables = Volatile.Read(ref _tables);
+            if (tables is not null)
+            {
+                return tables;
+            }
+            var byRequant = new Dictionary<Requant, RequantTable>();
+            tables = new RequantTable[N];
+            for (int j = 0; j < N; j++)
+            {
+                if (!byRequant.TryGetValue(Requant[j], out var table))
+                {
+                    table = RequantTable.Create(Requant[j], YZero, Lo, Hi);
+                    byRequant[Requant[j]] = table;
+                }
+                tables[j] = table;
+            }
+            Volatile.Write(ref _tables, tables);
+            return tables;
+        }
+    }
+
+    private RequantTable[]? _tables;
+}
+
+/// <summary>
+/// Requantisation is non-decreasing in the accumulator (M0 &gt; 0), so every output value v ∈ [lo, hi]
+/// comes from an integer interval of accumulators [A_lo(v), A_hi(v)] (empty when v is unreachable).
+/// The boundaries are found by binary search over int32 with the engine's <see cref="Requant.Apply"/>
+/// itself, so ties (half to even), the clamp and a fused Relu are exactly the engine's.
+/// </summary>
+internal sealed class RequantTable
+{
+    private readonly long[] _low;
+    private readonly long[] _width;
+
+    private RequantTable(int lo, long[] low, long[] width)
+    {
+        Lo = lo;
+        _low = low;
+        _width = width;
+    }
+
+    /// <summary>The smallest output value; values are indexed from it.</summary>
+    public int Lo { get; }
+
+    public int Hi => Lo + _low.Length - 1;
+
+    /// <summary>A_lo(v): the smallest accumulator that requantises to v.</summary>
+    public long Low(int v) => _low[v - Lo];
+
+    /// <summary>A_hi(v) − A_lo(v) ∈ [0, 2^32): −1 when no int32 accumulator gives v.</summary>
+    public long Width(int v) => _width[v - Lo];
+
+    public bool Reachable(int v) => v >= Lo && v <= Hi && _width[v - Lo] >= 0;
+
+    public static RequantTable Create(Requant rq, int zeroPoint, int lo, int hi)
+    {
+        int count = hi - lo + 1;
+        var first = new long[count + 1];
+        for (int v = lo; v <= hi + 1; v++)
+        {
+            first[v - lo] = FirstAtLeast(rq, zeroPoint, lo, hi, v);
+        }
+        var low = new long[count];
+        var width = new long[count];
+        for (int c = 0; c < count; c++)
+        {
+            low[c] = first[c];
+            long high = first[c + 1] - 1;
+            width[c] = Math.Max(-1, high - low[c]);
+            // Monotonicity makes these hold; checked because the proof's soundness rests on them.
+            if (width[c] >= 0 && (rq.Apply((int)low[c], zeroPoint, lo, hi) != lo + c || rq.Apply((int)high, zeroPoint, lo, hi) != lo + c
+                || (low[c] > int.MinValue && rq.Apply((int)(low[c] - 1), zeroPoint, lo, hi) >= lo + c)))
+            {
+                throw new ProofException(ProofErrorCode.Unsupported, $"requantisation ({rq.Multiplier}, {rq.Shift}) is not monotone in the accumulator");
+            }
+        }
+        return new RequantTable(lo, low, width);
+    }
+
+    /// <summary>The smallest int32 accumulator whose output is ≥ v, or 2^31 when there is none.</summary>
+    private static long FirstAtLeast(Requant rq, int zeroPoint, int lo, int hi, int v)
+    {
+        long a = int.MinValue;
+        long b = (long)int.MaxValue + 1;
+        while (a < b)
+        {
+            long mid = a + ((b - a) >> 1);
+            if (rq.Apply((int)mid, zeroPoint, lo, hi) >= v)
+            {
+                b = mid;
+            }
+            else
+            {
+                a = mid + 1;
+            }
+        }
+        return a;
     }
 }
 

@@ -62,7 +62,7 @@ public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper ou
         AssertRejected(cnnKey, inputs, mlpOut, ProofFormat.Write(mlpProof), "MLP proof under the CNN key");
         AssertRejected(mlpKey, inputs, cnnOut, ProofFormat.Write(cnnProof), "CNN proof under the MLP key");
         // A proof re-labelled with the other key's digest fails the weight openings / transcript.
-        var relabelled = new InferenceProof { KeyDigest = cnnKey.KeyDigest, Layers = mlpProof.Layers };
+        var relabelled = new InferenceProof { KeyDigest = cnnKey.KeyDigest, Layers = mlpProof.Layers, Range = mlpProof.Range };
         AssertRejected(cnnKey, inputs, mlpOut, ProofFormat.Write(relabelled), "MLP proof relabelled with the CNN digest");
     }
 
@@ -111,8 +111,8 @@ public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper ou
             foreach (var (what, opening) in tampers)
             {
                 var layers = proof.Layers.ToArray();
-                layers[layer] = new LayerProof { Rows = lp.Rows, Columns = lp.Columns, OutputShape = lp.OutputShape, Accumulators = lp.Accumulators, Rounds = lp.Rounds, InputClaim = lp.InputClaim, WeightClaim = lp.WeightClaim, Opening = opening.ToBytes() };
-                var forged = ProofFormat.Write(new InferenceProof { KeyDigest = proof.KeyDigest, Layers = layers });
+                layers[layer] = new LayerProof { Rows = lp.Rows, Columns = lp.Columns, OutputShape = lp.OutputShape, Outputs = lp.Outputs, LimbEvaluations = lp.LimbEvaluations, Rounds = lp.Rounds, InputClaim = lp.InputClaim, WeightClaim = lp.WeightClaim, Opening = opening.ToBytes() };
+                var forged = ProofFormat.Write(new InferenceProof { KeyDigest = proof.KeyDigest, Layers = layers, Range = proof.Range });
                 var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(models.Cnn, inputs, outputs, forged));
                 Assert.Equal(ProofErrorCode.Rejected, ex.Code);
                 Assert.Contains("weight opening", ex.Message);
