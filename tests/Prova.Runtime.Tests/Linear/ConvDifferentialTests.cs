@@ -25,6 +25,12 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(1, 3, 32, 32, 13, 1, 3, 3, 1, 1, 1, true)]     // stem-like, M = 13 (partial row blocks)
     [InlineData(1, 32, 32, 32, 32, 1, 3, 3, 2, 1, 1, true)]    // batch 1, stride 2: stride phases filled by several threads
     [InlineData(1, 32, 8, 8, 64, 1, 3, 3, 1, 1, 1, true)]      // batch 1, 3 panels: row blocks split across threads
+    [InlineData(1, 3, 32, 32, 32, 1, 3, 3, 1, 1, 1, true)]     // direct: stem, K = 27, rows of 3 tiles (11, 11, 10)
+    [InlineData(2, 8, 9, 27, 48, 1, 3, 3, 1, 1, 1, false)]     // direct: M = 48 (second channel block half full), 3 tiles of 9
+    [InlineData(1, 32, 15, 15, 32, 2, 3, 3, 2, 1, 1, true)]    // direct: 2 groups of 16 output channels, stride 2, odd size
+    [InlineData(1, 5, 12, 30, 16, 1, 3, 3, 1, 2, 2, true)]     // direct: dilation 2, M = 16
+    [InlineData(1, 40, 9, 12, 64, 1, 3, 3, 1, 1, 1, true)]     // direct: K = 360 in K blocks, two channel blocks
+    [InlineData(3, 16, 6, 5, 32, 1, 5, 5, 1, 1, 2, true)]      // direct: 5x5, output narrower than a tile, batch 3 over threads
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

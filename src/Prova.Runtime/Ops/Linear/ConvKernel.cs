@@ -15,7 +15,7 @@ namespace Prova.Runtime.Ops.Linear;
 /// each split across threads. As prova.internal FusedConv the <see cref="FusedActivation"/> of its
 /// attribute follows the bias.
 /// </summary>
-internal sealed unsafe class ConvKernel : Kernel
+internal sealed unsafe partial class ConvKernel : Kernel
 {
     private readonly Sgemm _gemm = new();
     private readonly Im2colBody _im2col = new();
@@ -108,6 +108,7 @@ internal sealed unsafe class ConvKernel : Kernel
             return; // direct loop, no scratch
         }
         _implicit = false;
+        _direct = null;
         if (_pointwise)
         {
             _slotFloats = Sgemm.DirectScratch(_kg, _p);
@@ -116,6 +117,7 @@ internal sealed unsafe class ConvKernel : Kernel
         {
             _implicit = true;
             _slotFloats = _phaseFloats;
+            PlanDirect(ctx.Constant(1));
         }
         else
         {
@@ -308,6 +310,11 @@ internal sealed unsafe class ConvKernel : Kernel
         if (_implicit)
         {
             FillPhases(pool, xg, scratch);
+            if (_direct is not null && SimdLevel.Bits == 512)
+            {
+                RunDirect(pool, g, scratch, bias == null ? null : bias + g * _mg, yg);
+                return;
+            }
             fixed (nint* koff = _koff)
             {
                 var phases = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, KOff = koff };

@@ -1,0 +1,156 @@
+using System.Runtime.InteropServices;
+using Prova.Core;
+
+namespace Prova.Runtime.Ops.Linear;
+
+/// <summary>
+/// The direct path of <see cref="ConvKernel"/> (AVX-512 only): output pixels × output channels tiles
+/// vectorised across channels (<see cref="ConvTile512"/>), reading the same zero-padded stride phases as
+/// the implicit GEMM and constant weights packed once per plan as [group][channel block][K][32]. Tiles
+/// stay inside one output row, so no virtual column is computed and thrown away. Every output element
+/// is the same k-chain as on the other paths, so choosing this path by vector width changes no bit.
+/// </summary>
+internal sealed unsafe partial class ConvKernel
+{
+    private const int MinDirectChannels = 16;
+    private const int MaxDirectWidth = 256;
+    private const int DirectKc = 144;
+
+    private readonly DirectBody _directBody = new();
+    private float[]? _direct;
+    private float* _directW;
+    private int _blocks;
+
+    /// <summary>Packs constant weights for the direct path when the output channels per group fill a 32-lane block well enough.</summary>
+    private void PlanDirect(Tensor? weights)
+    {
+        if (weights is not { Data: float[] wd } || _mg < MinDirectChannels || _w.OutW > MaxDirectWidth)
+        {
+            return;
+        }
+        int blocks = (_mg + ConvTile512.Lanes - 1) / ConvTile512.Lanes;
+        long floats = (long)_group * blocks * _kg * ConvTile512.Lanes;
+        if (floats > int.MaxValue / 2)
+        {
+            return;
+        }
+        var packed = GC.AllocateArray<float>((int)Math.Max(1, floats), pinned: true);
+        for (int g = 0; g < _group; g++)
+        {
+            for (int cb = 0; cb < blocks; cb++)
+            {
+                int dst = (g * blocks + cb) * _kg * ConvTile512.Lanes;
+                for (int k = 0; k < _kg; k++)
+                {
+                    for (int l = 0; l < ConvTile512.Lanes; l++)
+                    {
+                        int m = cb * ConvTile512.Lanes + l;
+                        packed[dst + k * ConvTile512.Lanes + l] = m < _mg ? wd[((long)g * _mg + m) * _kg + k] : 0f;
+                    }
+                }
+            }
+        }
+        _blocks = blocks;
+        _direct = packed;
+        _directW = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(packed, 0);
+    }
+
+    /// <summary>One group of one image on the direct path: (output row, channel block) units, split across threads when large.</summary>
+    private void RunDirect(WorkerPool? pool, int g, float* phases, float* bias, float* y)
+    {
+        int units = _w.OutH * _blocks;
+        long perUnit = (long)_w.OutW * ConvTile512.Lanes * Math.Max(1, _kg);
+        if (pool is not null && pool.Threads > 1 && units > 1 && perUnit * units >= (1L << 18))
+        {
+            _directBody.Set(this, g, phases, bias, y);
+            int grain = (int)Math.Clamp((1L << 16) / perUnit, 1, units);
+            pool.For(units, _directBody, grain);
+        }
+        else
+        {
+            DirectUnits(g, phases, bias, y, 0, units);
+        }
+    }
+
+    /// <summary>Units [begin, end) (unit = output row * blocks + channel block) of group <paramref name="g"/>.</summary>
+    private void DirectUnits(int g, float* phases, float* bias, float* y, int begin, int end)
+    {
+        int outW = _w.OutW;
+        float* row = stackalloc float[outW * ConvTile512.Lanes];
+        float* blockBias = stackalloc float[ConvTile512.Lanes];
+        int tiles = (outW + ConvTile512.MaxPixels - 1) / ConvTile512.MaxPixels;
+        int baseR = outW / tiles;
+        int extra = outW % tiles;
+        int k = _kg;
+        fixed (nint* koff = _koff)
+        {
+            for (int u = begin; u < end; u++)
+            {
+                int oh = u / _blocks;
+                int cb = u % _blocks;
+                int m0 = cb * ConvTile512.Lanes;
+                int mv = Math.Min(ConvTile512.Lanes, _mg - m0);
+                float* wb = _directW + (long)(g * _blocks + cb) * k * ConvTile512.Lanes;
+                float* bb = null;
+                if (bias != null)
+                {
+                    for (int l = 0; l < ConvTile512.Lanes; l++)
+                    {
+                        blockBias[l] = l < mv ? bias[m0 + l] : 0f;
+                    }
+                    bb = blockBias;
+                }
+                float* xrow = phases + (long)oh * _wq;
+                int kb = 0;
+                do
+                {
+                    int kc = Math.Min(DirectKc, k - kb);
+                    if (k - kb - kc < DirectKc / 4)
+                    {
+                        kc = k - kb; // merge a short last block
+                    }
+                    bool finish = kb + kc == k;
+                    int ow0 = 0;
+                    for (int t = 0; t < tiles; t++)
+                    {
+                        int r = baseR + (t < extra ? 1 : 0);
+                        ConvTile512.Run(r, kc, xrow + ow0, koff + kb, wb + (long)kb * ConvTile512.Lanes, kb > 0, finish, bb, _relu, row + ow0 * ConvTile512.Lanes);
+                        ow0 += r;
+                    }
+                    kb += kc;
+                }
+                while (kb < k);
+                float* yo = y + (long)m0 * _p + (long)oh * outW;
+                for (int m = 0; m < mv; m++)
+                {
+                    float* yr = yo + (long)m * _p;
+                    float* src = row + m;
+                    for (int i = 0; i < outW; i++)
+                    {
+                        yr[i] = src[i * ConvTile512.Lanes];
+                    }
+                }
+            }
+        }
+    }
+
+    private sealed class DirectBody : IRangeBody
+    {
+        private ConvKernel? _owner;
+        private int _g;
+        private float* _phases;
+        private float* _bias;
+        private float* _y;
+
+        public void Set(ConvKernel owner, int g, float* phases, float* bias, float* y)
+        {
+            _owner = owner;
+            _g = g;
+            _phases = phases;
+            _bias = bias;
+            _y = y;
+        }
+
+        public void Execute(int begin, int end) => _owner!.DirectUnits(_g, _phases, _bias, _y, begin, end);
+    }
+}
