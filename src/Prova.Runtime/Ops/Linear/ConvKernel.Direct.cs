@@ -6,7 +6,7 @@ namespace Prova.Runtime.Ops.Linear;
 /// <summary>
 /// The direct path of <see cref="ConvKernel"/> (AVX-512 only): output pixels × output channels tiles
 /// vectorised across channels (<see cref="ConvTile512"/>), reading the same zero-padded stride phases as
-/// the implicit GEMM and constant weights packed once per plan as [group][channel block][K][32]. Tiles
+/// the implicit GEMM and constant weights packed once per plan as [group][channel block][K][lanes] (32 lanes, or 16 when a group has at most 16 output channels). Tiles
 /// stay inside one output row, so no virtual column is computed and thrown away. Every output element
 /// is the same k-chain as on the other paths, so choosing this path by vector width changes no bit.
 /// </summary>
@@ -20,16 +20,18 @@ internal sealed unsafe partial class ConvKernel
     private float[]? _direct;
     private float* _directW;
     private int _blocks;
+    private int _lanes;
 
-    /// <summary>Packs constant weights for the direct path when the output channels per group fill a 32-lane block well enough.</summary>
+    /// <summary>Packs constant weights for the direct path when the output channels per group fill a 16- or 32-lane block well enough.</summary>
     private void PlanDirect(Tensor? weights)
     {
         if (weights is not { Data: float[] wd } || _mg < MinDirectChannels || _w.OutW > MaxDirectWidth)
         {
             return;
         }
-        int blocks = (_mg + ConvTile512.Lanes - 1) / ConvTile512.Lanes;
-        long floats = (long)_group * blocks * _kg * ConvTile512.Lanes;
+        int lanes = _mg <= 16 ? 16 : 32;
+        int blocks = (_mg + lanes - 1) / lanes;
+        long floats = (long)_group * blocks * _kg * lanes;
         if (floats > int.MaxValue / 2)
         {
             return;
@@ -39,18 +41,19 @@ internal sealed unsafe partial class ConvKernel
         {
             for (int cb = 0; cb < blocks; cb++)
             {
-                int dst = (g * blocks + cb) * _kg * ConvTile512.Lanes;
+                int dst = (g * blocks + cb) * _kg * lanes;
                 for (int k = 0; k < _kg; k++)
                 {
-                    for (int l = 0; l < ConvTile512.Lanes; l++)
+                    for (int l = 0; l < lanes; l++)
                     {
-                        int m = cb * ConvTile512.Lanes + l;
-                        packed[dst + k * ConvTile512.Lanes + l] = m < _mg ? wd[((long)g * _mg + m) * _kg + k] : 0f;
+                        int m = cb * lanes + l;
+                        packed[dst + k * lanes + l] = m < _mg ? wd[((long)g * _mg + m) * _kg + k] : 0f;
                     }
                 }
             }
         }
         _blocks = blocks;
+        _lanes = lanes;
         _direct = packed;
         _directW = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(packed, 0);
     }
@@ -59,7 +62,7 @@ internal sealed unsafe partial class ConvKernel
     private void RunDirect(WorkerPool? pool, int g, float* phases, float* bias, float* y)
     {
         int units = _w.OutH * _blocks;
-        long perUnit = (long)_w.OutW * ConvTile512.Lanes * Math.Max(1, _kg);
+        long perUnit = (long)_w.OutW * _lanes * Math.Max(1, _kg);
         if (pool is not null && pool.Threads > 1 && units > 1 && perUnit * units >= (1L << 18))
         {
             _directBody.Set(this, g, phases, bias, y);
@@ -76,8 +79,9 @@ internal sealed unsafe partial class ConvKernel
     private void DirectUnits(int g, float* phases, float* bias, float* y, int begin, int end)
     {
         int outW = _w.OutW;
-        float* row = stackalloc float[outW * ConvTile512.Lanes];
-        float* blockBias = stackalloc float[ConvTile512.Lanes];
+        int lanes = _lanes;
+        float* row = stackalloc float[outW * lanes];
+        float* blockBias = stackalloc float[32];
         int tiles = (outW + ConvTile512.MaxPixels - 1) / ConvTile512.MaxPixels;
         int baseR = outW / tiles;
         int extra = outW % tiles;
@@ -88,13 +92,13 @@ internal sealed unsafe partial class ConvKernel
             {
                 int oh = u / _blocks;
                 int cb = u % _blocks;
-                int m0 = cb * ConvTile512.Lanes;
-                int mv = Math.Min(ConvTile512.Lanes, _mg - m0);
-                float* wb = _directW + (long)(g * _blocks + cb) * k * ConvTile512.Lanes;
+                int m0 = cb * lanes;
+                int mv = Math.Min(lanes, _mg - m0);
+                float* wb = _directW + (long)(g * _blocks + cb) * k * lanes;
                 float* bb = null;
                 if (bias != null)
                 {
-                    for (int l = 0; l < ConvTile512.Lanes; l++)
+                    for (int l = 0; l < lanes; l++)
                     {
                         blockBias[l] = l < mv ? bias[m0 + l] : 0f;
                     }
@@ -114,7 +118,14 @@ internal sealed unsafe partial class ConvKernel
                     for (int t = 0; t < tiles; t++)
                     {
                         int r = baseR + (t < extra ? 1 : 0);
-                        ConvTile512.Run(r, kc, xrow + ow0, koff + kb, wb + (long)kb * ConvTile512.Lanes, kb > 0, finish, bb, _relu, row + ow0 * ConvTile512.Lanes);
+                        if (lanes == 32)
+                        {
+                            ConvTile512.Run32(r, kc, xrow + ow0, koff + kb, wb + (long)kb * 32, kb > 0, finish, bb, _relu, row + ow0 * 32);
+                        }
+                        else
+                        {
+                            ConvTile512.Run16(r, kc, xrow + ow0, koff + kb, wb + (long)kb * 16, kb > 0, finish, bb, _relu, row + ow0 * 16);
+                        }
                         ow0 += r;
                     }
                     kb += kc;
@@ -127,7 +138,7 @@ internal sealed unsafe partial class ConvKernel
                     float* src = row + m;
                     for (int i = 0; i < outW; i++)
                     {
-                        yr[i] = src[i * ConvTile512.Lanes];
+                        yr[i] = src[i * lanes];
                     }
                 }
             }

@@ -70,57 +70,57 @@ internal readonly struct Px12 : ITilePixels
 }
 
 /// <summary>
-/// AVX-512 direct-convolution microkernel: up to 12 output pixels of one output row times 32 output
-/// channels (two vectors of 16), vectorised across channels. Lane l of pixel r computes
+/// AVX-512 direct-convolution microkernels: up to 12 output pixels of one output row times 32 output
+/// channels (two vectors of 16) or 16 (one vector), vectorised across channels. Lane l of pixel r computes
 /// <c>acc = 0f; for k = 0..K-1: acc = fma(w[k, l], x[koff[k] + r], acc)</c> — the same k-chain as every
-/// other convolution path — then <c>acc + bias[l]</c> and the Relu select, and stores the tile as [R][32]. K may be split into blocks: a block after the first continues from the
-/// exact floats the previous one stored in the tile (same chain), and only the last applies bias and Relu.
+/// other convolution path — then <c>acc + bias[l]</c> and the Relu select, and stores the tile as
+/// [R][lanes]. K may be split into blocks: a block after the first continues from the exact floats the
+/// previous one stored in the tile (the same chain), and only the last applies bias and Relu.
 /// </summary>
 internal static unsafe class ConvTile512
 {
     public const int MaxPixels = 12;
-    public const int Lanes = 32;
 
-    /// <summary>Runs a tile of <paramref name="pixels"/> pixels (1..12).</summary>
-    public static void Run(int pixels, int k, float* x, nint* koff, float* w, bool accumulate, bool finish, float* bias, bool relu, float* tile)
+    /// <summary>Runs a tile of <paramref name="pixels"/> pixels (1..12) times 32 channels; w is [K][32].</summary>
+    public static void Run32(int pixels, int k, float* x, nint* koff, float* w, bool accumulate, bool finish, float* bias, bool relu, float* tile)
     {
         switch (pixels)
         {
             case 1:
-                Tile<Px1>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px1>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 2:
-                Tile<Px2>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px2>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 3:
-                Tile<Px3>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px3>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 4:
-                Tile<Px4>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px4>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 5:
-                Tile<Px5>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px5>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 6:
-                Tile<Px6>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px6>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 7:
-                Tile<Px7>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px7>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 8:
-                Tile<Px8>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px8>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 9:
-                Tile<Px9>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px9>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 10:
-                Tile<Px10>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px10>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 11:
-                Tile<Px11>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px11>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             case 12:
-                Tile<Px12>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                Tile32<Px12>(k, x, koff, w, accumulate, finish, bias, relu, tile);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(pixels));
@@ -128,7 +128,7 @@ internal static unsafe class ConvTile512
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TR>(int k, float* x, nint* koff, float* w, bool accumulate, bool finish, float* bias, bool relu, float* tile)
+    private static void Tile32<TR>(int k, float* x, nint* koff, float* w, bool accumulate, bool finish, float* bias, bool relu, float* tile)
         where TR : struct, ITilePixels
     {
         var l0 = Vector512<float>.Zero;
@@ -220,7 +220,7 @@ internal static unsafe class ConvTile512
             float* xk = x + koff[kk];
             var w0 = Vector512.Load(w);
             var w1 = Vector512.Load(w + 16);
-            w += Lanes;
+            w += 32;
             Vector512<float> v;
             v = Vector512.Create(xk[0]);
             l0 = Vector512.FusedMultiplyAdd(v, w0, l0);
@@ -297,71 +297,308 @@ internal static unsafe class ConvTile512
             bias = null;
             relu = false;
         }
-        var bl = bias == null ? Vector512<float>.Zero : Vector512.Load(bias);
-        var bh = bias == null ? Vector512<float>.Zero : Vector512.Load(bias + 16);
         bool hasBias = bias != null;
-        Finish(l0, h0, bl, bh, hasBias, relu, tile + 0);
+        var bl = hasBias ? Vector512.Load(bias) : Vector512<float>.Zero;
+        var bh = hasBias ? Vector512.Load(bias + 16) : Vector512<float>.Zero;
+        Finish(l0, bl, hasBias, relu, tile + 0);
+        Finish(h0, bh, hasBias, relu, tile + 16);
         if (TR.R > 1)
         {
-            Finish(l1, h1, bl, bh, hasBias, relu, tile + 32);
+            Finish(l1, bl, hasBias, relu, tile + 32);
+            Finish(h1, bh, hasBias, relu, tile + 48);
         }
         if (TR.R > 2)
         {
-            Finish(l2, h2, bl, bh, hasBias, relu, tile + 64);
+            Finish(l2, bl, hasBias, relu, tile + 64);
+            Finish(h2, bh, hasBias, relu, tile + 80);
         }
         if (TR.R > 3)
         {
-            Finish(l3, h3, bl, bh, hasBias, relu, tile + 96);
+            Finish(l3, bl, hasBias, relu, tile + 96);
+            Finish(h3, bh, hasBias, relu, tile + 112);
         }
         if (TR.R > 4)
         {
-            Finish(l4, h4, bl, bh, hasBias, relu, tile + 128);
+            Finish(l4, bl, hasBias, relu, tile + 128);
+            Finish(h4, bh, hasBias, relu, tile + 144);
         }
         if (TR.R > 5)
         {
-            Finish(l5, h5, bl, bh, hasBias, relu, tile + 160);
+            Finish(l5, bl, hasBias, relu, tile + 160);
+            Finish(h5, bh, hasBias, relu, tile + 176);
         }
         if (TR.R > 6)
         {
-            Finish(l6, h6, bl, bh, hasBias, relu, tile + 192);
+            Finish(l6, bl, hasBias, relu, tile + 192);
+            Finish(h6, bh, hasBias, relu, tile + 208);
         }
         if (TR.R > 7)
         {
-            Finish(l7, h7, bl, bh, hasBias, relu, tile + 224);
+            Finish(l7, bl, hasBias, relu, tile + 224);
+            Finish(h7, bh, hasBias, relu, tile + 240);
         }
         if (TR.R > 8)
         {
-            Finish(l8, h8, bl, bh, hasBias, relu, tile + 256);
+            Finish(l8, bl, hasBias, relu, tile + 256);
+            Finish(h8, bh, hasBias, relu, tile + 272);
         }
         if (TR.R > 9)
         {
-            Finish(l9, h9, bl, bh, hasBias, relu, tile + 288);
+            Finish(l9, bl, hasBias, relu, tile + 288);
+            Finish(h9, bh, hasBias, relu, tile + 304);
         }
         if (TR.R > 10)
         {
-            Finish(l10, h10, bl, bh, hasBias, relu, tile + 320);
+            Finish(l10, bl, hasBias, relu, tile + 320);
+            Finish(h10, bh, hasBias, relu, tile + 336);
         }
         if (TR.R > 11)
         {
-            Finish(l11, h11, bl, bh, hasBias, relu, tile + 352);
+            Finish(l11, bl, hasBias, relu, tile + 352);
+            Finish(h11, bh, hasBias, relu, tile + 368);
         }
     }
 
-    /// <summary>acc + bias (when given), then the Relu select t &lt; 0 ? +0 : t (when asked), stored as 32 floats.</summary>
+    /// <summary>Runs a tile of <paramref name="pixels"/> pixels (1..12) times 16 channels; w is [K][16].</summary>
+    public static void Run16(int pixels, int k, float* x, nint* koff, float* w, bool accumulate, bool finish, float* bias, bool relu, float* tile)
+    {
+        switch (pixels)
+        {
+            case 1:
+                Tile16<Px1>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 2:
+                Tile16<Px2>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 3:
+                Tile16<Px3>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 4:
+                Tile16<Px4>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 5:
+                Tile16<Px5>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 6:
+                Tile16<Px6>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 7:
+                Tile16<Px7>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 8:
+                Tile16<Px8>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 9:
+                Tile16<Px9>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 10:
+                Tile16<Px10>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 11:
+                Tile16<Px11>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            case 12:
+                Tile16<Px12>(k, x, koff, w, accumulate, finish, bias, relu, tile);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(pixels));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile16<TR>(int k, float* x, nint* koff, float* w, bool accumulate, bool finish, float* bias, bool relu, float* tile)
+        where TR : struct, ITilePixels
+    {
+        var l0 = Vector512<float>.Zero;
+        var l1 = Vector512<float>.Zero;
+        var l2 = Vector512<float>.Zero;
+        var l3 = Vector512<float>.Zero;
+        var l4 = Vector512<float>.Zero;
+        var l5 = Vector512<float>.Zero;
+        var l6 = Vector512<float>.Zero;
+        var l7 = Vector512<float>.Zero;
+        var l8 = Vector512<float>.Zero;
+        var l9 = Vector512<float>.Zero;
+        var l10 = Vector512<float>.Zero;
+        var l11 = Vector512<float>.Zero;
+        if (accumulate)
+        {
+            l0 = Vector512.Load(tile + 0);
+            if (TR.R > 1)
+            {
+                l1 = Vector512.Load(tile + 16);
+            }
+            if (TR.R > 2)
+            {
+                l2 = Vector512.Load(tile + 32);
+            }
+            if (TR.R > 3)
+            {
+                l3 = Vector512.Load(tile + 48);
+            }
+            if (TR.R > 4)
+            {
+                l4 = Vector512.Load(tile + 64);
+            }
+            if (TR.R > 5)
+            {
+                l5 = Vector512.Load(tile + 80);
+            }
+            if (TR.R > 6)
+            {
+                l6 = Vector512.Load(tile + 96);
+            }
+            if (TR.R > 7)
+            {
+                l7 = Vector512.Load(tile + 112);
+            }
+            if (TR.R > 8)
+            {
+                l8 = Vector512.Load(tile + 128);
+            }
+            if (TR.R > 9)
+            {
+                l9 = Vector512.Load(tile + 144);
+            }
+            if (TR.R > 10)
+            {
+                l10 = Vector512.Load(tile + 160);
+            }
+            if (TR.R > 11)
+            {
+                l11 = Vector512.Load(tile + 176);
+            }
+        }
+        for (int kk = 0; kk < k; kk++)
+        {
+            float* xk = x + koff[kk];
+            var w0 = Vector512.Load(w);
+            w += 16;
+            Vector512<float> v;
+            v = Vector512.Create(xk[0]);
+            l0 = Vector512.FusedMultiplyAdd(v, w0, l0);
+            if (TR.R > 1)
+            {
+                v = Vector512.Create(xk[1]);
+                l1 = Vector512.FusedMultiplyAdd(v, w0, l1);
+            }
+            if (TR.R > 2)
+            {
+                v = Vector512.Create(xk[2]);
+                l2 = Vector512.FusedMultiplyAdd(v, w0, l2);
+            }
+            if (TR.R > 3)
+            {
+                v = Vector512.Create(xk[3]);
+                l3 = Vector512.FusedMultiplyAdd(v, w0, l3);
+            }
+            if (TR.R > 4)
+            {
+                v = Vector512.Create(xk[4]);
+                l4 = Vector512.FusedMultiplyAdd(v, w0, l4);
+            }
+            if (TR.R > 5)
+            {
+                v = Vector512.Create(xk[5]);
+                l5 = Vector512.FusedMultiplyAdd(v, w0, l5);
+            }
+            if (TR.R > 6)
+            {
+                v = Vector512.Create(xk[6]);
+                l6 = Vector512.FusedMultiplyAdd(v, w0, l6);
+            }
+            if (TR.R > 7)
+            {
+                v = Vector512.Create(xk[7]);
+                l7 = Vector512.FusedMultiplyAdd(v, w0, l7);
+            }
+            if (TR.R > 8)
+            {
+                v = Vector512.Create(xk[8]);
+                l8 = Vector512.FusedMultiplyAdd(v, w0, l8);
+            }
+            if (TR.R > 9)
+            {
+                v = Vector512.Create(xk[9]);
+                l9 = Vector512.FusedMultiplyAdd(v, w0, l9);
+            }
+            if (TR.R > 10)
+            {
+                v = Vector512.Create(xk[10]);
+                l10 = Vector512.FusedMultiplyAdd(v, w0, l10);
+            }
+            if (TR.R > 11)
+            {
+                v = Vector512.Create(xk[11]);
+                l11 = Vector512.FusedMultiplyAdd(v, w0, l11);
+            }
+        }
+        if (!finish)
+        {
+            bias = null;
+            relu = false;
+        }
+        bool hasBias = bias != null;
+        var bl = hasBias ? Vector512.Load(bias) : Vector512<float>.Zero;
+        Finish(l0, bl, hasBias, relu, tile + 0);
+        if (TR.R > 1)
+        {
+            Finish(l1, bl, hasBias, relu, tile + 16);
+        }
+        if (TR.R > 2)
+        {
+            Finish(l2, bl, hasBias, relu, tile + 32);
+        }
+        if (TR.R > 3)
+        {
+            Finish(l3, bl, hasBias, relu, tile + 48);
+        }
+        if (TR.R > 4)
+        {
+            Finish(l4, bl, hasBias, relu, tile + 64);
+        }
+        if (TR.R > 5)
+        {
+            Finish(l5, bl, hasBias, relu, tile + 80);
+        }
+        if (TR.R > 6)
+        {
+            Finish(l6, bl, hasBias, relu, tile + 96);
+        }
+        if (TR.R > 7)
+        {
+            Finish(l7, bl, hasBias, relu, tile + 112);
+        }
+        if (TR.R > 8)
+        {
+            Finish(l8, bl, hasBias, relu, tile + 128);
+        }
+        if (TR.R > 9)
+        {
+            Finish(l9, bl, hasBias, relu, tile + 144);
+        }
+        if (TR.R > 10)
+        {
+            Finish(l10, bl, hasBias, relu, tile + 160);
+        }
+        if (TR.R > 11)
+        {
+            Finish(l11, bl, hasBias, relu, tile + 176);
+        }
+    }
+
+    /// <summary>acc + bias (when given), then the Relu select t &lt; 0 ? +0 : t (when asked), stored as 16 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(Vector512<float> lo, Vector512<float> hi, Vector512<float> bl, Vector512<float> bh, bool hasBias, bool relu, float* dest)
+    private static void Finish(Vector512<float> acc, Vector512<float> bias, bool hasBias, bool relu, float* dest)
     {
         if (hasBias)
         {
-            lo += bl;
-            hi += bh;
+            acc += bias;
         }
         if (relu)
         {
-            lo = Vector512.ConditionalSelect(Vector512.LessThan(lo, Vector512<float>.Zero), Vector512<float>.Zero, lo);
-            hi = Vector512.ConditionalSelect(Vector512.LessThan(hi, Vector512<float>.Zero), Vector512<float>.Zero, hi);
+            acc = Vector512.ConditionalSelect(Vector512.LessThan(acc, Vector512<float>.Zero), Vector512<float>.Zero, acc);
         }
-        lo.Store(dest);
-        hi.Store(dest + 16);
+        acc.Store(dest);
     }
 }
