@@ -32,6 +32,8 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(1, 40, 9, 12, 64, 1, 3, 3, 1, 1, 1, true)]     // direct: K = 360 in K blocks, two channel blocks
     [InlineData(3, 16, 6, 5, 32, 1, 5, 5, 1, 1, 2, true)]      // direct: 5x5, output narrower than a tile, batch 3 over threads
     [InlineData(2, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, true)]     // direct, 16 lanes: LeNet conv2
+    [InlineData(1, 4, 7, 70, 16, 1, 3, 3, 2, 1, 0, true)]      // stride 2 phases: vector de-interleave (16 and 8 wide) and scalar tails
+    [InlineData(2, 4, 6, 67, 32, 1, 3, 3, 2, 1, 1, false)]     // stride 2, padded, odd width
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

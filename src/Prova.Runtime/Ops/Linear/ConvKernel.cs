@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Prova.Core;
 using Prova.Onnx;
 
@@ -276,7 +277,28 @@ internal sealed unsafe partial class ConvKernel : Kernel
                         }
                         else
                         {
-                            for (int q = qlo; q < qhi; q++)
+                            int q = qlo;
+                            if (w.SW == 2 && Avx512F.IsSupported)
+                            {
+                                // 16 outputs from 32 inputs while those lie inside the plane (the 32nd, an odd
+                                // one that is dropped, may be the next row's first element).
+                                var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                                int rowLeft = w.InW - first + (ih < w.InH - 1 ? 1 : 0);
+                                for (; q + 16 <= qhi && 2 * q + 32 <= rowLeft; q += 16)
+                                {
+                                    var a = Vector512.Load(s + 2 * q);
+                                    var b = Vector512.Load(s + 2 * q + 16);
+                                    Avx512F.PermuteVar16x32x2(a, even, b).Store(d + q);
+                                }
+                                var even8 = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+                                for (; q + 8 <= qhi && 2 * q + 16 <= rowLeft; q += 8)
+                                {
+                                    var a = Vector256.Load(s + 2 * q);
+                                    var b = Vector256.Load(s + 2 * q + 8);
+                                    Avx512F.VL.PermuteVar8x32x2(a, even8, b).Store(d + q);
+                                }
+                            }
+                            for (; q < qhi; q++)
                             {
                                 d[q] = s[(long)q * w.SW];
                             }
