@@ -132,13 +132,11 @@ internal sealed unsafe partial class ConvKernel
                 }
                 while (kb < k);
                 float* yo = y + (long)m0 * _p + (long)oh * outW;
-                for (int m = 0; m < mv; m++)
+                for (int mb = 0; mb < mv; mb += 16)
                 {
-                    float* yr = yo + (long)m * _p;
-                    float* src = row + m;
-                    for (int i = 0; i < outW; i++)
+                    for (int i0 = 0; i0 < outW; i0 += 16)
                     {
-                        yr[i] = src[i * lanes];
+                        Transpose512.Block16(row + (long)i0 * lanes + mb, lanes, Math.Min(16, outW - i0), yo + (long)mb * _p + i0, _p, Math.Min(16, mv - mb));
                     }
                 }
             }
