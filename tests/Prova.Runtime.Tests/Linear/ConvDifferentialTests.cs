@@ -34,6 +34,8 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(2, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, true)]     // direct, 16 lanes: LeNet conv2
     [InlineData(1, 4, 7, 70, 16, 1, 3, 3, 2, 1, 0, true)]      // stride 2 phases: vector de-interleave (16 and 8 wide) and scalar tails
     [InlineData(2, 4, 6, 67, 32, 1, 3, 3, 2, 1, 1, false)]     // stride 2, padded, odd width
+    [InlineData(2, 3, 9, 70, 13, 1, 3, 3, 1, 1, 1, true)]      // pixel-row tiles: 13 channels in blocks of 7 + 6, rows of 32 + 32 + 6 pixels
+    [InlineData(1, 2, 11, 20, 12, 2, 5, 5, 2, 1, 2, false)]    // pixel-row tiles: 2 groups of 6, stride 2, 17..32 pixels per row
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

@@ -21,14 +21,22 @@ internal sealed unsafe partial class ConvKernel
     private float* _directW;
     private int _blocks;
     private int _lanes;
+    private bool _rowTiles;
+    private int _rowBlockSize;
 
     /// <summary>Packs constant weights for the direct path when the output channels per group fill a 16- or 32-lane block well enough.</summary>
     private void PlanDirect(Tensor? weights)
     {
-        if (weights is not { Data: float[] wd } || _mg < MinDirectChannels || _w.OutW > MaxDirectWidth)
+        if (weights is not { Data: float[] wd } || _w.OutW > MaxDirectWidth)
         {
             return;
         }
+        if (_mg < MinDirectChannels)
+        {
+            PlanRowTiles(wd);
+            return;
+        }
+        _rowTiles = false;
         int lanes = _mg <= 16 ? 16 : 32;
         int blocks = (_mg + lanes - 1) / lanes;
         long floats = (long)_group * blocks * _kg * lanes;
@@ -58,11 +66,72 @@ internal sealed unsafe partial class ConvKernel
         _directW = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(packed, 0);
     }
 
+    /// <summary>
+    /// Few output channels per group: pixel-row tiles (<see cref="ConvRowTile512"/>), weights packed as
+    /// [group][channel block][K][12] with the channels split into equal blocks of at most 12.
+    /// </summary>
+    private void PlanRowTiles(float[] wd)
+    {
+        const int Max = ConvRowTile512.MaxChannels;
+        int blocks = (_mg + Max - 1) / Max;
+        int size = (_mg + blocks - 1) / blocks;
+        long floats = (long)_group * blocks * _kg * Max;
+        if (floats > int.MaxValue / 2)
+        {
+            return;
+        }
+        var packed = GC.AllocateArray<float>((int)Math.Max(1, floats), pinned: true);
+        for (int g = 0; g < _group; g++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                int dst = (g * blocks + b) * _kg * Max;
+                for (int k = 0; k < _kg; k++)
+                {
+                    for (int l = 0; l < Max; l++)
+                    {
+                        int m = b * size + l;
+                        packed[dst + k * Max + l] = l < size && m < _mg ? wd[((long)g * _mg + m) * _kg + k] : 0f;
+                    }
+                }
+            }
+        }
+        _rowTiles = true;
+        _rowBlockSize = size;
+        _blocks = blocks;
+        _direct = packed;
+        _directW = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(packed, 0);
+    }
+
+    /// <summary>Units [begin, end) (unit = output row * blocks + channel block) of group <paramref name="g"/> with pixel-row tiles.</summary>
+    private void RowTileUnits(int g, float* phases, float* bias, float* y, int begin, int end)
+    {
+        const int Max = ConvRowTile512.MaxChannels;
+        int outW = _w.OutW;
+        fixed (nint* koff = _koff)
+        {
+            for (int u = begin; u < end; u++)
+            {
+                int oh = u / _blocks;
+                int b = u % _blocks;
+                int m0 = b * _rowBlockSize;
+                int channels = Math.Min(_rowBlockSize, _mg - m0);
+                float* wb = _directW + (long)(g * _blocks + b) * _kg * Max;
+                float* xrow = phases + (long)oh * _wq;
+                float* yrow = y + (long)m0 * _p + (long)oh * outW;
+                for (int ow0 = 0; ow0 < outW; ow0 += 32)
+                {
+                    ConvRowTile512.Run(channels, Math.Min(32, outW - ow0), _kg, xrow + ow0, koff, wb, bias == null ? null : bias + m0, _relu, yrow + ow0, _p);
+                }
+            }
+        }
+    }
+
     /// <summary>One group of one image on the direct path: (output row, channel block) units, split across threads when large.</summary>
     private void RunDirect(WorkerPool? pool, int g, float* phases, float* bias, float* y)
     {
         int units = _w.OutH * _blocks;
-        long perUnit = (long)_w.OutW * _lanes * Math.Max(1, _kg);
+        long perUnit = (long)_w.OutW * (_rowTiles ? _rowBlockSize : _lanes) * Math.Max(1, _kg);
         if (pool is not null && pool.Threads > 1 && units > 1 && perUnit * units >= (1L << 18))
         {
             _directBody.Set(this, g, phases, bias, y);
@@ -71,7 +140,19 @@ internal sealed unsafe partial class ConvKernel
         }
         else
         {
-            DirectUnits(g, phases, bias, y, 0, units);
+            Units(g, phases, bias, y, 0, units);
+        }
+    }
+
+    private void Units(int g, float* phases, float* bias, float* y, int begin, int end)
+    {
+        if (_rowTiles)
+        {
+            RowTileUnits(g, phases, bias, y, begin, end);
+        }
+        else
+        {
+            DirectUnits(g, phases, bias, y, begin, end);
         }
     }
 
@@ -160,6 +241,6 @@ internal sealed unsafe partial class ConvKernel
             _y = y;
         }
 
-        public void Execute(int begin, int end) => _owner!.DirectUnits(_g, _phases, _bias, _y, begin, end);
+        public void Execute(int begin, int end) => _owner!.Units(_g, _phases, _bias, _y, begin, end);
     }
 }

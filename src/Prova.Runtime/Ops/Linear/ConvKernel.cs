@@ -211,7 +211,7 @@ internal sealed unsafe partial class ConvKernel : Kernel
             }
         }
         long panels = (nv + Sgemm.Nr - 1) / Sgemm.Nr;
-        long need = Math.Max(data, maxOff + panels * Sgemm.Nr);
+        long need = Math.Max(data, maxOff + panels * Sgemm.Nr + 32); // + 32: pixel-row tiles read whole vectors
         _koff = koff;
         _hq = (int)hq;
         _wq = (int)wq;
