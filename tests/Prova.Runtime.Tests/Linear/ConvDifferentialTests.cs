@@ -36,6 +36,9 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(2, 4, 6, 67, 32, 1, 3, 3, 2, 1, 1, false)]     // stride 2, padded, odd width
     [InlineData(2, 3, 9, 70, 13, 1, 3, 3, 1, 1, 1, true)]      // pixel-row tiles: 13 channels in blocks of 7 + 6, rows of 32 + 32 + 6 pixels
     [InlineData(1, 2, 11, 20, 12, 2, 5, 5, 2, 1, 2, false)]    // pixel-row tiles: 2 groups of 6, stride 2, 17..32 pixels per row
+    [InlineData(1, 4, 40, 40, 12, 1, 3, 3, 1, 1, 1, true)]     // batch 1 over threads in row bands (pixel-row tiles, 40 = 32 + 8 pixels)
+    [InlineData(1, 8, 30, 30, 16, 1, 3, 3, 1, 2, 2, true)]     // batch 1 over threads in row bands, dilation 2 (bands read 4 rows past their end)
+    [InlineData(1, 16, 33, 31, 32, 1, 5, 5, 2, 1, 2, false)]   // batch 1 over threads in row bands, stride 2, 5x5
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

@@ -17,6 +17,8 @@ internal sealed unsafe partial class ConvKernel
     private const int DirectKc = 144;
 
     private readonly DirectBody _directBody = new();
+    private readonly BandBody _bandBody = new();
+    private int _bands;
     private float[]? _direct;
     private float* _directW;
     private int _blocks;
@@ -222,6 +224,66 @@ internal sealed unsafe partial class ConvKernel
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Bands [begin, end) of the output rows of (image, group) product <paramref name="unit"/>: each band
+    /// fills the phase rows it reads into this thread's own slot, then computes its rows.
+    /// </summary>
+    private void RunBands(int unit, float* x, float* bias, float* y, float* scratch, int begin, int end)
+    {
+        int slot = 0;
+        while (Interlocked.CompareExchange(ref _slotBusy[slot], 1, 0) != 0)
+        {
+            slot = (slot + 1) % _slots; // at most Threads callers run at once, so a slot is free
+        }
+        try
+        {
+            float* mine = scratch + slot * _slotFloats;
+            int n = unit / _group;
+            int g = unit % _group;
+            float* xg = x + ((long)n * _c + (long)g * _cg) * _inPlane;
+            float* yg = y + ((long)n * _m + (long)g * _mg) * _p;
+            float* bg = bias == null ? null : bias + g * _mg;
+            int reach = (_w.KH - 1) * _w.DH / _w.SH; // phase rows below an output row that its taps read
+            for (int b = begin; b < end; b++)
+            {
+                int oh0 = (int)((long)b * _w.OutH / _bands);
+                int oh1 = (int)((long)(b + 1) * _w.OutH / _bands);
+                if (oh1 <= oh0)
+                {
+                    continue;
+                }
+                FillPhaseChannels(xg, mine, 0, _cg, oh0, Math.Min(_hq, oh1 + reach));
+                Units(g, mine, bg, yg, oh0 * _blocks, oh1 * _blocks);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _slotBusy[slot], 0);
+        }
+    }
+
+    private sealed class BandBody : IRangeBody
+    {
+        private ConvKernel? _owner;
+        private int _unit;
+        private float* _x;
+        private float* _bias;
+        private float* _y;
+        private float* _scratch;
+
+        public void Set(ConvKernel owner, int unit, float* x, float* bias, float* y, float* scratch)
+        {
+            _owner = owner;
+            _unit = unit;
+            _x = x;
+            _bias = bias;
+            _y = y;
+            _scratch = scratch;
+        }
+
+        public void Execute(int begin, int end) => _owner!.RunBands(_unit, _x, _bias, _y, _scratch, begin, end);
     }
 
     private sealed class DirectBody : IRangeBody

@@ -134,6 +134,13 @@ internal sealed unsafe partial class ConvKernel : Kernel
         long units = (long)_batch * _group;
         long work = units * _mg * _kg * _p;
         _slots = ctx.Threads > 1 && units >= ctx.Threads && work >= (1L << 19) ? ctx.Threads : 1;
+        // Too few (image, group) products for the threads: split each product's output rows into bands,
+        // each filling the phase rows it reads into its own slot (the direct paths only).
+        _bands = _direct is not null && _slots == 1 && ctx.Threads > 1 && work >= (1L << 19) ? Math.Min(2 * ctx.Threads, _w.OutH) : 0;
+        if (_bands > 1)
+        {
+            _slots = ctx.Threads;
+        }
         _slotBusy = new int[_slots];
         ctx.RequestScratch(_slots * _slotFloats * sizeof(float));
     }
@@ -155,7 +162,16 @@ internal sealed unsafe partial class ConvKernel : Kernel
             return;
         }
         int units = _batch * _group;
-        if (_slots > 1 && ctx.Pool.Threads <= _slots)
+        if (_bands > 1 && SimdLevel.Bits == 512 && ctx.Pool.Threads <= _slots)
+        {
+            for (int u = 0; u < units; u++)
+            {
+                _bandBody.Set(this, u, x, bias, y, scratch);
+                ctx.Pool.For(_bands, _bandBody);
+            }
+            return;
+        }
+        if (_slots > 1 && _bands <= 1 && ctx.Pool.Threads <= _slots)
         {
             _images.Set(this, x, w, bias, y, scratch);
             long perUnit = Math.Max(1, (long)_mg * _kg * _p);
@@ -239,7 +255,10 @@ internal sealed unsafe partial class ConvKernel : Kernel
     }
 
     /// <summary>Writes the stride phases of input channels [begin, end).</summary>
-    private void FillPhaseChannels(float* x, float* dest, int begin, int end)
+    private void FillPhaseChannels(float* x, float* dest, int begin, int end) => FillPhaseChannels(x, dest, begin, end, 0, _hq);
+
+    /// <summary>Writes phase rows [rowBegin, rowEnd) of input channels [begin, end).</summary>
+    private void FillPhaseChannels(float* x, float* dest, int begin, int end, int rowBegin, int rowEnd)
     {
         var w = _w;
         int hq = _hq;
@@ -257,7 +276,7 @@ internal sealed unsafe partial class ConvKernel : Kernel
                     int qlo = first >= 0 ? 0 : Math.Min(wq, (-first + w.SW - 1) / w.SW);
                     int qhi = w.InW - first <= 0 ? 0 : Math.Min(wq, (w.InW - first + w.SW - 1) / w.SW);
                     qhi = Math.Max(qhi, qlo);
-                    for (int r = 0; r < hq; r++)
+                    for (int r = rowBegin; r < rowEnd; r++)
                     {
                         float* d = ph + (long)r * wq;
                         int ih = r * w.SH + py - w.PadTop;
