@@ -10,10 +10,12 @@ namespace Prova.Runtime.Ops.Linear;
 /// Arithmetic per output element: acc = 0f; for (c_in_group, kh, kw) in that order:
 /// acc = fma(w, x, acc), where a tap in the padding contributes fma(w, 0f, acc); then acc + bias.
 /// Paths: 1×1/stride 1/unpadded convs run the GEMM on the input in place, depthwise convs a direct
-/// loop, everything else im2col into scratch plus the GEMM. All follow that one definition.
-/// With several threads and at least as many (image, group) products as threads, each thread runs
-/// whole products serially with its own scratch slot; otherwise the products run one after another,
-/// each split across threads. As prova.internal FusedConv the <see cref="FusedActivation"/> of its
+/// loop, the rest the GEMM over zero-padded stride phases (implicit im2col) or, on AVX-512 with constant
+/// weights, the direct tiles of ConvKernel.Direct.cs; im2col into scratch plus the GEMM otherwise.
+/// All follow that one definition. With several threads and at least as many (image, group) products
+/// as threads, each thread runs whole products serially with its own scratch slot; with fewer, the
+/// direct paths split each product's output rows into bands (own slot each) and the GEMM paths run the
+/// products one after another, each split across threads. As prova.internal FusedConv the <see cref="FusedActivation"/> of its
 /// attribute follows the bias.
 /// </summary>
 internal sealed unsafe partial class ConvKernel : Kernel
