@@ -10,9 +10,10 @@ if (args.Length > 0 && args[0] == "proofs")
     return;
 }
 
-// `-- onnx PATH...` times whole .onnx files (inputs uniform in [0, 1], fixed shapes required).
+// `-- onnx PATH...` times whole .onnx files (inputs uniform in [0, 1], symbolic dims = env BATCH, default 1).
 if (args.Length > 1 && args[0] == "onnx")
 {
+    int batch = int.Parse(Environment.GetEnvironmentVariable("BATCH") ?? "1");
     foreach (var path in args.Skip(1))
     {
         var model = Prova.Onnx.OnnxLoader.Load(path);
@@ -20,7 +21,7 @@ if (args.Length > 1 && args[0] == "onnx")
         var feeds = new Dictionary<string, Prova.Core.Tensor>();
         foreach (var input in model.Graph.Inputs)
         {
-            var shape = input.Shape!.Select(d => (int)(d.Value ?? 1)).ToArray();
+            var shape = input.Shape!.Select(d => (int)(d.Value ?? batch)).ToArray();
             var data = new float[shape.Aggregate(1, (a, b) => a * b)];
             for (int i = 0; i < data.Length; i++)
             {
@@ -31,11 +32,11 @@ if (args.Length > 1 && args[0] == "onnx")
         foreach (int threads in new[] { 1, 2 })
         {
             using var session = new InferenceSession(model, new SessionOptions { Threads = threads });
-            for (int i = 0; i < 10; i++)
+            for (int i = 0; i < 300; i++)
             {
-                session.Run(feeds);
+                session.Run(feeds); // past tiered compilation's promotion
             }
-            var times = new double[50];
+            var times = new double[300];
             for (int i = 0; i < times.Length; i++)
             {
                 long t0 = Stopwatch.GetTimestamp();

@@ -20,7 +20,9 @@ public sealed class WorkerPool : IDisposable
     private static readonly long s_spinTicks = Stopwatch.Frequency / 20_000; // ~50 µs
 
     private readonly Thread[] _workers;
-    private readonly ManualResetEventSlim _wake = new(false);
+    // Counted wake-ups: a release is never lost, unlike a Set that the caller Resets before a slow-waking
+    // worker has seen it (that left the worker asleep through every short job, so 2 threads ran as 1).
+    private readonly SemaphoreSlim _wake = new(0);
     private readonly Lock _callerLock = new();
 
     // High 32 bits: job id; low 32 bits: next index to claim. One CAS claims a chunk of the current job only.
@@ -70,7 +72,6 @@ public sealed class WorkerPool : IDisposable
             // long arithmetic: count may be close to int.MaxValue.
             int chunk = (int)Math.Max(grain, ((long)count + Threads * 4 - 1) / (Threads * 4));
             int chunks = (int)(((long)count + chunk - 1) / chunk);
-            _wake.Reset();
             _body = body;
             _count = count;
             _chunk = chunk;
@@ -78,9 +79,11 @@ public sealed class WorkerPool : IDisposable
             Volatile.Write(ref _remaining, chunks);
             long job = (Volatile.Read(ref _cursor) >> 32) + 1;
             Interlocked.Exchange(ref _cursor, job << 32);
-            if (Volatile.Read(ref _sleepers) > 0)
+            // Claim every registered sleeper and give each exactly one release.
+            int sleepers = Interlocked.Exchange(ref _sleepers, 0);
+            if (sleepers > 0)
             {
-                _wake.Set();
+                _wake.Release(sleepers);
             }
             RunChunks(job);
             var spinner = new SpinWait();
@@ -88,9 +91,6 @@ public sealed class WorkerPool : IDisposable
             {
                 spinner.SpinOnce(sleep1Threshold: -1);
             }
-            // A set event would let sleeping workers run straight through Wait until the next job:
-            // an idle pool must not keep a core busy.
-            _wake.Reset();
             _body = null;
             _error?.Throw();
         }
@@ -149,15 +149,32 @@ public sealed class WorkerPool : IDisposable
             if (job == lastJob)
             {
                 Interlocked.Increment(ref _sleepers);
-                if (!HasWork(lastJob, out job) && !_disposed)
+                if ((HasWork(lastJob, out job) || _disposed) && TryUnregister())
                 {
-                    _wake.Wait();
+                    continue;
                 }
-                Interlocked.Decrement(ref _sleepers);
+                _wake.Wait(); // also consumes the release meant for us when a caller claimed us first
                 continue;
             }
             lastJob = job;
             RunChunks(job);
+        }
+    }
+
+    /// <summary>Takes back one sleeper registration; false when a caller already claimed it (a release is on its way).</summary>
+    private bool TryUnregister()
+    {
+        while (true)
+        {
+            int s = Volatile.Read(ref _sleepers);
+            if (s == 0)
+            {
+                return false;
+            }
+            if (Interlocked.CompareExchange(ref _sleepers, s - 1, s) == s)
+            {
+                return true;
+            }
         }
     }
 
@@ -168,7 +185,10 @@ public sealed class WorkerPool : IDisposable
             return;
         }
         _disposed = true;
-        _wake.Set();
+        if (_workers.Length > 0)
+        {
+            _wake.Release(_workers.Length);
+        }
         foreach (var worker in _workers)
         {
             worker.Join();

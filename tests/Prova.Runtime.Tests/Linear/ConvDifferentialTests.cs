@@ -25,6 +25,20 @@ public sealed class ConvDifferentialTests(ITestOutputHelper output)
     [InlineData(1, 3, 32, 32, 13, 1, 3, 3, 1, 1, 1, true)]     // stem-like, M = 13 (partial row blocks)
     [InlineData(1, 32, 32, 32, 32, 1, 3, 3, 2, 1, 1, true)]    // batch 1, stride 2: stride phases filled by several threads
     [InlineData(1, 32, 8, 8, 64, 1, 3, 3, 1, 1, 1, true)]      // batch 1, 3 panels: row blocks split across threads
+    [InlineData(1, 3, 32, 32, 32, 1, 3, 3, 1, 1, 1, true)]     // direct: stem, K = 27, rows of 3 tiles (11, 11, 10)
+    [InlineData(2, 8, 9, 27, 48, 1, 3, 3, 1, 1, 1, false)]     // direct: M = 48 (second channel block half full), 3 tiles of 9
+    [InlineData(1, 32, 15, 15, 32, 2, 3, 3, 2, 1, 1, true)]    // direct: 2 groups of 16 output channels, stride 2, odd size
+    [InlineData(1, 5, 12, 30, 16, 1, 3, 3, 1, 2, 2, true)]     // direct: dilation 2, M = 16
+    [InlineData(1, 40, 9, 12, 64, 1, 3, 3, 1, 1, 1, true)]     // direct: K = 360 in K blocks, two channel blocks
+    [InlineData(3, 16, 6, 5, 32, 1, 5, 5, 1, 1, 2, true)]      // direct: 5x5, output narrower than a tile, batch 3 over threads
+    [InlineData(2, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, true)]     // direct, 16 lanes: LeNet conv2
+    [InlineData(1, 4, 7, 70, 16, 1, 3, 3, 2, 1, 0, true)]      // stride 2 phases: vector de-interleave (16 and 8 wide) and scalar tails
+    [InlineData(2, 4, 6, 67, 32, 1, 3, 3, 2, 1, 1, false)]     // stride 2, padded, odd width
+    [InlineData(2, 3, 9, 70, 13, 1, 3, 3, 1, 1, 1, true)]      // pixel-row tiles: 13 channels in blocks of 7 + 6, rows of 32 + 32 + 6 pixels
+    [InlineData(1, 2, 11, 20, 12, 2, 5, 5, 2, 1, 2, false)]    // pixel-row tiles: 2 groups of 6, stride 2, 17..32 pixels per row
+    [InlineData(1, 4, 40, 40, 12, 1, 3, 3, 1, 1, 1, true)]     // batch 1 over threads in row bands (pixel-row tiles, 40 = 32 + 8 pixels)
+    [InlineData(1, 8, 30, 30, 16, 1, 3, 3, 1, 2, 2, true)]     // batch 1 over threads in row bands, dilation 2 (bands read 4 rows past their end)
+    [InlineData(1, 16, 33, 31, 32, 1, 5, 5, 2, 1, 2, false)]   // batch 1 over threads in row bands, stride 2, 5x5
     public void Conv2DIsBitIdenticalToNaive(int n, int c, int h, int w, int m, int group, int kh, int kw, int stride, int dilation, int pad, bool bias)
     {
         int seed = HashCode.Combine(n, c, h, w, m, group, kh, kw) & 0x7fffffff;

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Prova.Core;
 using Prova.Onnx;
 
@@ -9,13 +10,15 @@ namespace Prova.Runtime.Ops.Linear;
 /// Arithmetic per output element: acc = 0f; for (c_in_group, kh, kw) in that order:
 /// acc = fma(w, x, acc), where a tap in the padding contributes fma(w, 0f, acc); then acc + bias.
 /// Paths: 1×1/stride 1/unpadded convs run the GEMM on the input in place, depthwise convs a direct
-/// loop, everything else im2col into scratch plus the GEMM. All follow that one definition.
-/// With several threads and at least as many (image, group) products as threads, each thread runs
-/// whole products serially with its own scratch slot; otherwise the products run one after another,
-/// each split across threads. As prova.internal FusedConv the <see cref="FusedActivation"/> of its
+/// loop, the rest the GEMM over zero-padded stride phases (implicit im2col) or, on AVX-512 with constant
+/// weights, the direct tiles of ConvKernel.Direct.cs; im2col into scratch plus the GEMM otherwise.
+/// All follow that one definition. With several threads and at least as many (image, group) products
+/// as threads, each thread runs whole products serially with its own scratch slot; with fewer, the
+/// direct paths split each product's output rows into bands (own slot each) and the GEMM paths run the
+/// products one after another, each split across threads. As prova.internal FusedConv the <see cref="FusedActivation"/> of its
 /// attribute follows the bias.
 /// </summary>
-internal sealed unsafe class ConvKernel : Kernel
+internal sealed unsafe partial class ConvKernel : Kernel
 {
     private readonly Sgemm _gemm = new();
     private readonly Im2colBody _im2col = new();
@@ -108,6 +111,7 @@ internal sealed unsafe class ConvKernel : Kernel
             return; // direct loop, no scratch
         }
         _implicit = false;
+        _direct = null;
         if (_pointwise)
         {
             _slotFloats = Sgemm.DirectScratch(_kg, _p);
@@ -116,6 +120,7 @@ internal sealed unsafe class ConvKernel : Kernel
         {
             _implicit = true;
             _slotFloats = _phaseFloats;
+            PlanDirect(ctx.Constant(1));
         }
         else
         {
@@ -131,6 +136,13 @@ internal sealed unsafe class ConvKernel : Kernel
         long units = (long)_batch * _group;
         long work = units * _mg * _kg * _p;
         _slots = ctx.Threads > 1 && units >= ctx.Threads && work >= (1L << 19) ? ctx.Threads : 1;
+        // Too few (image, group) products for the threads: split each product's output rows into bands,
+        // each filling the phase rows it reads into its own slot (the direct paths only).
+        _bands = _direct is not null && _slots == 1 && ctx.Threads > 1 && work >= (1L << 19) ? Math.Min(2 * ctx.Threads, _w.OutH) : 0;
+        if (_bands > 1)
+        {
+            _slots = ctx.Threads;
+        }
         _slotBusy = new int[_slots];
         ctx.RequestScratch(_slots * _slotFloats * sizeof(float));
     }
@@ -152,7 +164,16 @@ internal sealed unsafe class ConvKernel : Kernel
             return;
         }
         int units = _batch * _group;
-        if (_slots > 1 && ctx.Pool.Threads <= _slots)
+        if (_bands > 1 && SimdLevel.Bits == 512 && ctx.Pool.Threads <= _slots)
+        {
+            for (int u = 0; u < units; u++)
+            {
+                _bandBody.Set(this, u, x, bias, y, scratch);
+                ctx.Pool.For(_bands, _bandBody);
+            }
+            return;
+        }
+        if (_slots > 1 && _bands <= 1 && ctx.Pool.Threads <= _slots)
         {
             _images.Set(this, x, w, bias, y, scratch);
             long perUnit = Math.Max(1, (long)_mg * _kg * _p);
@@ -208,7 +229,7 @@ internal sealed unsafe class ConvKernel : Kernel
             }
         }
         long panels = (nv + Sgemm.Nr - 1) / Sgemm.Nr;
-        long need = Math.Max(data, maxOff + panels * Sgemm.Nr);
+        long need = Math.Max(data, maxOff + panels * Sgemm.Nr + 32); // + 32: pixel-row tiles read whole vectors
         _koff = koff;
         _hq = (int)hq;
         _wq = (int)wq;
@@ -236,7 +257,10 @@ internal sealed unsafe class ConvKernel : Kernel
     }
 
     /// <summary>Writes the stride phases of input channels [begin, end).</summary>
-    private void FillPhaseChannels(float* x, float* dest, int begin, int end)
+    private void FillPhaseChannels(float* x, float* dest, int begin, int end) => FillPhaseChannels(x, dest, begin, end, 0, _hq);
+
+    /// <summary>Writes phase rows [rowBegin, rowEnd) of input channels [begin, end).</summary>
+    private void FillPhaseChannels(float* x, float* dest, int begin, int end, int rowBegin, int rowEnd)
     {
         var w = _w;
         int hq = _hq;
@@ -254,7 +278,7 @@ internal sealed unsafe class ConvKernel : Kernel
                     int qlo = first >= 0 ? 0 : Math.Min(wq, (-first + w.SW - 1) / w.SW);
                     int qhi = w.InW - first <= 0 ? 0 : Math.Min(wq, (w.InW - first + w.SW - 1) / w.SW);
                     qhi = Math.Max(qhi, qlo);
-                    for (int r = 0; r < hq; r++)
+                    for (int r = rowBegin; r < rowEnd; r++)
                     {
                         float* d = ph + (long)r * wq;
                         int ih = r * w.SH + py - w.PadTop;
@@ -274,7 +298,28 @@ internal sealed unsafe class ConvKernel : Kernel
                         }
                         else
                         {
-                            for (int q = qlo; q < qhi; q++)
+                            int q = qlo;
+                            if (w.SW == 2 && Avx512F.IsSupported)
+                            {
+                                // 16 outputs from 32 inputs while those lie inside the plane (the 32nd, an odd
+                                // one that is dropped, may be the next row's first element).
+                                var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                                int rowLeft = w.InW - first + (ih < w.InH - 1 ? 1 : 0);
+                                for (; q + 16 <= qhi && 2 * q + 32 <= rowLeft; q += 16)
+                                {
+                                    var a = Vector512.Load(s + 2 * q);
+                                    var b = Vector512.Load(s + 2 * q + 16);
+                                    Avx512F.PermuteVar16x32x2(a, even, b).Store(d + q);
+                                }
+                                var even8 = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+                                for (; q + 8 <= qhi && 2 * q + 16 <= rowLeft; q += 8)
+                                {
+                                    var a = Vector256.Load(s + 2 * q);
+                                    var b = Vector256.Load(s + 2 * q + 8);
+                                    Avx512F.VL.PermuteVar8x32x2(a, even8, b).Store(d + q);
+                                }
+                            }
+                            for (; q < qhi; q++)
                             {
                                 d[q] = s[(long)q * w.SW];
                             }
@@ -308,6 +353,11 @@ internal sealed unsafe class ConvKernel : Kernel
         if (_implicit)
         {
             FillPhases(pool, xg, scratch);
+            if (_direct is not null && SimdLevel.Bits == 512)
+            {
+                RunDirect(pool, g, scratch, bias == null ? null : bias + g * _mg, yg);
+                return;
+            }
             fixed (nint* koff = _koff)
             {
                 var phases = new PanelSource { Ptr = scratch, PanelStride = Sgemm.Nr, KOff = koff };
