@@ -4,72 +4,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Prova.Runtime.Ops.Linear;
 
-/// <summary>Output channels per pixel-row tile (1..12), a type so that the JIT drops the unused accumulators.</summary>
-internal interface ITileChannels
-{
-    static abstract int M { get; }
-}
-
-internal readonly struct Ch1 : ITileChannels
-{
-    public static int M => 1;
-}
-
-internal readonly struct Ch2 : ITileChannels
-{
-    public static int M => 2;
-}
-
-internal readonly struct Ch3 : ITileChannels
-{
-    public static int M => 3;
-}
-
-internal readonly struct Ch4 : ITileChannels
-{
-    public static int M => 4;
-}
-
-internal readonly struct Ch5 : ITileChannels
-{
-    public static int M => 5;
-}
-
-internal readonly struct Ch6 : ITileChannels
-{
-    public static int M => 6;
-}
-
-internal readonly struct Ch7 : ITileChannels
-{
-    public static int M => 7;
-}
-
-internal readonly struct Ch8 : ITileChannels
-{
-    public static int M => 8;
-}
-
-internal readonly struct Ch9 : ITileChannels
-{
-    public static int M => 9;
-}
-
-internal readonly struct Ch10 : ITileChannels
-{
-    public static int M => 10;
-}
-
-internal readonly struct Ch11 : ITileChannels
-{
-    public static int M => 11;
-}
-
-internal readonly struct Ch12 : ITileChannels
-{
-    public static int M => 12;
-}
-
 /// <summary>
 /// AVX-512 direct-convolution microkernel for few output channels: up to 12 channels times 16 or 32
 /// pixels of one output row, vectorised across pixels. Lane j of channel m computes
@@ -95,121 +29,121 @@ internal static unsafe class ConvRowTile512
             case 1:
                 if (two)
                 {
-                    Tile2<Ch1>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N1>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch1>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N1>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 2:
                 if (two)
                 {
-                    Tile2<Ch2>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N2>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch2>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N2>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 3:
                 if (two)
                 {
-                    Tile2<Ch3>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N3>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch3>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N3>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 4:
                 if (two)
                 {
-                    Tile2<Ch4>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N4>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch4>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N4>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 5:
                 if (two)
                 {
-                    Tile2<Ch5>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N5>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch5>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N5>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 6:
                 if (two)
                 {
-                    Tile2<Ch6>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N6>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch6>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N6>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 7:
                 if (two)
                 {
-                    Tile2<Ch7>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N7>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch7>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N7>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 8:
                 if (two)
                 {
-                    Tile2<Ch8>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N8>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch8>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N8>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 9:
                 if (two)
                 {
-                    Tile2<Ch9>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N9>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch9>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N9>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 10:
                 if (two)
                 {
-                    Tile2<Ch10>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N10>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch10>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N10>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 11:
                 if (two)
                 {
-                    Tile2<Ch11>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N11>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch11>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N11>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             case 12:
                 if (two)
                 {
-                    Tile2<Ch12>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile2<N12>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 else
                 {
-                    Tile1<Ch12>(k, x, koff, w, bias, relu, y, ldy, mask);
+                    Tile1<N12>(k, x, koff, w, bias, relu, y, ldy, mask);
                 }
                 break;
             default:
@@ -219,7 +153,7 @@ internal static unsafe class ConvRowTile512
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1<TM>(int k, float* x, nint* koff, float* w, float* bias, bool relu, float* y, nint ldy, Vector512<float> mask)
-        where TM : struct, ITileChannels
+        where TM : struct, ITileCount
     {
         var a0 = Vector512<float>.Zero;
         var a1 = Vector512<float>.Zero;
@@ -240,57 +174,57 @@ internal static unsafe class ConvRowTile512
             Vector512<float> v;
             v = Vector512.Create(w[0]);
             a0 = Vector512.FusedMultiplyAdd(v, x0, a0);
-            if (TM.M > 1)
+            if (TM.N > 1)
             {
                 v = Vector512.Create(w[1]);
                 a1 = Vector512.FusedMultiplyAdd(v, x0, a1);
             }
-            if (TM.M > 2)
+            if (TM.N > 2)
             {
                 v = Vector512.Create(w[2]);
                 a2 = Vector512.FusedMultiplyAdd(v, x0, a2);
             }
-            if (TM.M > 3)
+            if (TM.N > 3)
             {
                 v = Vector512.Create(w[3]);
                 a3 = Vector512.FusedMultiplyAdd(v, x0, a3);
             }
-            if (TM.M > 4)
+            if (TM.N > 4)
             {
                 v = Vector512.Create(w[4]);
                 a4 = Vector512.FusedMultiplyAdd(v, x0, a4);
             }
-            if (TM.M > 5)
+            if (TM.N > 5)
             {
                 v = Vector512.Create(w[5]);
                 a5 = Vector512.FusedMultiplyAdd(v, x0, a5);
             }
-            if (TM.M > 6)
+            if (TM.N > 6)
             {
                 v = Vector512.Create(w[6]);
                 a6 = Vector512.FusedMultiplyAdd(v, x0, a6);
             }
-            if (TM.M > 7)
+            if (TM.N > 7)
             {
                 v = Vector512.Create(w[7]);
                 a7 = Vector512.FusedMultiplyAdd(v, x0, a7);
             }
-            if (TM.M > 8)
+            if (TM.N > 8)
             {
                 v = Vector512.Create(w[8]);
                 a8 = Vector512.FusedMultiplyAdd(v, x0, a8);
             }
-            if (TM.M > 9)
+            if (TM.N > 9)
             {
                 v = Vector512.Create(w[9]);
                 a9 = Vector512.FusedMultiplyAdd(v, x0, a9);
             }
-            if (TM.M > 10)
+            if (TM.N > 10)
             {
                 v = Vector512.Create(w[10]);
                 a10 = Vector512.FusedMultiplyAdd(v, x0, a10);
             }
-            if (TM.M > 11)
+            if (TM.N > 11)
             {
                 v = Vector512.Create(w[11]);
                 a11 = Vector512.FusedMultiplyAdd(v, x0, a11);
@@ -298,47 +232,47 @@ internal static unsafe class ConvRowTile512
             w += MaxChannels;
         }
         Finish(a0, bias == null ? 0f : bias[0], bias != null, relu, y + 0 * ldy, mask);
-        if (TM.M > 1)
+        if (TM.N > 1)
         {
             Finish(a1, bias == null ? 0f : bias[1], bias != null, relu, y + 1 * ldy, mask);
         }
-        if (TM.M > 2)
+        if (TM.N > 2)
         {
             Finish(a2, bias == null ? 0f : bias[2], bias != null, relu, y + 2 * ldy, mask);
         }
-        if (TM.M > 3)
+        if (TM.N > 3)
         {
             Finish(a3, bias == null ? 0f : bias[3], bias != null, relu, y + 3 * ldy, mask);
         }
-        if (TM.M > 4)
+        if (TM.N > 4)
         {
             Finish(a4, bias == null ? 0f : bias[4], bias != null, relu, y + 4 * ldy, mask);
         }
-        if (TM.M > 5)
+        if (TM.N > 5)
         {
             Finish(a5, bias == null ? 0f : bias[5], bias != null, relu, y + 5 * ldy, mask);
         }
-        if (TM.M > 6)
+        if (TM.N > 6)
         {
             Finish(a6, bias == null ? 0f : bias[6], bias != null, relu, y + 6 * ldy, mask);
         }
-        if (TM.M > 7)
+        if (TM.N > 7)
         {
             Finish(a7, bias == null ? 0f : bias[7], bias != null, relu, y + 7 * ldy, mask);
         }
-        if (TM.M > 8)
+        if (TM.N > 8)
         {
             Finish(a8, bias == null ? 0f : bias[8], bias != null, relu, y + 8 * ldy, mask);
         }
-        if (TM.M > 9)
+        if (TM.N > 9)
         {
             Finish(a9, bias == null ? 0f : bias[9], bias != null, relu, y + 9 * ldy, mask);
         }
-        if (TM.M > 10)
+        if (TM.N > 10)
         {
             Finish(a10, bias == null ? 0f : bias[10], bias != null, relu, y + 10 * ldy, mask);
         }
-        if (TM.M > 11)
+        if (TM.N > 11)
         {
             Finish(a11, bias == null ? 0f : bias[11], bias != null, relu, y + 11 * ldy, mask);
         }
@@ -346,7 +280,7 @@ internal static unsafe class ConvRowTile512
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile2<TM>(int k, float* x, nint* koff, float* w, float* bias, bool relu, float* y, nint ldy, Vector512<float> mask)
-        where TM : struct, ITileChannels
+        where TM : struct, ITileCount
     {
         var a0 = Vector512<float>.Zero;
         var b0 = Vector512<float>.Zero;
@@ -381,67 +315,67 @@ internal static unsafe class ConvRowTile512
             v = Vector512.Create(w[0]);
             a0 = Vector512.FusedMultiplyAdd(v, x0, a0);
             b0 = Vector512.FusedMultiplyAdd(v, x1, b0);
-            if (TM.M > 1)
+            if (TM.N > 1)
             {
                 v = Vector512.Create(w[1]);
                 a1 = Vector512.FusedMultiplyAdd(v, x0, a1);
                 b1 = Vector512.FusedMultiplyAdd(v, x1, b1);
             }
-            if (TM.M > 2)
+            if (TM.N > 2)
             {
                 v = Vector512.Create(w[2]);
                 a2 = Vector512.FusedMultiplyAdd(v, x0, a2);
                 b2 = Vector512.FusedMultiplyAdd(v, x1, b2);
             }
-            if (TM.M > 3)
+            if (TM.N > 3)
             {
                 v = Vector512.Create(w[3]);
                 a3 = Vector512.FusedMultiplyAdd(v, x0, a3);
                 b3 = Vector512.FusedMultiplyAdd(v, x1, b3);
             }
-            if (TM.M > 4)
+            if (TM.N > 4)
             {
                 v = Vector512.Create(w[4]);
                 a4 = Vector512.FusedMultiplyAdd(v, x0, a4);
                 b4 = Vector512.FusedMultiplyAdd(v, x1, b4);
             }
-            if (TM.M > 5)
+            if (TM.N > 5)
             {
                 v = Vector512.Create(w[5]);
                 a5 = Vector512.FusedMultiplyAdd(v, x0, a5);
                 b5 = Vector512.FusedMultiplyAdd(v, x1, b5);
             }
-            if (TM.M > 6)
+            if (TM.N > 6)
             {
                 v = Vector512.Create(w[6]);
                 a6 = Vector512.FusedMultiplyAdd(v, x0, a6);
                 b6 = Vector512.FusedMultiplyAdd(v, x1, b6);
             }
-            if (TM.M > 7)
+            if (TM.N > 7)
             {
                 v = Vector512.Create(w[7]);
                 a7 = Vector512.FusedMultiplyAdd(v, x0, a7);
                 b7 = Vector512.FusedMultiplyAdd(v, x1, b7);
             }
-            if (TM.M > 8)
+            if (TM.N > 8)
             {
                 v = Vector512.Create(w[8]);
                 a8 = Vector512.FusedMultiplyAdd(v, x0, a8);
                 b8 = Vector512.FusedMultiplyAdd(v, x1, b8);
             }
-            if (TM.M > 9)
+            if (TM.N > 9)
             {
                 v = Vector512.Create(w[9]);
                 a9 = Vector512.FusedMultiplyAdd(v, x0, a9);
                 b9 = Vector512.FusedMultiplyAdd(v, x1, b9);
             }
-            if (TM.M > 10)
+            if (TM.N > 10)
             {
                 v = Vector512.Create(w[10]);
                 a10 = Vector512.FusedMultiplyAdd(v, x0, a10);
                 b10 = Vector512.FusedMultiplyAdd(v, x1, b10);
             }
-            if (TM.M > 11)
+            if (TM.N > 11)
             {
                 v = Vector512.Create(w[11]);
                 a11 = Vector512.FusedMultiplyAdd(v, x0, a11);
@@ -450,47 +384,47 @@ internal static unsafe class ConvRowTile512
             w += MaxChannels;
         }
         Finish(a0, b0, bias == null ? 0f : bias[0], bias != null, relu, y + 0 * ldy, mask);
-        if (TM.M > 1)
+        if (TM.N > 1)
         {
             Finish(a1, b1, bias == null ? 0f : bias[1], bias != null, relu, y + 1 * ldy, mask);
         }
-        if (TM.M > 2)
+        if (TM.N > 2)
         {
             Finish(a2, b2, bias == null ? 0f : bias[2], bias != null, relu, y + 2 * ldy, mask);
         }
-        if (TM.M > 3)
+        if (TM.N > 3)
         {
             Finish(a3, b3, bias == null ? 0f : bias[3], bias != null, relu, y + 3 * ldy, mask);
         }
-        if (TM.M > 4)
+        if (TM.N > 4)
         {
             Finish(a4, b4, bias == null ? 0f : bias[4], bias != null, relu, y + 4 * ldy, mask);
         }
-        if (TM.M > 5)
+        if (TM.N > 5)
         {
             Finish(a5, b5, bias == null ? 0f : bias[5], bias != null, relu, y + 5 * ldy, mask);
         }
-        if (TM.M > 6)
+        if (TM.N > 6)
         {
             Finish(a6, b6, bias == null ? 0f : bias[6], bias != null, relu, y + 6 * ldy, mask);
         }
-        if (TM.M > 7)
+        if (TM.N > 7)
         {
             Finish(a7, b7, bias == null ? 0f : bias[7], bias != null, relu, y + 7 * ldy, mask);
         }
-        if (TM.M > 8)
+        if (TM.N > 8)
         {
             Finish(a8, b8, bias == null ? 0f : bias[8], bias != null, relu, y + 8 * ldy, mask);
         }
-        if (TM.M > 9)
+        if (TM.N > 9)
         {
             Finish(a9, b9, bias == null ? 0f : bias[9], bias != null, relu, y + 9 * ldy, mask);
         }
-        if (TM.M > 10)
+        if (TM.N > 10)
         {
             Finish(a10, b10, bias == null ? 0f : bias[10], bias != null, relu, y + 10 * ldy, mask);
         }
-        if (TM.M > 11)
+        if (TM.N > 11)
         {
             Finish(a11, b11, bias == null ? 0f : bias[11], bias != null, relu, y + 11 * ldy, mask);
         }
