@@ -178,8 +178,8 @@ internal static class ChallengeCommand
             {
                 var after = stakesAfter[node];
                 console.MarkupLine(after < before
-                    ? $"  [red bold]✗ node {node} slashed[/]: stake {DemoChain.Eth(before)} → {DemoChain.Eth(after)}"
-                    : $"  [green]✓ node {node}[/] keeps its stake of {DemoChain.Eth(after)}");
+                    ? $"  [red bold]✗ node {node} slashed[/]: stake {EthUnits.Format(before)} → {EthUnits.Format(after)}"
+                    : $"  [green]✓ node {node}[/] keeps its stake of {EthUnits.Format(after)}");
             }
             console.MarkupLine(status.Verdict switch
             {

@@ -66,7 +66,7 @@ internal sealed class DemoChain
         using var chain = Chain(0);
         var stake = await chain.StakeOfAsync(devnet.Nodes[0].Address);
         _console.MarkupLine($"[grey]chain[/]  anvil at {Anvil.Url.AbsoluteUri.TrimEnd('/')} (chain {Anvil.ChainId}): ModelRegistry, NodeRegistry, Settlement, InferenceRequests deployed");
-        _console.MarkupLine($"[grey]       every node registered itself on NodeRegistry with a stake of {Eth(stake)}; receipts are signed for Settlement {Deployment.Settlement}[/]");
+        _console.MarkupLine($"[grey]       every node registered itself on NodeRegistry with a stake of {EthUnits.Format(stake)}; receipts are signed for Settlement {Deployment.Settlement}[/]");
     }
 
     /// <summary>Registers the model on ModelRegistry and has a client deposit escrow and send each honest node a voucher.</summary>
@@ -87,7 +87,7 @@ internal sealed class DemoChain
             using var response = await _http.PostAsync(new Uri(node.Url, "v1/settlement/vouchers"), new StringContent(voucher.ToJson(), Encoding.UTF8, "application/json"), ct);
             accepted += response.IsSuccessStatusCode ? 1 : 0;
         }
-        _console.MarkupLine($"[grey]on chain[/] client {client.Address} deposits {Eth(SettlementParameters.Ether)} in escrow; off chain it signs each honest node a voucher for {Eth(Fee)}");
+        _console.MarkupLine($"[grey]on chain[/] client {client.Address} deposits {EthUnits.Format(SettlementParameters.Ether)} in escrow; off chain it signs each honest node a voucher for {EthUnits.Format(Fee)}");
         return registered && accepted == honest.Count();
     }
 
@@ -147,7 +147,7 @@ internal sealed class DemoChain
         clock.Restart();
         var (challengeId, _) = await challenger.ChallengeAsync(batchId, lie, siblings, inputUri, ct);
         var committee = await chain.CommitteeOfAsync(challengeId);
-        _console.MarkupLine($"[grey]Settlement.challenge[/] batch {batchId} of node {liarIndex}, its signed receipt + a {siblings.Length}-step Merkle proof + the inputs (data: URI), bond {Eth(Component.Parameters.ChallengeBond)}");
+        _console.MarkupLine($"[grey]Settlement.challenge[/] batch {batchId} of node {liarIndex}, its signed receipt + a {siblings.Length}-step Merkle proof + the inputs (data: URI), bond {EthUnits.Format(Component.Parameters.ChallengeBond)}");
         _console.MarkupLine($"[grey]committee[/] (stake-weighted draw) {string.Join(", ", committee.Select(a => "node " + devnet.Nodes.First(n => n.Address == a).Index))}");
         bool slashed = await WaitUntil(async () => await chain.StakeOfAsync(liar.Address) < stakeBefore, TimeSpan.FromSeconds(30), ct);
         var stakeAfter = await chain.StakeOfAsync(liar.Address);
@@ -162,8 +162,8 @@ internal sealed class DemoChain
         votes.AddRow($"[red]node {liarIndex} claimed[/]", $"[red]{lie.OutputHash}[/]");
         _console.Write(votes);
         bool active = await chain.IsActiveAsync(liar.Address);
-        _console.MarkupLine($"stake of node {liarIndex}: [bold]{Eth(stakeBefore)}[/] → [red bold]{Eth(stakeAfter)}[/]{(active ? "" : " (below the minimum: no longer active)")}  [grey]({clock.Elapsed.TotalSeconds:F1} s)[/]");
-        ok &= DemoCommand.Check(_console, slashed && stakeAfter < stakeBefore, $"verdict NodeLied: node {liarIndex} lost {Eth(stakeBefore - stakeAfter)} of its stake", "the lying node was not slashed");
+        _console.MarkupLine($"stake of node {liarIndex}: [bold]{EthUnits.Format(stakeBefore)}[/] → [red bold]{EthUnits.Format(stakeAfter)}[/]{(active ? "" : " (below the minimum: no longer active)")}  [grey]({clock.Elapsed.TotalSeconds:F1} s)[/]");
+        ok &= DemoCommand.Check(_console, slashed && stakeAfter < stakeBefore, $"verdict NodeLied: node {liarIndex} lost {EthUnits.Format(stakeBefore - stakeAfter)} of its stake", "the lying node was not slashed");
 
         DemoCommand.Rule(_console, "11. the honest nodes are paid after the challenge window");
         ulong window = Component.Parameters.ChallengeWindow;
@@ -191,11 +191,11 @@ internal sealed class DemoChain
         {
             var collected = BigInteger.Parse((await StatusAsync(n, ct)).GetProperty("feesCollected").GetString()!, CultureInfo.InvariantCulture);
             var stake = await chain.StakeOfAsync(n.Address);
-            fees.AddRow(n.Index.ToString(CultureInfo.InvariantCulture), n.Address.ToString(), n == liar ? $"[red]{Eth(stake)}[/]" : Eth(stake),
-                n == liar ? $"[red]{Eth(collected)}[/]" : $"[green]{Eth(collected)}[/]");
+            fees.AddRow(n.Index.ToString(CultureInfo.InvariantCulture), n.Address.ToString(), n == liar ? $"[red]{EthUnits.Format(stake)}[/]" : EthUnits.Format(stake),
+                n == liar ? $"[red]{EthUnits.Format(collected)}[/]" : $"[green]{EthUnits.Format(collected)}[/]");
         }
         _console.Write(fees);
-        ok &= DemoCommand.Check(_console, paid, $"fees collected: each honest node received {Eth(Fee)} from the client's escrow (Settlement.collectFees)", "the honest nodes' fees did not arrive");
+        ok &= DemoCommand.Check(_console, paid, $"fees collected: each honest node received {EthUnits.Format(Fee)} from the client's escrow (Settlement.collectFees)", "the honest nodes' fees did not arrive");
 
         DemoCommand.Rule(_console, "12. a contract asks for an inference (InferenceRequests)");
         var consumerAccount = Anvil.Account(ConsumerKey);
@@ -206,7 +206,7 @@ internal sealed class DemoChain
         await consumerChain.SendAsync(ProvaContracts.ExampleConsumer, consumer, "ask", SettlementParameters.Ether / 100, ct,
             cid.Digest.ToArray(), Receipt.HashTensors(consumerInputs).ToArray(), input, "", "attested");
         var requestId = new Hash256((byte[])(await consumerChain.CallAsync(ProvaContracts.ExampleConsumer, consumer, "lastRequestId"))[0]!);
-        _console.MarkupLine($"[grey]ExampleConsumer {consumer}.ask(model, inputHash, {input.Length} input bytes, \"attested\") with {Eth(SettlementParameters.Ether / 100)}: request {requestId.ToString()[..18]}…[/]");
+        _console.MarkupLine($"[grey]ExampleConsumer {consumer}.ask(model, inputHash, {input.Length} input bytes, \"attested\") with {EthUnits.Format(SettlementParameters.Ether / 100)}: request {requestId.ToString()[..18]}…[/]");
         bool answered = await WaitUntil(async () => (bool)(await consumerChain.CallAsync(ProvaContracts.ExampleConsumer, consumer, "answered", requestId))[0]!, TimeSpan.FromSeconds(30), ct);
         var result = new Hash256((byte[])(await consumerChain.CallAsync(ProvaContracts.ExampleConsumer, consumer, "resultOf", requestId))[0]!);
         Hash256 local;
@@ -241,6 +241,4 @@ internal sealed class DemoChain
         }
         return true;
     }
-
-    internal static string Eth(BigInteger wei) => ((decimal)wei / 1_000_000_000_000_000_000m).ToString("0.####", CultureInfo.InvariantCulture) + " ETH";
 }

@@ -113,7 +113,7 @@ internal static class DevnetCommand
                         // So that 'prova challenge' works on this devnet with the user's own key.
                         var address = Prova.Core.Keys.KeyStore.ReadAddress(userKey);
                         chain.Anvil.SetBalanceAsync(address, ChainDevnet.NodeFunding).GetAwaiter().GetResult();
-                        context.Out.WriteLine($"your key {address} ({userKey}) holds {DemoChain.Eth(ChainDevnet.NodeFunding)} on this chain for transactions ('prova challenge')");
+                        context.Out.WriteLine($"your key {address} ({userKey}) holds {EthUnits.Format(ChainDevnet.NodeFunding)} on this chain for transactions ('prova challenge')");
                     }
                 }
                 try
