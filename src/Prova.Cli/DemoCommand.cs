@@ -132,8 +132,13 @@ internal static class DemoCommand
         console.MarkupLine($"  [deepskyblue1]prova run[/] {Markup.Escape(modelArg)} --input {Markup.Escape(inputArg)} --threads 1");
         console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "result-quorum.json")))} --model {Markup.Escape(modelArg)}");
         console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "evidence.json")))} --model {Markup.Escape(modelArg)}");
-        console.MarkupLine("  [deepskyblue1]prova devnet up[/] --nodes 4 --fault 3:corrupt-output   [grey](your own local network; Ctrl+C stops it)[/]");
+        if (assets.Int8Path is { } int8Path && File.Exists(Path.Combine(dir, "result-proof.json")))
+        {
+            console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "result-proof.json")))} --model {Markup.Escape(Quote(Relative(int8Path)))}   [grey](checks the proof; nothing re-executed)[/]");
+        }
+        console.MarkupLine("  [deepskyblue1]prova devnet up[/] --nodes 4 --fault 3:corrupt-output [[--chain]]   [grey](your own local network; Ctrl+C stops it)[/]");
         console.MarkupLine($"  [deepskyblue1]prova infer[/] <cid> --input {Markup.Escape(inputArg)} --mode quorum:3 --node http://127.0.0.1:PORT -o result.json");
+        console.MarkupLine("  [deepskyblue1]prova challenge[/] prova-evidence-<id>.json --model <model.onnx> --chain http://127.0.0.1:PORT --deployment <devnet dir>/deployment.json   [grey](with --chain: the liar is slashed)[/]");
         console.MarkupLine($"[grey]demo finished in {clock.Elapsed.TotalSeconds:F1} s[/]");
         return ok ? ExitCodes.Success : ExitCodes.VerificationFailed;
     }
