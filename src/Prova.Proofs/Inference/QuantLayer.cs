@@ -169,7 +169,26 @@ public sealed class QuantLayer
         {
             lo = Math.Max(lo, yZero);
         }
-        var layer = new QuantLayer
+        // Convolution geometry (checked after the scales, as before: a bad scale is an error, odd geometry only unproven).
+        long[] strides = [1, 1], dilations = [1, 1], pads = [0, 0, 0, 0];
+        bool valid = false;
+        if (conv)
+        {
+            strides = node.GetInts("strides") ?? strides;
+            dilations = node.GetInts("dilations") ?? dilations;
+            pads = node.GetInts("pads") ?? pads;
+            string autoPad = node.GetString("auto_pad", "NOTSET");
+            if (strides.Length != 2 || dilations.Length != 2 || pads.Length != 4 || autoPad is not ("NOTSET" or "" or "VALID"))
+            {
+                return null;
+            }
+            if (strides.Any(v => v < 1 || v > 1024) || dilations.Any(v => v < 1 || v > 1024) || pads.Any(v => v < 0 || v > 1024))
+            {
+                return null;
+            }
+            valid = autoPad == "VALID";
+        }
+        return new QuantLayer
         {
             Name = node.DisplayName,
             Kind = conv ? LayerKind.Conv : LayerKind.MatMul,
@@ -181,43 +200,6 @@ public sealed class QuantLayer
             Weights = weights,
             Bias = b is null ? new int[n] : (int[])((int[])b.Data).Clone(),
             XZero = Ints(xz)[0],
-            YZero = yZero,
-            Lo = lo,
-            Hi = hi,
-            Requant = rq,
-            C = c,
-            KH = kh,
-            KW = kw,
-        };
-        if (!conv)
-        {
-            return layer;
-        }
-        var strides = node.GetInts("strides") ?? [1, 1];
-        var dilations = node.GetInts("dilations") ?? [1, 1];
-        var pads = node.GetInts("pads") ?? [0, 0, 0, 0];
-        string autoPad = node.GetString("auto_pad", "NOTSET");
-        if (strides.Length != 2 || dilations.Length != 2 || pads.Length != 4 || autoPad is not ("NOTSET" or "" or "VALID"))
-        {
-            return null;
-        }
-        if (strides.Any(v => v < 1 || v > 1024) || dilations.Any(v => v < 1 || v > 1024) || pads.Any(v => v < 0 || v > 1024))
-        {
-            return null;
-        }
-        bool valid = autoPad == "VALID";
-        return new QuantLayer
-        {
-            Name = layer.Name,
-            Kind = layer.Kind,
-            Input = layer.Input,
-            Output = layer.Output,
-            OutputType = layer.OutputType,
-            K = k,
-            N = n,
-            Weights = weights,
-            Bias = layer.Bias,
-            XZero = layer.XZero,
             YZero = yZero,
             Lo = lo,
             Hi = hi,
