@@ -8,12 +8,6 @@ using Prova.Sdk;
 
 namespace Prova.Cli.Tests;
 
-internal static class RepoFiles
-{
-    public static string Get(string relative) =>
-        Path.Combine(DemoAssets.FindRepository() ?? throw new InvalidOperationException("repository not found"), relative);
-}
-
 /// <summary>Real devnets of `prova node start` child processes: quorum through the CLI, evidence, a node killed under load, `devnet up` itself.</summary>
 public sealed class DevnetTests : IDisposable
 {

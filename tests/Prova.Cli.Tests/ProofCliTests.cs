@@ -25,19 +25,7 @@ public sealed class ProofCliFixture : IAsyncLifetime
 
     public string InferOut { get; private set; } = "";
 
-    public static string Repo(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Prova.slnx")))
-            {
-                return Path.Combine([dir.FullName, .. parts]);
-            }
-        }
-        throw new InvalidOperationException("Prova.slnx not found");
-    }
-
-    public static string Image(int i) => Repo("models", "examples", $"fashion-test-{i:D5}.json");
+    public static string Image(int i) => RepoFiles.Get("models", "examples", $"fashion-test-{i:D5}.json");
 
     public async Task InitializeAsync()
     {
@@ -60,7 +48,7 @@ public sealed class ProofCliFixture : IAsyncLifetime
 
     private string Push(string file)
     {
-        var push = CliHarness.Run("model", "push", Repo("models", file), "--name", "proof/" + file, "--node", Url, "--data-dir", Dir.File("user"), "--json");
+        var push = CliHarness.Run("model", "push", RepoFiles.Get("models", file), "--name", "proof/" + file, "--node", Url, "--data-dir", Dir.File("user"), "--json");
         Assert.True(push.ExitCode == 0, push.ToString());
         return JsonDocument.Parse(push.Out).RootElement.GetProperty("cid").GetString()!;
     }
@@ -82,7 +70,7 @@ public sealed class ProofCliTests : IClassFixture<ProofCliFixture>, IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static string Cnn => ProofCliFixture.Repo("models", "fashion-cnn.int8.onnx");
+    private static string Cnn => RepoFiles.Get("models", "fashion-cnn.int8.onnx");
 
     private string Tampered(Action<JsonNode> edit, string name = "tampered.json")
     {
@@ -130,7 +118,7 @@ public sealed class ProofCliTests : IClassFixture<ProofCliFixture>, IDisposable
         string path = _dir.File("mlp.json");
         var infer = CliHarness.Run("infer", _f.MlpCid, "--input", ProofCliFixture.Image(2), "--mode", "proof", "--node", _f.Url, "-o", path);
         Assert.True(infer.ExitCode == 0, infer.ToString());
-        var verify = CliHarness.Run("verify", path, "--model", ProofCliFixture.Repo("models", "fashion-mlp.int8.onnx"));
+        var verify = CliHarness.Run("verify", path, "--model", RepoFiles.Get("models", "fashion-mlp.int8.onnx"));
         Assert.True(verify.ExitCode == 0, verify.ToString());
         // The MLP's proof in the CNN's result: made for another model.
         string mlpProof = JsonNode.Parse(File.ReadAllBytes(path))!["evidence"]!["proof"]!.ToJsonString();
@@ -165,7 +153,7 @@ public sealed class ProofCliTests : IClassFixture<ProofCliFixture>, IDisposable
         Assert.StartsWith("verification failed: inputs:", vi.Err.Trim());
 
         // Verified against another model: its CID is not the result's.
-        var other = CliHarness.Run("verify", _f.ResultPath, "--model", ProofCliFixture.Repo("models", "fashion-mlp.int8.onnx"));
+        var other = CliHarness.Run("verify", _f.ResultPath, "--model", RepoFiles.Get("models", "fashion-mlp.int8.onnx"));
         Assert.Equal(1, other.ExitCode);
         Assert.StartsWith("verification failed: model:", other.Err.Trim());
         Assert.Contains(_f.CnnCid, other.Err);

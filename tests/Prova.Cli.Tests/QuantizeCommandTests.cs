@@ -10,18 +10,6 @@ public sealed class QuantizeCommandTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static string Repo(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Prova.slnx")))
-            {
-                return Path.Combine([dir.FullName, .. parts]);
-            }
-        }
-        throw new InvalidOperationException("Prova.slnx not found");
-    }
-
     private static void AssertBadInput(CliResult result, string expected)
     {
         Assert.True(result.ExitCode == ExitCodes.BadInput, result.ToString());
@@ -36,8 +24,8 @@ public sealed class QuantizeCommandTests : IDisposable
     public void QuantizesTheFashionCnnAndReportsAgreementAndAccuracy()
     {
         string output = _dir.File("cnn.int8.onnx");
-        var result = CliHarness.Run("model", "quantize", Repo("models", "fashion-cnn.onnx"),
-            "--calibration", Repo("models", "examples"), "-o", output, "--threads", "1");
+        var result = CliHarness.Run("model", "quantize", RepoFiles.Get("models", "fashion-cnn.onnx"),
+            "--calibration", RepoFiles.Get("models", "examples"), "-o", output, "--threads", "1");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("", result.Err);
         Assert.Contains("quantized 3 node(s) to int8: conv1, conv2, fc", result.Out);
@@ -59,7 +47,7 @@ public sealed class QuantizeCommandTests : IDisposable
         var labels = new List<int>();
         for (int i = 0; i < 5; i++)
         {
-            string file = Repo("models", "examples", $"fashion-test-{i:D5}.json");
+            string file = RepoFiles.Get("models", "examples", $"fashion-test-{i:D5}.json");
             images.AddRange((float[])TensorJson.ReadRequestFile(file)["image"].Data);
             labels.Add(int.Parse(System.Text.RegularExpressions.Regex.Match(File.ReadAllText(file), @"""labels"":\[(\d)\]").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         }
@@ -75,7 +63,7 @@ public sealed class QuantizeCommandTests : IDisposable
             writer.WriteEndArray();
             writer.WriteEndObject();
         }
-        var result = CliHarness.Run("model", "quantize", Repo("models", "fashion-mlp.onnx"), "--calibration", batch, "-o", _dir.File("q.onnx"));
+        var result = CliHarness.Run("model", "quantize", RepoFiles.Get("models", "fashion-mlp.onnx"), "--calibration", batch, "-o", _dir.File("q.onnx"));
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("on 1 request(s), 4 input(s)", result.Out);
         Assert.Contains("top-1 agreement float vs int8 on 1 held-out input(s)", result.Out);
@@ -104,16 +92,16 @@ public sealed class QuantizeCommandTests : IDisposable
     [Fact]
     public void OneInputWithoutHoldoutIsRefused()
     {
-        string one = Repo("models", "examples", "fashion-test-00000.json");
-        AssertBadInput(CliHarness.Run("model", "quantize", Repo("models", "fashion-mlp.onnx"), "--calibration", one, "-o", _dir.File("q.onnx")),
+        string one = RepoFiles.Get("models", "examples", "fashion-test-00000.json");
+        AssertBadInput(CliHarness.Run("model", "quantize", RepoFiles.Get("models", "fashion-mlp.onnx"), "--calibration", one, "-o", _dir.File("q.onnx")),
             "give --holdout");
     }
 
     [Fact]
     public void BadInputsEndWithExitCode2AndOneLine()
     {
-        string model = Repo("models", "fashion-mlp.onnx");
-        string calibration = Repo("models", "examples");
+        string model = RepoFiles.Get("models", "fashion-mlp.onnx");
+        string calibration = RepoFiles.Get("models", "examples");
         AssertBadInput(CliHarness.Run("model", "quantize", _dir.File("missing.onnx"), "--calibration", calibration, "-o", _dir.File("q.onnx")), "does not exist");
         AssertBadInput(CliHarness.Run("model", "quantize", model, "--calibration", _dir.File("missing.json"), "-o", _dir.File("q.onnx")), "does not exist");
         AssertBadInput(CliHarness.Run("model", "quantize", model, "--calibration", _dir.Path, "-o", _dir.File("q.onnx")), "no *.json request files");
@@ -133,7 +121,7 @@ public sealed class QuantizeCommandTests : IDisposable
 
         // Labels that are not class indices.
         string labels = _dir.File("labels.json");
-        File.WriteAllText(labels, File.ReadAllText(Repo("models", "examples", "fashion-test-00000.json")).Replace("\"labels\":[9]", "\"labels\":[\"boot\"]"));
+        File.WriteAllText(labels, File.ReadAllText(RepoFiles.Get("models", "examples", "fashion-test-00000.json")).Replace("\"labels\":[9]", "\"labels\":[\"boot\"]"));
         AssertBadInput(CliHarness.Run("model", "quantize", model, "--calibration", calibration, "--holdout", labels, "-o", _dir.File("q.onnx")), "labels");
     }
 }

@@ -13,20 +13,8 @@ namespace Prova.Node.Tests;
 /// <summary><c>POST /v1/infer</c> with <c>"mode": "proof"</c> on a real Kestrel node (docs/proofs.md "Product").</summary>
 public sealed class ProofModeTests
 {
-    internal static string Repo(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Prova.slnx")))
-            {
-                return Path.Combine([dir.FullName, .. parts]);
-            }
-        }
-        throw new InvalidOperationException("Prova.slnx not found");
-    }
-
     internal static Dictionary<string, Tensor> Image(int i) =>
-        TensorJson.ReadNamedTensors(File.ReadAllText(Repo("models", "examples", $"fashion-test-{i:D5}.json")), "inputs");
+        TensorJson.ReadNamedTensors(File.ReadAllText(RepoFiles.Get("models", "examples", $"fashion-test-{i:D5}.json")), "inputs");
 
     private static async Task<NodeHost> StartAsync(string dir, Action<NodeOptions>? configure = null)
     {
@@ -50,7 +38,7 @@ public sealed class ProofModeTests
         var dir = Directory.CreateTempSubdirectory("prova-proof-node-").FullName;
         try
         {
-            byte[] model = File.ReadAllBytes(Repo("models", file));
+            byte[] model = File.ReadAllBytes(RepoFiles.Get("models", file));
             await using var node = await StartAsync(dir);
             using var http = new HttpClient { BaseAddress = node.Url };
             var client = new TestClient(http);
@@ -106,7 +94,7 @@ public sealed class ProofModeTests
             await using var node = await StartAsync(dir);
             using var http = new HttpClient { BaseAddress = node.Url };
             var client = new TestClient(http);
-            var floatCid = await client.PushAsync(File.ReadAllBytes(Repo("models", "fashion-cnn.onnx")), "float-cnn");
+            var floatCid = await client.PushAsync(File.ReadAllBytes(RepoFiles.Get("models", "fashion-cnn.onnx")), "float-cnn");
             var problem = await TestClient.ExpectProblem(await client.InferAsync(floatCid, Image(0), "\"mode\": \"proof\", "), 422, "proof-unsupported");
             string detail = problem.GetProperty("detail").GetString()!;
             Assert.Contains(floatCid.ToString(), detail);
@@ -115,7 +103,7 @@ public sealed class ProofModeTests
             // The same float model still runs attested.
             await TestClient.Expect(await client.InferAsync(floatCid, Image(0)), HttpStatusCode.OK);
 
-            var intCid = await client.PushAsync(File.ReadAllBytes(Repo("models", "fashion-mlp.int8.onnx")), "int-mlp");
+            var intCid = await client.PushAsync(File.ReadAllBytes(RepoFiles.Get("models", "fashion-mlp.int8.onnx")), "int-mlp");
             var wrongShape = new Dictionary<string, Tensor> { ["image"] = Tensor.Create([1, 1, 28, 27], new float[28 * 27]) };
             await TestClient.ExpectProblem(await client.InferAsync(intCid, wrongShape, "\"mode\": \"proof\", "), 422, "invalid-input");
             var wrongName = new Dictionary<string, Tensor> { ["x"] = Image(0)["image"] };
@@ -136,7 +124,7 @@ public sealed class ProofModeTests
         var liarDir = Directory.CreateTempSubdirectory("prova-proof-node-").FullName;
         try
         {
-            byte[] model = File.ReadAllBytes(Repo("models", "fashion-cnn.int8.onnx"));
+            byte[] model = File.ReadAllBytes(RepoFiles.Get("models", "fashion-cnn.int8.onnx"));
             using var circuit = ProofCircuit.FromModelBytes(model);
             await using (var node = await StartAsync(dir, o => o.MaxConcurrentInferences = 1))
             {

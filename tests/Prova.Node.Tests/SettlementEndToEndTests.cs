@@ -167,7 +167,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
             honestReceipts.Add(await InferAsync(clients[0], cid, input));
         }
         // A proof-mode receipt is settled like the others.
-        var cnnCid = await PushAsync(clients[0], File.ReadAllBytes(ProofModeTests.Repo("models", "fashion-cnn.int8.onnx")), deployment, "fashion-cnn");
+        var cnnCid = await PushAsync(clients[0], File.ReadAllBytes(RepoFiles.Get("models", "fashion-cnn.int8.onnx")), deployment, "fashion-cnn");
         var proven = await clients[0].InferAsync(cnnCid, ProofModeTests.Image(0), "\"mode\": \"proof\", ");
         await TestClient.Expect(proven, HttpStatusCode.OK);
         Receipt provenReceipt;

@@ -19,20 +19,8 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    internal static string Repo(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Prova.slnx")))
-            {
-                return Path.Combine([dir.FullName, .. parts]);
-            }
-        }
-        throw new InvalidOperationException("Prova.slnx not found");
-    }
-
     internal static Dictionary<string, Tensor> Image(int i) =>
-        TensorJson.ReadNamedTensors(File.ReadAllText(Repo("models", "examples", $"fashion-test-{i:D5}.json")), "inputs");
+        TensorJson.ReadNamedTensors(File.ReadAllText(RepoFiles.Get("models", "examples", $"fashion-test-{i:D5}.json")), "inputs");
 
     private static byte[] Edit(byte[] json, Action<JsonObject> edit)
     {
@@ -44,7 +32,7 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
     private async Task<(ResultFile File, Cid Cid, byte[] Model)> ProveAsync(string file, int image)
     {
         using var client = _node.Client();
-        string path = Repo("models", file);
+        string path = RepoFiles.Get("models", file);
         var cid = (await client.PushAsync(path, new PushOptions { Name = "proof/" + file }, _node.Owner)).Cid;
         var result = await client.InferAsync(cid, Image(image), ProofEvidence.Mode);
         Assert.True(result.Verification.IsValid, result.Verification.Message);
@@ -128,7 +116,7 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
         Assert.Contains("not what the proven computation gives", v2.Failure!.Message);
 
         // Another model's file as the key: its CID is not the result's.
-        var other = ResultVerifier.Verify(json, new ResultVerifierOptions { ModelBytes = File.ReadAllBytes(Repo("models", "fashion-mlp.int8.onnx")) });
+        var other = ResultVerifier.Verify(json, new ResultVerifierOptions { ModelBytes = File.ReadAllBytes(RepoFiles.Get("models", "fashion-mlp.int8.onnx")) });
         Assert.Equal("model", other.Failure?.Name);
 
         // A proof made for another model, carried in this result: the key digest differs.
@@ -154,7 +142,7 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
                 o.Faults = "corrupt-output";
             }
         }, LogLevel.None);
-        string path = Repo("models", "fashion-cnn.int8.onnx");
+        string path = RepoFiles.Get("models", "fashion-cnn.int8.onnx");
         Cid cid = default;
         foreach (var n in cluster.Nodes)
         {

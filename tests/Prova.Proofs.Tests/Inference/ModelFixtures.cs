@@ -9,7 +9,7 @@ public sealed class ModelFixtures : IDisposable
 {
     public ModelFixtures()
     {
-        Root = FindRoot();
+        Root = RepoFiles.Root;
         MlpBytes = File.ReadAllBytes(Path.Combine(Root, "models", "fashion-mlp.int8.onnx"));
         CnnBytes = File.ReadAllBytes(Path.Combine(Root, "models", "fashion-cnn.int8.onnx"));
         Mlp = ProofCircuit.FromModelBytes(MlpBytes);
@@ -42,18 +42,6 @@ public sealed class ModelFixtures : IDisposable
         data[index] = (sbyte)(data[index] == 127 ? 126 : data[index] + 1);
         model.Graph.Initializers[initializer] = Tensor.Create(t.Shape, data);
         return OnnxWriter.Write(model);
-    }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Prova.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Prova.slnx not found");
     }
 
     public void Dispose()

@@ -86,17 +86,4 @@ internal static class BackendTestData
             files.Add(path);
         }
     }
-
-    /// <summary>The repository root (the directory holding Prova.slnx), found by walking up from the test binaries.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Prova.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"Prova.slnx not found above {AppContext.BaseDirectory}");
-    }
 }

@@ -20,7 +20,7 @@ public sealed class ConformanceTests(ITestOutputHelper output)
         var report = ConformanceRunner.All();
         string summary = report.Summary();
         output.WriteLine(summary);
-        string artifacts = Path.Combine(BackendTestData.RepositoryRoot(), "artifacts");
+        string artifacts = Path.Combine(RepoFiles.Root, "artifacts");
         Directory.CreateDirectory(artifacts);
         File.WriteAllText(Path.Combine(artifacts, "conformance-summary.txt"), summary);
 

@@ -23,7 +23,7 @@ public class FashionModelTests
     [InlineData("fashion-cnn.onnx", 0.890)]
     public void FloatModelReachesItsDocumentedAccuracy(string file, double threshold)
     {
-        var model = OnnxLoader.Load(Path.Combine(BackendTestData.RepositoryRoot(), "models", file));
+        var model = OnnxLoader.Load(Path.Combine(RepoFiles.Root, "models", file));
         double accuracy = Accuracy(new InferenceSession(model, new SessionOptions { Threads = 2 }));
         Assert.True(accuracy >= threshold, $"{file}: test accuracy {accuracy:P2} < {threshold:P1}");
     }
@@ -38,7 +38,7 @@ public class FashionModelTests
     [InlineData("fashion-cnn.int8.onnx", 0.885)]
     public void Int8ModelReachesItsDocumentedAccuracy(string file, double threshold)
     {
-        var model = OnnxLoader.Load(Path.Combine(BackendTestData.RepositoryRoot(), "models", file));
+        var model = OnnxLoader.Load(Path.Combine(RepoFiles.Root, "models", file));
         Assert.Contains(model.Graph.Nodes, n => n.OpType == "QuantizeLinear");
         InferenceSession session;
         try
