@@ -90,9 +90,9 @@ public sealed class DevnetTests : IDisposable
 
         // The challenger: a funded key of its own (not a node).
         var challenger = PrivateKey.Generate();
-        KeyStore.Save(KeyStore.NodeKeyPath(_dir.File("challenger")), challenger, NodeCliFixture.Password, KeystoreOptions.Light);
+        KeyStore.Save(KeyStore.NodeKeyPath(_dir.File("challenger")), challenger, CliNodeFixture.Password, KeystoreOptions.Light);
         await chain.Anvil.SetBalanceAsync(challenger.Address, Node.Settlement.SettlementParameters.Ether);
-        Environment.SetEnvironmentVariable(KeyPassword.EnvironmentVariable, NodeCliFixture.Password);
+        Environment.SetEnvironmentVariable(KeyPassword.EnvironmentVariable, CliNodeFixture.Password);
         string[] common = ["--chain", chain.Anvil.Url.AbsoluteUri, "--deployment", chain.DeploymentPath, "--data-dir", _dir.File("challenger")];
 
         // Evidence altered after the fact never reaches the chain.

@@ -2,27 +2,17 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Keys;
 using Prova.Core.Receipts;
-using Prova.Node.Hosting;
 using Prova.Onnx;
 
 namespace Prova.Cli.Tests;
 
 /// <summary>A real node (in-process, random port) with one model pushed and one result file made through the CLI.</summary>
-public sealed class NodeCliFixture : IAsyncLifetime
+public sealed class NodeCliFixture : CliNodeFixture
 {
-    public const string Password = "cli-test-password";
-
-    public TempDir Dir { get; } = new();
-
-    public NodeHost Node { get; private set; } = null!;
-
-    public string Url => Node.Url.AbsoluteUri;
-
     public string ModelPath { get; private set; } = "";
 
     public string InputsPath { get; private set; } = "";
@@ -32,31 +22,14 @@ public sealed class NodeCliFixture : IAsyncLifetime
     /// <summary>A verified result file made by 'prova infer -o'.</summary>
     public byte[] Result { get; private set; } = [];
 
-    public async Task InitializeAsync()
+    protected override Task PrepareAsync()
     {
-        Environment.SetEnvironmentVariable(KeyPassword.EnvironmentVariable, Password);
-        Node = await NodeHost.StartAsync(new NodeOptions
-        {
-            DataDir = Dir.File("node"),
-            Listen = "127.0.0.1:0",
-            KeyPassword = "node",
-            LightKeystore = true,
-        }, LogLevel.Warning);
         (ModelPath, InputsPath, _) = TestModels.Write(TestModels.Linear(), Dir, "linear");
-        // The owner key: a light keystore written directly (prova key new is exercised in the process test).
-        KeyStore.Save(KeyStore.NodeKeyPath(Dir.File("user")), PrivateKey.Generate(), Password, KeystoreOptions.Light);
-        var push = CliHarness.Run("model", "push", ModelPath, "--name", "cli/linear", "--node", Url, "--data-dir", Dir.File("user"), "--json");
-        Assert.True(push.ExitCode == 0, push.ToString());
-        Cid = JsonDocument.Parse(push.Out).RootElement.GetProperty("cid").GetString()!;
+        Cid = Push(ModelPath, "cli/linear");
         var infer = CliHarness.Run("infer", Cid, "--input", InputsPath, "--node", Url, "-o", Dir.File("result.json"));
         Assert.True(infer.ExitCode == 0, infer.ToString());
         Result = File.ReadAllBytes(Dir.File("result.json"));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Node.DisposeAsync();
-        Dir.Dispose();
+        return Task.CompletedTask;
     }
 }
 

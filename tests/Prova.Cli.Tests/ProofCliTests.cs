@@ -1,20 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
-using Prova.Core.Keys;
-using Prova.Node.Hosting;
 
 namespace Prova.Cli.Tests;
 
 /// <summary>A real node with the int8 Fashion models and a float model pushed through the CLI, and one proof result made by 'prova infer --mode proof'.</summary>
-public sealed class ProofCliFixture : IAsyncLifetime
+public sealed class ProofCliFixture : CliNodeFixture
 {
-    public TempDir Dir { get; } = new();
-
-    public NodeHost Node { get; private set; } = null!;
-
-    public string Url => Node.Url.AbsoluteUri;
-
     public string CnnCid { get; private set; } = "";
 
     public string MlpCid { get; private set; } = "";
@@ -27,37 +18,18 @@ public sealed class ProofCliFixture : IAsyncLifetime
 
     public static string Image(int i) => RepoFiles.Get("models", "examples", $"fashion-test-{i:D5}.json");
 
-    public async Task InitializeAsync()
+    protected override Task PrepareAsync()
     {
-        Environment.SetEnvironmentVariable(KeyPassword.EnvironmentVariable, NodeCliFixture.Password);
-        Node = await NodeHost.StartAsync(new NodeOptions
-        {
-            DataDir = Dir.File("node"),
-            Listen = "127.0.0.1:0",
-            KeyPassword = "node",
-            LightKeystore = true,
-        }, LogLevel.Warning);
-        KeyStore.Save(KeyStore.NodeKeyPath(Dir.File("user")), PrivateKey.Generate(), NodeCliFixture.Password, KeystoreOptions.Light);
         CnnCid = Push("fashion-cnn.int8.onnx");
         MlpCid = Push("fashion-mlp.int8.onnx");
         FloatCid = Push("fashion-mlp.onnx");
         var infer = CliHarness.Run("infer", CnnCid, "--input", Image(4), "--mode", "proof", "--node", Url, "-o", ResultPath);
         Assert.True(infer.ExitCode == 0, infer.ToString());
         InferOut = infer.Out;
+        return Task.CompletedTask;
     }
 
-    private string Push(string file)
-    {
-        var push = CliHarness.Run("model", "push", RepoFiles.Get("models", file), "--name", "proof/" + file, "--node", Url, "--data-dir", Dir.File("user"), "--json");
-        Assert.True(push.ExitCode == 0, push.ToString());
-        return JsonDocument.Parse(push.Out).RootElement.GetProperty("cid").GetString()!;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Node.DisposeAsync();
-        Dir.Dispose();
-    }
+    private string Push(string file) => Push(RepoFiles.Get("models", file), "proof/" + file);
 }
 
 /// <summary>prova infer --mode proof and prova verify on proof results (docs/cli.md, docs/proofs.md "Product").</summary>
