@@ -64,7 +64,13 @@ public sealed class Replicator : IDisposable
     public long BadChunksRefused => Interlocked.Read(ref _badChunks);
 
     /// <summary>The rank key of <paramref name="node"/> for <paramref name="cid"/>: keccak256(digest ‖ address), lower pulls first.</summary>
-    public static Hash256 Rank(Cid cid, Address node) => Keccak256.HashConcat(cid.Digest.ToArray(), node.ToArray());
+    public static Hash256 Rank(Cid cid, Address node) => Rank(cid.Digest, node);
+
+    /// <summary>
+    /// The rank key of <paramref name="node"/> for a 32-byte <paramref name="key"/> (a model digest, an on-chain
+    /// request id): keccak256(key ‖ address). Every node computes the same order without talking; lower goes first.
+    /// </summary>
+    public static Hash256 Rank(Hash256 key, Address node) => Keccak256.HashConcat(key.ToArray(), node.ToArray());
 
     /// <summary>
     /// Whether <paramref name="self"/> is one of the nodes that should pull <paramref name="cid"/>, given

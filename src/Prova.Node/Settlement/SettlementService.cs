@@ -470,7 +470,7 @@ public sealed class SettlementService : BackgroundService
     {
         var candidates = _peerTable.Records()
             .Where(p => p.Address != _identity.Address && p.Models.Contains(model))
-            .OrderBy(p => Keccak256.Hash([.. request.RequestId.ToArray(), .. p.Address.ToArray()]).ToString(), StringComparer.Ordinal);
+            .OrderBy(p => Replicator.Rank(request.RequestId, p.Address).ToString(), StringComparer.Ordinal);
         var clientOptions = new ProvaClientOptions { RequestTimeout = TimeSpan.FromSeconds(_options.RequestTimeoutSeconds), ConnectTimeout = TimeSpan.FromSeconds(5) };
         foreach (var peer in candidates)
         {
