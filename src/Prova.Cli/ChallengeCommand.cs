@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Numerics;
 using Prova.Core.Crypto;
+using Prova.Core.Network;
 using Prova.Core.Receipts;
 using Prova.Evm;
 using Prova.Evm.Rpc;
@@ -68,7 +69,7 @@ internal static class ChallengeCommand
             }
             var key = NetworkOptions.LoadKey(parse.GetValue(keyFile), parse.GetValue(dataDir)!, "to send the challenge");
             string rpc = parse.GetValue(chain)!;
-            if (!Uri.TryCreate(rpc, UriKind.Absolute, out var rpcUri) || rpcUri.Scheme is not ("http" or "https"))
+            if (!HttpUrl.TryParse(rpc, out var rpcUri))
             {
                 throw new CliException($"--chain '{rpc}' is not an http(s) URL");
             }

@@ -10,6 +10,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Keys;
+using Prova.Core.Network;
 using Prova.Core.Receipts;
 
 namespace Prova.Sdk;
@@ -63,7 +64,7 @@ public sealed partial class ProvaClient : IDisposable
         {
             text = "http://" + text;
         }
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+        if (!HttpUrl.TryParse(text, out var uri))
         {
             throw new ProvaClientException($"'{text}' is not a node URL (expected http://HOST:PORT)", "bad-url");
         }

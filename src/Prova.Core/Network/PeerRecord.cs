@@ -75,8 +75,7 @@ public sealed record PeerRecord(Address Address, string Url, IReadOnlyList<Cid> 
 
     public static bool IsValidUrl(string? url) =>
         url is { Length: > 0 and <= MaxUrlLength }
-        && Uri.TryCreate(url, UriKind.Absolute, out var uri)
-        && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+        && HttpUrl.TryParse(url, out var uri)
         && uri.PathAndQuery == "/" && string.IsNullOrEmpty(uri.UserInfo) && !url.EndsWith('/') && uri.Fragment.Length == 0;
 
     /// <summary>Normalises a seed or listening URL: no trailing slash.</summary>

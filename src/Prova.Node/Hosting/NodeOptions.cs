@@ -6,6 +6,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Keys;
+using Prova.Core.Network;
 
 namespace Prova.Node.Hosting;
 
@@ -199,7 +200,7 @@ public sealed class NodeOptions
 
     private void ChainProblems(List<string> problems)
     {
-        if (Chain is { Length: > 0 } && !(Uri.TryCreate(Chain, UriKind.Absolute, out var rpc) && rpc.Scheme is "http" or "https"))
+        if (Chain is { Length: > 0 } && !HttpUrl.TryParse(Chain, out _))
         {
             problems.Add($"Node:Chain (--chain) '{Chain}' is not an http(s) JSON-RPC URL");
         }

@@ -1,3 +1,5 @@
+using Prova.Core.Network;
+
 namespace Prova.Node.Settlement;
 
 /// <summary>
@@ -27,7 +29,7 @@ public static class InputFetcher
                 return null;
             }
         }
-        if (!Uri.TryCreate(uri, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        if (!HttpUrl.TryParse(uri, out var url))
         {
             return null;
         }
