@@ -40,7 +40,7 @@ public sealed class LayerProof
 /// the LogUp fraction tree (root P, Q and per level k &lt; σ a sumcheck of k rounds plus the four
 /// child values), the batching sumcheck with L~(ρ'), and the opening of L at ρ'.
 /// </summary>
-public sealed class RangeProof
+public sealed record RangeProof
 {
     public required LigeroCommitment Limbs { get; init; }
 

@@ -324,13 +324,8 @@ internal sealed class RangeProver
         }
         var (batchRounds, batchPoint, limbAtBatch) = BatchSumcheck(t, _limbs, g, ClaimSum(gamma));
         var limbOpening = LigeroPcs.Open(t, _limbCommitted!, [batchPoint], out _);
-        return new RangeProof
+        return partial with
         {
-            Limbs = partial.Limbs,
-            Multiplicities = partial.Multiplicities,
-            Root = partial.Root,
-            LogUpRounds = partial.LogUpRounds,
-            LogUpValues = partial.LogUpValues,
             BatchRounds = batchRounds,
             LimbAtBatch = limbAtBatch,
             LimbOpening = limbOpening.ToBytes(),
