@@ -33,8 +33,9 @@ public sealed class InferContext
     private readonly ValueState?[] _inputs;
     private readonly ValueState?[] _outputs;
 
-    internal InferContext(OnnxNode node, int opset, int threads, ValueState?[] inputs)
+    internal InferContext(OnnxNode node, int opset, int threads, ValueState?[] inputs, ConstantCache constants)
     {
+        Constants = constants;
         Node = node;
         Opset = opset;
         Threads = threads;
@@ -47,6 +48,9 @@ public sealed class InferContext
     public int Opset { get; }
 
     public int Threads { get; }
+
+    /// <summary>Data derived from constant inputs (packed weights), shared by all plans of the session.</summary>
+    public ConstantCache Constants { get; }
 
     /// <summary>Number of input slots of the node, including omitted optional ones.</summary>
     public int InputCount => _inputs.Length;

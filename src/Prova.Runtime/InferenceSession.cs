@@ -18,6 +18,7 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly WorkerPool _pool;
     private readonly ExecContext _ctx;
     private readonly Lock _gate = new();
+    private readonly ConstantCache _constants = new();
     private readonly Dictionary<string, Plan> _plans = new(StringComparer.Ordinal);
     private readonly Queue<string> _planOrder = new();
     // Small integer inputs that feed shapes, axes or pads: plans are specialised on their values.
@@ -283,7 +284,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_planned, shapes, _pool, values);
+            plan = Plan.Build(_planned, shapes, _pool, values, _constants);
             if (_plans.Count >= _options.MaxCachedPlans)
             {
                 var evicted = _planOrder.Dequeue();

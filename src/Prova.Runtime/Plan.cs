@@ -87,8 +87,9 @@ internal sealed unsafe class Plan : IDisposable
     /// models that take a shape, axes or pads as an input run (the plan is specialised on them).
     /// </summary>
     public static Plan Build(OnnxModel model, IReadOnlyDictionary<string, (DataType Type, int[] Shape)> inputs, WorkerPool pool,
-        IReadOnlyDictionary<string, Tensor>? inputValues = null)
+        IReadOnlyDictionary<string, Tensor>? inputValues = null, ConstantCache? constants = null)
     {
+        constants ??= new ConstantCache();
         var graph = model.Graph;
         int opset = (int)model.Opset;
         var values = new List<ValueState>();
@@ -139,7 +140,7 @@ internal sealed unsafe class Plan : IDisposable
                     }
                     inStates[i] = values[inSlots[i]];
                 }
-                var ctx = new InferContext(node, opset, pool.Threads, inStates);
+                var ctx = new InferContext(node, opset, pool.Threads, inStates, constants);
                 try
                 {
                     kernel.Infer(ctx);

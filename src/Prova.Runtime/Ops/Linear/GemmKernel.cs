@@ -73,7 +73,8 @@ internal sealed unsafe class GemmKernel : Kernel
         nint strideN = _transB ? _k : 1;
         if (ctx.Constant(1) is { } bConst)
         {
-            _packed = PackedMatrix.FromArray((float[])bConst.Data, 0, _k, _n, strideK, strideN);
+            _packed = ctx.Constants.GetOrAdd(bConst, $"sgemm-panels:{_k}x{_n}:{strideK},{strideN}",
+                () => PackedMatrix.FromArray((float[])bConst.Data, 0, _k, _n, strideK, strideN));
         }
         else if (_transB)
         {

@@ -104,11 +104,15 @@ internal sealed unsafe class MatMulKernel : Kernel
         if (ctx.Constant(1) is { } bConst && _batches > 0)
         {
             var data = (float[])bConst.Data;
-            _packed = new PackedMatrix[bBatches];
-            for (int t = 0; t < bBatches; t++)
+            _packed = ctx.Constants.GetOrAdd(bConst, $"sgemm-panels:{bBatches}x{ka}x{n}", () =>
             {
-                _packed[t] = PackedMatrix.FromArray(data, (long)t * ka * n, ka, n, n, 1);
-            }
+                var packed = new PackedMatrix[bBatches];
+                for (int t = 0; t < bBatches; t++)
+                {
+                    packed[t] = PackedMatrix.FromArray(data, (long)t * ka * n, ka, n, n, 1);
+                }
+                return packed;
+            });
         }
         else
         {
