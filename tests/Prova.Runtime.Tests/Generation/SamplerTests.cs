@@ -152,6 +152,16 @@ public sealed class SamplerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheGeneratorMatchesTheReferenceValuesInTheSpecification()
+    {
+        // docs/generation.md lists these so that an independent verifier can check its generator.
+        var rng = new Xoshiro256(0);
+        Assert.Equal(0x99EC5F36CB75F2B4UL, rng.Next());
+        Assert.Equal(0xBF6E1F784956452AUL, rng.Next());
+        Assert.Equal(0x1A5F849D4933E6E0UL, rng.Next());
+    }
+
+    [Fact]
     public void OutOfRangeOptionsAreRejectedByName()
     {
         Assert.Contains("temperature", Assert.Throws<InputException>(() => new Sampler(new SamplingOptions { Temperature = -1 }, 4)).Message);
