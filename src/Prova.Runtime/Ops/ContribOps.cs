@@ -1,3 +1,5 @@
+using Prova.Runtime.Ops.Reduce;
+
 namespace Prova.Runtime.Ops;
 
 /// <summary>
@@ -9,7 +11,9 @@ internal static class ContribOps
 {
     public static void Register(Dictionary<string, KernelFactory> registry)
     {
-        _ = registry;
+        registry[Key("SimplifiedLayerNormalization")] = (node, _) => new RmsNormKernel(node);
+        registry[Key("SkipLayerNormalization")] = (node, _) => new SkipNormKernel(node, simplified: false);
+        registry[Key("SkipSimplifiedLayerNormalization")] = (node, _) => new SkipNormKernel(node, simplified: true);
     }
 
     /// <summary>The registry key of a com.microsoft op.</summary>

@@ -1,8 +1,9 @@
+using Prova.Onnx;
 using Prova.Runtime.Ops.Reduce;
 
 namespace Prova.Runtime.Ops;
 
-/// <summary>Reductions, ArgMax/ArgMin and LayerNormalization.</summary>
+/// <summary>Reductions, ArgMax/ArgMin and the normalisations (LayerNormalization, RMSNormalization, SimplifiedLayerNormalization).</summary>
 internal static class ReduceOps
 {
     public static void Register(Dictionary<string, KernelFactory> registry)
@@ -18,5 +19,11 @@ internal static class ReduceOps
         registry["ArgMax"] = (node, opset) => new ArgReduceKernel(node, opset, max: true);
         registry["ArgMin"] = (node, opset) => new ArgReduceKernel(node, opset, max: false);
         registry["LayerNormalization"] = (node, _) => new LayerNormKernel(node);
+        registry["RMSNormalization"] = (node, opset) => opset >= 23
+            ? new RmsNormKernel(node)
+            : throw ModelException.Unsupported(node, $"RMSNormalization exists from opset 23; the model imports opset {opset}");
+        // Not an ONNX op but ONNX Runtime's, registered by ORT in the default domain, where the
+        // GenAI model builder and Optimum put it (com.microsoft also accepted, see ContribOps).
+        registry["SimplifiedLayerNormalization"] = (node, _) => new RmsNormKernel(node);
     }
 }
