@@ -37,6 +37,8 @@ internal static class ElementwiseOps
         registry["Tanh"] = (n, _) => new FloatUnaryKernel<TanhOp>(n, default);
         registry["Sigmoid"] = (n, _) => new FloatUnaryKernel<SigmoidOp>(n, default);
         registry["Erf"] = (n, _) => new FloatUnaryKernel<ErfOp>(n, default);
+        registry["Sin"] = (n, _) => new FloatUnaryKernel<SinOp>(n, default);
+        registry["Cos"] = (n, _) => new FloatUnaryKernel<CosOp>(n, default);
         registry["Floor"] = (n, _) => new FloatUnaryKernel<FloorOp>(n, default);
         registry["Ceil"] = (n, _) => new FloatUnaryKernel<CeilOp>(n, default);
         registry["Relu"] = (n, _) => new FloatUnaryKernel<ReluOp>(n, default);

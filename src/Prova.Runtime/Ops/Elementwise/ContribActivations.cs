@@ -14,3 +14,13 @@ internal readonly struct QuickGeluOp(float alpha) : IUnaryOperator
     public TF Invoke<TF, TI, L>(TF x) where L : ILanes<TF, TI>
         => L.Mul(x, DetMath.Sigmoid<TF, TI, L>(L.Mul(L.Splat(alpha), x)));
 }
+
+internal readonly struct SinOp : IUnaryOperator
+{
+    public TF Invoke<TF, TI, L>(TF x) where L : ILanes<TF, TI> => DetMath.Sin<TF, TI, L>(x);
+}
+
+internal readonly struct CosOp : IUnaryOperator
+{
+    public TF Invoke<TF, TI, L>(TF x) where L : ILanes<TF, TI> => DetMath.Cos<TF, TI, L>(x);
+}
