@@ -61,6 +61,8 @@ internal static class ElementwiseOps
         registry["Xor"] = (n, _) => new ScalarBinaryKernel<bool, bool, XorOp>(n, default);
         registry["Not"] = (n, _) => new ScalarUnaryKernel<bool, bool, NotOp>(n, default);
         registry["Where"] = (n, _) => Where(n);
+        registry["IsNaN"] = (n, _) => new ScalarUnaryKernel<float, bool, IsNaNOp>(n, default);
+        registry["IsInf"] = (n, _) => new ScalarUnaryKernel<float, bool, IsInfOp>(n, new IsInfOp(n.GetInt("detect_positive", 1) != 0, n.GetInt("detect_negative", 1) != 0));
         registry["Cast"] = (n, _) => CastKernels.Create(n);
 
         registry["Softmax"] = (n, opset) => new SoftmaxKernel(n, opset, log: false);

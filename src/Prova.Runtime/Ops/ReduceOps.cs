@@ -1,4 +1,6 @@
+using Prova.Core;
 using Prova.Onnx;
+using TypedKernel = Prova.Runtime.Ops.Elementwise.TypedKernel;
 using Prova.Runtime.Ops.Reduce;
 
 namespace Prova.Runtime.Ops;
@@ -18,6 +20,19 @@ internal static class ReduceOps
         registry["ReduceSumSquare"] = (node, opset) => new ReduceKernel<SumSquareOp>(node, opset, ReduceKind.SumSquare);
         registry["ArgMax"] = (node, opset) => new ArgReduceKernel(node, opset, max: true);
         registry["ArgMin"] = (node, opset) => new ArgReduceKernel(node, opset, max: false);
+        registry["CumSum"] = (node, _) => new TypedKernel(node, ctx => ctx.ExpectType(0, DataType.Float32, DataType.Float64, DataType.Int32, DataType.Int64) switch
+        {
+            DataType.Float32 => new CumSumKernel<float>(node),
+            DataType.Float64 => new CumSumKernel<double>(node),
+            DataType.Int32 => new CumSumKernel<int>(node),
+            _ => new CumSumKernel<long>(node),
+        });
+        registry["TopK"] = (node, opset) => new TypedKernel(node, ctx => ctx.ExpectType(0, DataType.Float32, DataType.Int32, DataType.Int64) switch
+        {
+            DataType.Float32 => new TopKKernel<float>(node, opset),
+            DataType.Int32 => new TopKKernel<int>(node, opset),
+            _ => new TopKKernel<long>(node, opset),
+        });
         registry["LayerNormalization"] = (node, _) => new LayerNormKernel(node);
         registry["RMSNormalization"] = (node, opset) => opset >= 23
             ? new RmsNormKernel(node)
