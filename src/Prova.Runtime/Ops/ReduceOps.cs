@@ -1,7 +1,7 @@
 using Prova.Core;
 using Prova.Onnx;
-using TypedKernel = Prova.Runtime.Ops.Elementwise.TypedKernel;
 using Prova.Runtime.Ops.Reduce;
+using TypedKernel = Prova.Runtime.Ops.Elementwise.TypedKernel;
 
 namespace Prova.Runtime.Ops;
 
