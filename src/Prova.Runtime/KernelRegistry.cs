@@ -7,7 +7,7 @@ namespace Prova.Runtime;
 public static class KernelRegistry
 {
     /// <summary>Highest default-domain opset Prova accepts.</summary>
-    public const int MaxOpset = 21;
+    public const int MaxOpset = 23;
 
     private static readonly FrozenDictionary<string, KernelFactory> s_factories = Build();
 
@@ -20,6 +20,9 @@ public static class KernelRegistry
     /// </summary>
     public const string InternalDomain = "prova.internal";
 
+    /// <summary>ONNX Runtime's contrib-op domain (GroupQueryAttention, MatMulNBits, RotaryEmbedding, ...), registered as "com.microsoft:&lt;OpType&gt;".</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
     public static bool IsSupported(string opType, string domain = "")
         => s_factories.ContainsKey(Key(opType, domain));
 
@@ -31,7 +34,7 @@ public static class KernelRegistry
     /// <summary>Creates the kernel for a node; throws <see cref="ModelException"/> if it cannot be run.</summary>
     public static Kernel Create(OnnxNode node, int opset)
     {
-        if (!IsDefaultDomain(node.Domain) && node.Domain != InternalDomain)
+        if (!IsDefaultDomain(node.Domain) && node.Domain != InternalDomain && node.Domain != MicrosoftDomain)
         {
             throw ModelException.Unsupported(node, $"operator domain '{node.Domain}'");
         }
@@ -50,6 +53,7 @@ public static class KernelRegistry
         Ops.ShapeOps.Register(registry);
         Ops.ReduceOps.Register(registry);
         Ops.QuantOps.Register(registry);
+        Ops.AttentionOps.Register(registry);
         return registry.ToFrozenDictionary(StringComparer.Ordinal);
     }
 }
