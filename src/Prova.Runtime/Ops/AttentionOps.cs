@@ -15,5 +15,7 @@ internal static class AttentionOps
     {
         registry[Ms + "MatMulNBits"] = (node, _) => new MatMulNBitsKernel(node);
         registry[Ms + "GroupQueryAttention"] = (node, _) => new GroupQueryAttentionKernel(node);
+        registry[Ms + "RotaryEmbedding"] = (node, _) => new RotaryEmbeddingKernel(node, microsoft: true);
+        registry["RotaryEmbedding"] = (node, _) => new RotaryEmbeddingKernel(node, microsoft: false);
     }
 }

@@ -78,7 +78,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
     public bool Causal;
     public int[] CausalOffset = [];
 
-    /// <summary>Sliding window (GroupQueryAttention local_window_size): when &gt; 0, keys t &lt; end − Window − 1 are excluded.</summary>
+    /// <summary>Sliding window (GroupQueryAttention local_window_size): when &gt; 0, only the last Window keys of the row's range are kept.</summary>
     public int Window;
 
     private float* _scratch;
@@ -138,9 +138,9 @@ internal sealed unsafe class AttentionCore : IRangeBody
             hi = Math.Min(hi, CausalOffset[b] + s + 1);
         }
         int lo = 0;
-        if (Window > 0 && hi > Window + 1)
+        if (Window > 0 && hi > Window)
         {
-            lo = hi - Window - 1;
+            lo = hi - Window;
         }
         int n = hi - lo;
         if (n <= 0)

@@ -11,8 +11,8 @@ namespace Prova.Runtime.Ops.Attention;
 /// <item>present length Tp = max(total_sequence_length, past length); present is zero except what is written below;</item>
 /// <item>per batch b: total_b = seqlens_k[b] + 1; past_b = 0 on the first prompt (S = total_sequence_length),
 /// else total_b − S; present[0, past_b) = past[0, past_b), present[past_b, past_b + S) = the new keys/values;</item>
-/// <item>query row s attends to keys t with t ≤ past_b + s (and t ≥ past_b + s − local_window_size when the window is set);</item>
-/// <item>do_rotary rotates Q and the new K (<see cref="Rotary"/>) at position past_b + s, or 1 where that is ≥ total_b (padding);</item>
+/// <item>query row s attends to keys t with t ≤ past_b + s (and t &gt; past_b + s − local_window_size when the window is set: the window counts the query's own key);</item>
+/// <item>do_rotary rotates Q and the new K (<see cref="Rotary"/>) at position past_b + s; on a continued prompt, positions ≥ total_b (padding) use 1;</item>
 /// <item>query head h uses key/value head h / (num_heads / kv_num_heads); scale defaults to 1/sqrt(head_size).</item>
 /// </list>
 /// The arithmetic per row is <see cref="AttentionCore"/>'s. Packed QKV (key and value omitted) is supported;
@@ -64,7 +64,11 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
         _rotary = node.GetInt("do_rotary", 0) != 0;
         _interleaved = node.GetInt("rotary_interleaved", 0) != 0;
         long window = node.GetInt("local_window_size", -1);
-        _window = window <= 0 ? 0 : (int)Math.Min(window, int.MaxValue);
+        if (window == 0 || window < -1)
+        {
+            throw ModelException.ForNode(node, $"local_window_size {window} must be -1 (off) or positive");
+        }
+        _window = window < 0 ? 0 : (int)Math.Min(window, int.MaxValue);
         if (node.GetInt("smooth_softmax", 0) != 0)
         {
             throw ModelException.Unsupported(node, "GroupQueryAttention with smooth_softmax=1");
@@ -269,7 +273,7 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
                     new ReadOnlySpan<float>(newV + row, d).CopyTo(new Span<float>(pv + dst + (long)(pastB + i) * d, d));
                     if (_rotary)
                     {
-                        int pos = Position(pastB + i, totalB, b);
+                        int pos = Position(first, pastB + i, totalB, b);
                         Rotary.Apply(newK + row, kd, d, _rotaryDim, cos + (long)pos * half, sin + (long)pos * half, _interleaved);
                     }
                     else
@@ -282,7 +286,7 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
             {
                 for (int i = 0; i < s; i++)
                 {
-                    int pos = Position(pastB + i, totalB, b);
+                    int pos = Position(first, pastB + i, totalB, b);
                     for (int h = 0; h < nq; h++)
                     {
                         Rotary.Apply(query + ((long)b * s + i) * _qRow + (long)h * d, qRot + (((long)b * s + i) * nq + h) * d, d, _rotaryDim, cos + (long)pos * half, sin + (long)pos * half, _interleaved);
@@ -314,9 +318,9 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
         _core.Run(ctx.Pool, scratch + _coreScratch);
     }
 
-    private int Position(int p, int totalB, int b)
+    private int Position(bool first, int p, int totalB, int b)
     {
-        int pos = p < totalB ? p : 1;
+        int pos = first || p < totalB ? p : 1;
         if (pos >= _cosRows)
         {
             throw new InputException($"GroupQueryAttention '{Node.Name}': position {pos} of batch {b} is beyond the {_cosRows} rows of cos_cache/sin_cache");
