@@ -1,3 +1,4 @@
+using Prova.Onnx;
 using Prova.Runtime.Ops.Attention;
 
 namespace Prova.Runtime.Ops;
@@ -16,6 +17,10 @@ internal static class AttentionOps
         registry[Ms + "MatMulNBits"] = (node, _) => new MatMulNBitsKernel(node);
         registry[Ms + "GroupQueryAttention"] = (node, _) => new GroupQueryAttentionKernel(node);
         registry[Ms + "RotaryEmbedding"] = (node, _) => new RotaryEmbeddingKernel(node, microsoft: true);
-        registry["RotaryEmbedding"] = (node, _) => new RotaryEmbeddingKernel(node, microsoft: false);
+        registry["RotaryEmbedding"] = (node, opset) => opset >= 23 ? new RotaryEmbeddingKernel(node, microsoft: false) : throw Before23(node, opset);
+        registry["Attention"] = (node, opset) => opset >= 23 ? new AttentionKernel(node) : throw Before23(node, opset);
     }
+
+    private static ModelException Before23(OnnxNode node, int opset)
+        => ModelException.Unsupported(node, $"operator {node.OpType} exists in the default domain from opset 23; the model imports opset {opset}");
 }
