@@ -181,6 +181,21 @@ namespace Prova.LmBench
                     Console.WriteLine($"{name}: generated {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 }
             }
+            if (name == "gpt2-fp32")
+            {
+                // GPT-2 small's shape (124M parameters with the tied embedding counted once), random GPT-2 init.
+                var gpt2 = quick ? new Gpt2Config(Layers: 4, Heads: 4, Embd: 256, Vocab: 4096, Positions: 512) : new Gpt2Config(Layers: 12, Heads: 12, Embd: 768, Vocab: 50257, Positions: 1024);
+                string stamp = System.IO.Path.Combine(dir, "prova-export.txt");
+                string expected = $"{gpt2} seed 1";
+                if (!File.Exists(path) || !File.Exists(stamp) || File.ReadAllText(stamp) != expected)
+                {
+                    var sw = Stopwatch.StartNew();
+                    Gpt2OnnxExport.Save(gpt2, Gpt2Weights.Random(gpt2, 1), path);
+                    File.WriteAllText(System.IO.Path.Combine(dir, "genai_config.json"), Gpt2GenAiConfig(gpt2));
+                    File.WriteAllText(stamp, expected);
+                    Console.WriteLine($"{name}: generated {dir} in {sw.Elapsed.TotalSeconds:F1} s");
+                }
+            }
             if (!File.Exists(path))
             {
                 return null;
@@ -210,6 +225,25 @@ namespace Prova.LmBench
             // A decode step reads every weight once except the tables only Gather reads (one row each).
             return new BenchModel(name, path, genai, vocab, parameters, weights, weights - gathered);
         }
+
+        /// <summary>A genai_config.json for an Optimum GPT-2 export (generic model type "decoder" (GenAI's "gpt2" type expects the combined past_%d cache): position_ids input, separate past and present buffers).</summary>
+        private static string Gpt2GenAiConfig(Gpt2Config c) => string.Create(CultureInfo.InvariantCulture, $$"""
+            {
+              "model": {
+                "bos_token_id": {{c.Vocab - 1}}, "eos_token_id": {{c.Vocab - 1}}, "pad_token_id": {{c.Vocab - 1}}, "context_length": {{c.Positions}},
+                "type": "decoder", "vocab_size": {{c.Vocab}},
+                "decoder": {
+                  "session_options": { "log_id": "onnxruntime-genai", "provider_options": [] },
+                  "filename": "model.onnx", "head_size": {{c.HeadDim}}, "hidden_size": {{c.Embd}},
+                  "num_attention_heads": {{c.Heads}}, "num_hidden_layers": {{c.Layers}}, "num_key_value_heads": {{c.Heads}},
+                  "inputs": { "input_ids": "input_ids", "attention_mask": "attention_mask", "position_ids": "position_ids",
+                              "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value" },
+                  "outputs": { "logits": "logits", "present_key_names": "present.%d.key", "present_value_names": "present.%d.value" }
+                }
+              },
+              "search": { "do_sample": false, "max_length": {{c.Positions}}, "min_length": 0, "num_beams": 1, "past_present_share_buffer": false, "top_k": 1 }
+            }
+            """);
 
         private static HashSet<string> GatherOnlyInitializers(OnnxModel model)
         {
