@@ -16,7 +16,7 @@ public sealed class DecoderParityTests(ParityModels models, ITestOutputHelper ou
     {
         var c = ParityModels.Case(name);
         string path = models.PathOf(name);
-        using var ort = new OrtDecoder(path);
+        using var ort = new OrtDecoder(models.OraclePathOf(name));
         var (tokens, expected) = ort.Greedy(c.Prompt, ParityModels.Steps);
         using var session = DecoderSession.Load(path, new DecoderOptions { Threads = 1 });
         Assert.Equal(ort.VocabSize, session.VocabSize);
@@ -42,7 +42,7 @@ public sealed class DecoderParityTests(ParityModels models, ITestOutputHelper ou
     {
         var c = ParityModels.Case(name);
         string path = models.PathOf(name);
-        using var ort = new OrtDecoder(path);
+        using var ort = new OrtDecoder(models.OraclePathOf(name));
         var (expected, logits) = ort.Greedy(c.Prompt, ParityModels.Steps);
         foreach (var l in logits)
         {

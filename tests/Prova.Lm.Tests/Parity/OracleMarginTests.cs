@@ -16,7 +16,7 @@ public sealed class OracleMarginTests(ParityModels models, ITestOutputHelper out
         var c = ParityModels.Case(name);
         output.WriteLine($"{name}: seed {c.Seed}, prompt {string.Join(' ', c.Prompt)}");
         Assert.True(c.MinMargin >= 4 * c.Tolerance, "the margin must dwarf the tolerance");
-        using var ort = new OrtDecoder(models.PathOf(name));
+        using var ort = new OrtDecoder(models.OraclePathOf(name));
         var (tokens, logits) = ort.Greedy(c.Prompt, ParityModels.Steps);
         float smallest = float.PositiveInfinity;
         for (int i = 0; i < tokens.Length; i++)
