@@ -691,7 +691,11 @@ internal sealed partial class JinjaRenderer
                 return Contains(Arg0(), v, at);
             case "sameas":
                 var o = Arg0();
-                return v is null ? o is null : v is bool b ? o is bool ob && b == ob : ReferenceEquals(v, o);
+                // CPython caches small ints and interns short strings, so 'is' holds for equal values of those types.
+                return v is null ? o is null
+                    : v is bool b ? o is bool ob && b == ob
+                    : v is long or string ? v.GetType() == o?.GetType() && Py.Equals(v, o)
+                    : ReferenceEquals(v, o);
             case "escaped":
                 return false;
             default:

@@ -526,7 +526,7 @@ internal static class Py
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? (object)l : e.GetDouble(),
         JsonValueKind.Array => e.EnumerateArray().Select(x => FromDotNet(x, depth + 1)).ToList(),
         _ => e.EnumerateObject().Aggregate(
             new OrderedDictionary<string, object?>(StringComparer.Ordinal),
