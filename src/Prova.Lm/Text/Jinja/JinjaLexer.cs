@@ -30,7 +30,19 @@ internal sealed class JinjaLexer
     private readonly List<Token> _tokens = [];
     private int _pos;
 
-    private JinjaLexer(string src) => _src = src;
+    private readonly List<int> _lineStarts = [0];
+
+    private JinjaLexer(string src)
+    {
+        _src = src;
+        for (var i = 0; i < src.Length; i++)
+        {
+            if (src[i] == '\n')
+            {
+                _lineStarts.Add(i + 1);
+            }
+        }
+    }
 
     public static List<Token> Tokenize(string src)
     {
@@ -41,21 +53,10 @@ internal sealed class JinjaLexer
 
     private (int Line, int Column) Where(int pos)
     {
-        var line = 1;
-        var col = 1;
-        for (var i = 0; i < pos && i < _src.Length; i++)
-        {
-            if (_src[i] == '\n')
-            {
-                line++;
-                col = 1;
-            }
-            else
-            {
-                col++;
-            }
-        }
-        return (line, col);
+        pos = Math.Clamp(pos, 0, _src.Length);
+        var idx = _lineStarts.BinarySearch(pos);
+        var line = idx >= 0 ? idx : ~idx - 1;
+        return (line + 1, pos - _lineStarts[line] + 1);
     }
 
     private LmException Error(int pos, string message)

@@ -6,7 +6,7 @@ namespace Prova.Lm.Text.Jinja;
 /// <summary>The globals, filters, tests and str/dict/list methods chat templates call.</summary>
 internal sealed partial class JinjaRenderer
 {
-    private const int MaxRange = 1_000_000;
+    private const int MaxRange = 100_000;
 
     private object? Global(string name) => name switch
     {
@@ -46,7 +46,7 @@ internal sealed partial class JinjaRenderer
         _ => null,
     };
 
-    private static object? Range(CallArgs call)
+    private object? Range(CallArgs call)
     {
         long Arg(int i) => call.Args[i] is long or bool ? Py.ToLong(call.Args[i]) : throw Fail(call.At, $"range() argument must be an integer, not {Py.TypeName(call.Args[i])}");
         var (start, stop, step) = call.Args.Count switch
@@ -69,6 +69,7 @@ internal sealed partial class JinjaRenderer
             }
             list.Add(i);
         }
+        Charge(list.Count, call.At);
         return list;
     }
 
@@ -458,6 +459,7 @@ internal sealed partial class JinjaRenderer
                 var uniq = new List<object?>();
                 foreach (var v in Iterate(value, at))
                 {
+                    Charge(uniq.Count, at);
                     if (!uniq.Any(w => Py.Equals(w, v)))
                     {
                         uniq.Add(v);
@@ -485,6 +487,7 @@ internal sealed partial class JinjaRenderer
                 return best;
             case "sort":
                 var sorted = Iterate(value, at).ToList();
+                Charge(sorted.Count * (long)Math.Max(1, Math.Log2(sorted.Count + 1)), at);
                 var desc = Py.Truthy(call.Arg(0, "reverse", false));
                 var sortAttr = call.Arg(2, "attribute") as string;
                 var keyed = sorted.Select(v => (Key: sortAttr is null ? v : GetAttrPath(v, sortAttr, at), Value: v)).ToList();
@@ -626,7 +629,7 @@ internal sealed partial class JinjaRenderer
         return Test(t.Name, value, args, t);
     }
 
-    private static bool Test(string name, object? v, List<object?> args, Node at)
+    private bool Test(string name, object? v, List<object?> args, Node at)
     {
         object? Arg0() => args.Count > 0 ? args[0] : throw Fail(at, $"test '{name}' needs an argument");
         switch (name)

@@ -120,7 +120,7 @@ internal sealed partial class JinjaRenderer
         _ = at;
     }
 
-    private static bool Contains(object? container, object? item, Node at)
+    private bool Contains(object? container, object? item, Node at)
     {
         switch (container)
         {
@@ -131,6 +131,7 @@ internal sealed partial class JinjaRenderer
                 }
                 return s.Contains(sub, StringComparison.Ordinal);
             case List<object?> l:
+                Charge(l.Count, at);
                 foreach (var x in l)
                 {
                     if (Py.Equals(x, item))
@@ -148,7 +149,7 @@ internal sealed partial class JinjaRenderer
         }
     }
 
-    private static object? Arith(string op, object? a, object? b, Node at)
+    private object? Arith(string op, object? a, object? b, Node at)
     {
         if (a is Undefined ua)
         {
@@ -252,6 +253,7 @@ internal sealed partial class JinjaRenderer
                 {
                     throw Fail(at, "repetition result is too large");
                 }
+                Charge(seq is string ? 1 + (Math.Max(0, n) * len / 1024) : Math.Max(0, n) * Math.Max(1, len), at);
                 if (seq is string rs)
                 {
                     return n <= 0 ? "" : string.Concat(Enumerable.Repeat(rs, (int)n));

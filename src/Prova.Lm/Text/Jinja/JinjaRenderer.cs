@@ -29,8 +29,8 @@ internal sealed class Scope(Scope? parent)
 /// </summary>
 internal sealed partial class JinjaRenderer
 {
-    private const long MaxSteps = 20_000_000;
-    private const int MaxOutput = 16 * 1024 * 1024;
+    private const long MaxSteps = 2_000_000;
+    private const int MaxOutput = 4 * 1024 * 1024;
     private const int MaxCallDepth = 64;
 
     private readonly Func<DateTimeOffset> _clock;
@@ -60,9 +60,13 @@ internal sealed partial class JinjaRenderer
     internal static LmException Fail(Node at, string message) =>
         new($"chat template line {at.Line}, column {at.Column}: {message}");
 
-    private void Step(Node at)
+    private void Step(Node at) => Charge(1, at);
+
+    /// <summary>Counts work; builtins charge one step per element they touch so no filter can run unbounded.</summary>
+    private void Charge(long steps, Node at)
     {
-        if (++_steps > MaxSteps)
+        _steps += steps;
+        if (_steps > MaxSteps)
         {
             throw Fail(at, $"rendering took more than {MaxSteps:N0} steps");
         }
@@ -192,14 +196,19 @@ internal sealed partial class JinjaRenderer
         }
     }
 
-    internal IEnumerable<object?> Iterate(object? v, Node at) => v switch
+    internal List<object?> Iterate(object? v, Node at)
     {
-        Undefined => [],
-        string s => StringChars(s),
-        List<object?> l => [.. l],
-        OrderedDictionary<string, object?> d => [.. d.Keys],
-        _ => throw Fail(at, $"'{Py.TypeName(v)}' object is not iterable"),
-    };
+        List<object?> items = v switch
+        {
+            Undefined => [],
+            string s => [.. StringChars(s)],
+            List<object?> l => [.. l],
+            OrderedDictionary<string, object?> d => [.. d.Keys],
+            _ => throw Fail(at, $"'{Py.TypeName(v)}' object is not iterable"),
+        };
+        Charge(items.Count, at);
+        return items;
+    }
 
     private static IEnumerable<object?> StringChars(string s)
     {
