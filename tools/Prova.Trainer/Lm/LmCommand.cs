@@ -110,7 +110,7 @@ internal static unsafe class LmCommand
 
     private static void WriteBundleJson(string dir, Gpt2Config c, double perToken, double perWord, int bestStep)
     {
-        var indented = new JsonWriterOptions { Indented = true };
+        var indented = new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         using (var w = new Utf8JsonWriter(File.Create(Path.Combine(dir, "config.json")), indented))
         {
             w.WriteStartObject();
