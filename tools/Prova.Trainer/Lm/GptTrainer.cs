@@ -45,6 +45,9 @@ internal sealed unsafe class GptTrainer
 
     public int BestStep { get; private set; }
 
+    /// <summary>The best evaluation's summed loss and position count.</summary>
+    public (double TotalLoss, long Count) BestEval { get; private set; }
+
     public float LearningRate(int step)
     {
         var o = _options;
@@ -88,11 +91,12 @@ internal sealed unsafe class GptTrainer
             bool last = step == _options.Steps - 1 || clock.Elapsed.TotalMinutes >= _options.MaxMinutes;
             if (_options.EvalEvery > 0 && ((step + 1) % _options.EvalEvery == 0 || last))
             {
-                double evalLoss = Evaluate(eval).MeanLoss;
+                var (evalLoss, evalTotal, evalCount) = Evaluate(eval);
                 bool better = evalLoss < BestEvalLoss;
                 if (better)
                 {
                     BestEvalLoss = evalLoss;
+                    BestEval = (evalTotal, evalCount);
                     BestStep = step + 1;
                     Best = new float[_model.ParamCount];
                     new ReadOnlySpan<float>(_model.Params, Best.Length).CopyTo(Best);

