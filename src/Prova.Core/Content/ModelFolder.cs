@@ -52,6 +52,24 @@ public static class ModelFolder
     }
 
     /// <summary>
+    /// True when <paramref name="directory"/> has the marker of <paramref name="cid"/>. Folders are renamed into place only
+    /// when whole, so the marker is enough unless someone edited the folder afterwards (the overload with the file list also
+    /// checks every file's size).
+    /// </summary>
+    public static bool IsComplete(string directory, Cid cid)
+    {
+        try
+        {
+            string marker = Path.Combine(directory, MarkerName);
+            return File.Exists(marker) && File.ReadAllText(marker, Encoding.ASCII).Trim() == cid.ToString();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// True when <paramref name="directory"/> does not exist or is empty (what <c>pull -o DIR</c> may write without <c>--force</c>).
     /// </summary>
     public static bool IsEmptyOrMissing(string directory) =>
