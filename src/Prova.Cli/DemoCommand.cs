@@ -5,9 +5,11 @@ using Microsoft.Extensions.Logging;
 using Prova.Core;
 using Prova.Core.Keys;
 using Prova.Core.Receipts;
+using Prova.Lm;
 using Prova.Node.Hosting;
 using Prova.Onnx;
 using Prova.Runtime;
+using Prova.Runtime.Generation;
 using Prova.Sdk;
 using Spectre.Console;
 
@@ -122,6 +124,9 @@ internal static class DemoCommand
         console.Write(runs);
         ok &= Check(console, identical, "bit-identical across thread counts", "the hashes differ: this is a determinism bug in Prova");
 
+        // 2b. The default language model: generated text, token for token the same on any thread count.
+        ok &= GenerationStep(console);
+
         // 3-6. A network of four nodes, one of them lying: replicate, infer in both modes, verify, catch it.
         ok &= await NetworkStoryAsync(console, assets, dir, ct);
 
@@ -141,6 +146,43 @@ internal static class DemoCommand
         console.MarkupLine("  [deepskyblue1]prova challenge[/] prova-evidence-<id>.json --model <model.onnx> --chain http://127.0.0.1:PORT --deployment <devnet dir>/deployment.json   [grey](with --chain: the liar is slashed)[/]");
         console.MarkupLine($"[grey]demo finished in {clock.Elapsed.TotalSeconds:F1} s[/]");
         return ok ? ExitCodes.Success : ExitCodes.VerificationFailed;
+    }
+
+    private const string LmPrompt = "The jury said";
+
+    /// <summary>Generates from the committed default model (models/lm) with 1 and 2 threads: the same tokens, one output hash.</summary>
+    private static bool GenerationStep(IAnsiConsole console)
+    {
+        string? root = DemoAssets.FindRepository();
+        string? bundle = root is null ? null : Path.Combine(root, "models", "lm");
+        if (bundle is null || !File.Exists(Path.Combine(bundle, "model.onnx")))
+        {
+            return true;
+        }
+        Rule(console, "2b. a language model writes, token for token the same on every thread count");
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumn("threads");
+        table.AddColumn("generated ids hash");
+        table.AddColumn(new TableColumn("decode").RightAligned());
+        string? reference = null;
+        string text = "";
+        bool identical = true;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using var lm = LanguageModel.Load(bundle, threads);
+            var options = new GenerationOptions { MaxNewTokens = 32, Sampling = lm.DefaultSampling() };
+            var result = lm.Generate(lm.Encode(LmPrompt), options);
+            string hash = result.Result.OutputHash;
+            reference ??= hash;
+            identical &= hash == reference;
+            text = result.Text ?? "";
+            table.AddRow(threads.ToString(CultureInfo.InvariantCulture), hash == reference ? $"[green]{hash}[/]" : $"[red]{hash}[/]",
+                $"{result.Result.TokensPerSecond.ToString("F0", CultureInfo.InvariantCulture)} tokens/s");
+        }
+        console.MarkupLine($"[grey]models/lm: a {Size(Path.Combine(bundle, "model.onnx"))} GPT trained on the Brown corpus by tools/Prova.Trainer; sampled (seed 0)[/]");
+        console.MarkupLine($"[bold]{Markup.Escape(LmPrompt)}[/]{Markup.Escape(text)}");
+        console.Write(table);
+        return Check(console, identical, "the same tokens with 1 and 2 threads", "the generations differ: this is a determinism bug in Prova");
     }
 
     private const int LyingNode = 3;

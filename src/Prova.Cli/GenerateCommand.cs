@@ -18,7 +18,8 @@ internal static class GenerateCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<string>("model") { Description = "A model bundle folder (model.onnx, tokenizer.json, configs) or a decoder model.onnx." };
+        var model = new Argument<string>("model") { Description = "A model bundle folder (model.onnx, tokenizer.json, configs), a decoder model.onnx, or a published bundle's CID (fetched from --node, each chunk verified)." };
+        var node = NetworkOptions.Node();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The prompt text (needs the bundle's tokenizer).", HelpName = "TEXT" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as token ids, comma-separated (works on a bare model.onnx).", HelpName = "1,2,3" };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Most tokens to generate.", DefaultValueFactory = _ => 64, HelpName = "N" };
@@ -33,17 +34,17 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate text with a language model on Prova's deterministic engine.")
         {
-            model, prompt, promptIds, maxNew, temperature, topK, topP, penalty, seed, stop, threads, json,
+            model, prompt, promptIds, maxNew, temperature, topK, topP, penalty, seed, stop, threads, json, node,
         };
         command.SetAction(parse => Execute(context, new Settings(
             parse.GetValue(model)!, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(maxNew),
             parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(penalty), parse.GetValue(seed),
-            parse.GetValue(stop) ?? [], parse.GetValue(threads), parse.GetValue(json))));
+            parse.GetValue(stop) ?? [], parse.GetValue(threads), parse.GetValue(json), parse.GetValue(node)!)));
         return command;
     }
 
     private sealed record Settings(string Model, string? Prompt, string? PromptIds, int MaxNewTokens, float? Temperature, int? TopK,
-        float? TopP, float? Penalty, ulong Seed, string[] Stop, int Threads, bool Json);
+        float? TopP, float? Penalty, ulong Seed, string[] Stop, int Threads, bool Json, string Node);
 
     private static int Execute(CliContext context, Settings s)
     {
@@ -59,7 +60,7 @@ internal static class GenerateCommand
         {
             throw new CliException($"--max-new-tokens must be between 1 and {1 << 20} (got {s.MaxNewTokens})");
         }
-        using var lm = LanguageModel.Load(s.Model, s.Threads);
+        using var lm = LanguageModel.Load(Resolve(s.Model, s.Node), s.Threads);
         int[] ids = s.PromptIds is { } list ? ParseIds(list) : lm.Encode(s.Prompt!);
         var defaults = lm.DefaultSampling();
         var sampling = new SamplingOptions
@@ -94,6 +95,23 @@ internal static class GenerateCommand
         console.MarkupLine($"[grey]{r.Ids.Length} tokens ({Reason(result)}) · prefill {TensorView.Ms(r.PrefillMs)} · {r.TokensPerSecond.ToString("F1", CultureInfo.InvariantCulture)} tokens/s[/]");
         console.MarkupLine($"[grey]output hash:[/] [bold]{r.OutputHash}[/]");
         return ExitCodes.Success;
+    }
+
+    /// <summary>A path as given, or a CID resolved to a local folder (cache, else pulled from the node and verified).</summary>
+    private static string Resolve(string model, string node)
+    {
+        if (Directory.Exists(model) || File.Exists(model) || !Prova.Core.Content.Cid.TryParse(model, out var cid))
+        {
+            return model;
+        }
+        string folder = "";
+        NetworkOptions.Run(async ct =>
+        {
+            using var client = NetworkOptions.Client(node);
+            folder = await Prova.Sdk.ModelFolders.ResolveAsync(cid, client: client, cancellationToken: ct);
+            return 0;
+        });
+        return folder;
     }
 
     private static string Reason(TextGeneration g) => g.Result.Reason switch

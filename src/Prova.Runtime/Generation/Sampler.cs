@@ -84,7 +84,11 @@ public sealed class Sampler
         int count = v;
         var order = _order.AsSpan();
         bool sorted = _options.TopK > 0 || _options.TopP < 1f;
-        if (sorted)
+        if (sorted && _options.TopK > 0 && _options.TopK < v / 4)
+        {
+            count = TopK(z, order, _options.TopK);
+        }
+        else if (sorted)
         {
             SortDescending(z, order);
             if (_options.TopK > 0)
@@ -155,6 +159,92 @@ public sealed class Sampler
             throw new InputException("every logit is NaN: the model gave no token a score");
         }
         return best;
+    }
+
+    /// <summary>True when (z[a], a) comes after (z[b], b) in the order (z descending, id ascending).</summary>
+    private static bool After(Span<float> z, int a, int b) => z[a] < z[b] || (z[a] == z[b] && a > b);
+
+    /// <summary>
+    /// The first <paramref name="k"/> ids of the order (z descending, id ascending), in that order, in
+    /// order[0..k): a heap of the best k seen so far whose root is the worst of them, then a sort of those k.
+    /// Same ids and order as sorting everything and cutting, in O(V log k).
+    /// </summary>
+    private int TopK(Span<float> z, Span<int> order, int k)
+    {
+        var heap = order[..k];
+        for (int i = 0; i < k; i++)
+        {
+            heap[i] = i;
+            SiftUp(z, heap, i);
+        }
+        for (int i = k; i < z.Length; i++)
+        {
+            if (After(z, heap[0], i))
+            {
+                heap[0] = i;
+                SiftDown(z, heap, 0, k);
+            }
+        }
+        var keys = _keys.AsSpan(0, k);
+        for (int i = 0; i < k; i++)
+        {
+            keys[i] = -z[heap[i]];
+        }
+        keys.Sort(heap);
+        int start = 0;
+        while (start < k)
+        {
+            int end = start + 1;
+            while (end < k && keys[end] == keys[start])
+            {
+                end++;
+            }
+            if (end - start > 1)
+            {
+                heap[start..end].Sort();
+            }
+            start = end;
+        }
+        return k;
+    }
+
+    // Heap of ids whose root is the one that comes last in the order (the worst kept so far).
+    private static void SiftUp(Span<float> z, Span<int> heap, int i)
+    {
+        while (i > 0)
+        {
+            int parent = (i - 1) / 2;
+            if (!After(z, heap[i], heap[parent]))
+            {
+                break;
+            }
+            (heap[i], heap[parent]) = (heap[parent], heap[i]);
+            i = parent;
+        }
+    }
+
+    private static void SiftDown(Span<float> z, Span<int> heap, int i, int n)
+    {
+        while (true)
+        {
+            int worst = i;
+            int left = 2 * i + 1;
+            int right = left + 1;
+            if (left < n && After(z, heap[left], heap[worst]))
+            {
+                worst = left;
+            }
+            if (right < n && After(z, heap[right], heap[worst]))
+            {
+                worst = right;
+            }
+            if (worst == i)
+            {
+                return;
+            }
+            (heap[i], heap[worst]) = (heap[worst], heap[i]);
+            i = worst;
+        }
     }
 
     /// <summary>Fills <paramref name="order"/> with every id sorted by (z descending, id ascending).</summary>

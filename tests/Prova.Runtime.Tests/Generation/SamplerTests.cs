@@ -83,6 +83,8 @@ public sealed class SamplerTests(ITestOutputHelper output)
         { 3, 1f, 0, 0.9f, 1f },
         { 4, 0.8f, 12, 0.6f, 1.3f },
         { 5, 2f, 0, 1f, 0.8f },
+        { 6, 1f, 74, 0.95f, 1f },
+        { 7, 1f, 200, 1f, 1.1f },
     };
 
     /// <summary>The sampler against a direct, unoptimised transcription of the specification in docs/generation.md.</summary>

@@ -147,7 +147,12 @@ internal static unsafe class LmCommand
             w.WriteNumber("bos_token_id", ByteLevelBpe.EndOfTextId);
             w.WriteNumber("eos_token_id", ByteLevelBpe.EndOfTextId);
             w.WriteNumber("max_length", c.Positions);
-            w.WriteBoolean("do_sample", false);
+            // A model this small loops under greedy decoding; it reads best sampled, with repeats penalised.
+            // Sampling stays reproducible: the seed is part of every request (docs/generation.md).
+            w.WriteBoolean("do_sample", true);
+            w.WriteNumber("temperature", 0.8);
+            w.WriteNumber("top_k", 40);
+            w.WriteNumber("repetition_penalty", 1.3);
             w.WriteEndObject();
         }
         using (var w = new Utf8JsonWriter(File.Create(Path.Combine(dir, "tokenizer_config.json")), indented))
