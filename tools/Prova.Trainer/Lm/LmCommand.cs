@@ -169,9 +169,9 @@ internal static unsafe class LmCommand
     /// <summary>Plain "User: …\nAssistant: …\n" turns (a system message goes first as its own line); ends with "Assistant:" for generation.</summary>
     public const string ChatTemplate =
         "{% for message in messages %}"
-        + "{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\\n' }}"
-        + "{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + '\\n' }}"
-        + "{% else %}{{ message['content'] + '\\n' }}{% endif %}"
+        + "{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n' }}"
+        + "{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + '\n' }}"
+        + "{% else %}{{ message['content'] + '\n' }}{% endif %}"
         + "{% endfor %}"
         + "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 }
