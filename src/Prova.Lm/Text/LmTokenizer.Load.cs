@@ -124,7 +124,7 @@ public sealed partial class LmTokenizer
             }
             foreach (var m in mergesJson.EnumerateArray())
             {
-                if (m.ValueKind == JsonValueKind.String && m.GetString() is { } s && s.IndexOf(' ', 1) > 0)
+                if (m.ValueKind == JsonValueKind.String && m.GetString() is { Length: > 2 } s && s.IndexOf(' ', 1) > 0)
                 {
                     merges.Add(s);
                 }
@@ -161,8 +161,9 @@ public sealed partial class LmTokenizer
                 FuseUnknownTokens = JsonFile.Bool(model, "fuse_unk", F) ?? false,
             });
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or KeyNotFoundException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or LmException))
         {
+            // The library parses untrusted files; whatever it throws on them is a bad bundle, reported as such.
             throw new LmException($"{F}: Microsoft.ML.Tokenizers rejects the BPE model ({ex.Message})", ex);
         }
 
@@ -196,7 +197,7 @@ public sealed partial class LmTokenizer
             using var stream = new MemoryStream(Encoding.UTF8.GetBytes(root.GetRawText()));
             inner = SentencePieceTokenizer.CreateFromTokenizerJson(stream, addBeginningOfSentence: false, addEndOfSentence: false);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException or KeyNotFoundException or NotSupportedException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or LmException))
         {
             throw new LmException($"{F}: Microsoft.ML.Tokenizers rejects the Unigram model ({ex.Message})", ex);
         }
@@ -211,13 +212,9 @@ public sealed partial class LmTokenizer
             using var stream = new MemoryStream(model);
             inner = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException or NotSupportedException or IndexOutOfRangeException or OverflowException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or LmException))
         {
             throw new LmException($"{file}: Microsoft.ML.Tokenizers cannot read it as a SentencePiece BPE model ({ex.Message})", ex);
-        }
-        catch (Exception ex) when (ex.GetType().FullName?.Contains("Protobuf", StringComparison.Ordinal) == true)
-        {
-            throw new LmException($"{file}: not a SentencePiece model protobuf ({ex.Message})", ex);
         }
         return FromSentencePiece(inner, TokenizerKind.SentencePiece, config, added, null);
     }

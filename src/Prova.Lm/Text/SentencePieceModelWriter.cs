@@ -51,7 +51,7 @@ internal static class SentencePieceModelWriter
             foreach (var m in merges.EnumerateArray())
             {
                 string merged;
-                if (m.ValueKind == JsonValueKind.String && m.GetString() is { } s && s.IndexOf(' ', 1) is > 0 and var space)
+                if (m.ValueKind == JsonValueKind.String && m.GetString() is { Length: > 2 } s && s.IndexOf(' ', 1) is > 0 and var space)
                 {
                     merged = string.Concat(s.AsSpan(0, space), s.AsSpan(space + 1));
                 }

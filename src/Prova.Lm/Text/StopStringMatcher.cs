@@ -38,6 +38,22 @@ public sealed class StopStringMatcher
             return "";
         }
         var buffer = _held + text;
+        var (bestAt, best) = FirstStop(buffer);
+        // A stop that might still complete with later text and would start earlier than the one found wins over it,
+        // so hold back from the start of the longest tail that begins some stop string.
+        var pendingAt = buffer.Length - LongestPendingTail(buffer);
+        if (best is not null && bestAt <= pendingAt)
+        {
+            MatchedStop = best;
+            _held = "";
+            return buffer[..bestAt];
+        }
+        _held = buffer[pendingAt..];
+        return buffer[..pendingAt];
+    }
+
+    private (int At, string? Stop) FirstStop(string buffer)
+    {
         var bestAt = -1;
         string? best = null;
         foreach (var stop in _stops)
@@ -49,12 +65,11 @@ public sealed class StopStringMatcher
                 best = stop;
             }
         }
-        if (best is not null)
-        {
-            MatchedStop = best;
-            _held = "";
-            return buffer[..bestAt];
-        }
+        return (bestAt, best);
+    }
+
+    private int LongestPendingTail(string buffer)
+    {
         var hold = 0;
         foreach (var stop in _stops)
         {
@@ -67,15 +82,20 @@ public sealed class StopStringMatcher
                 }
             }
         }
-        _held = buffer[^hold..];
-        return buffer[..^hold];
+        return hold;
     }
 
-    /// <summary>Ends the stream without a stop: returns the text still held back.</summary>
+    /// <summary>Ends the stream: returns the text still held back, up to a stop string it holds.</summary>
     public string Flush()
     {
         var rest = Stopped ? "" : _held;
         _held = "";
+        var (at, stop) = FirstStop(rest);
+        if (stop is not null)
+        {
+            MatchedStop = stop;
+            return rest[..at];
+        }
         return rest;
     }
 }
