@@ -192,25 +192,79 @@ public sealed unsafe class InferenceSession : IDisposable
             {
                 throw new InputException($"missing input '{info.Name}' ({info}; the model's inputs: {Describe(graphInputs)})");
             }
-            if (tensor.Type != info.ElementType)
-            {
-                throw new InputException($"input '{info.Name}' should be {DataTypes.Name(info.ElementType)} but is {DataTypes.Name(tensor.Type)}");
-            }
-            if (info.Shape is { } dims)
-            {
-                bool ok = dims.Length == tensor.Rank;
-                for (int d = 0; ok && d < dims.Length; d++)
-                {
-                    ok = dims[d].Value is not { } v || v == tensor.Shape[d];
-                }
-                if (!ok)
-                {
-                    throw new InputException($"input '{info.Name}' should have shape [{string.Join(", ", dims)}] but has {tensor.ShapeString()}");
-                }
-            }
+            CheckInput(info, tensor.Type, tensor.Shape);
             shapes[info.Name] = (tensor.Type, tensor.ShapeArray());
         }
         return GetPlan(shapes, inputs);
+    }
+
+    private static void CheckInput(ValueInfo info, DataType type, ReadOnlySpan<int> shape)
+    {
+        if (type != info.ElementType)
+        {
+            throw new InputException($"input '{info.Name}' should be {DataTypes.Name(info.ElementType)} but is {DataTypes.Name(type)}");
+        }
+        if (info.Shape is { } dims)
+        {
+            bool ok = dims.Length == shape.Length;
+            for (int d = 0; ok && d < dims.Length; d++)
+            {
+                ok = dims[d].Value is not { } v || v == shape[d];
+            }
+            if (!ok)
+            {
+                throw new InputException($"input '{info.Name}' should have shape [{string.Join(", ", dims)}] but has [{string.Join(", ", shape.ToArray())}]");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Plans the model for these input types and shapes as a <see cref="PlanBinding"/>: a plan of its own
+    /// (outside the plan cache, sharing packed weights with the session's other plans) whose input and
+    /// output buffers the caller reads, writes or points at its own memory, and runs again and again
+    /// without any allocation. Text generation drives its decode steps this way. Shapes that depend on
+    /// input values are not supported here.
+    /// </summary>
+    public PlanBinding Bind(IReadOnlyDictionary<string, (DataType Type, int[] Shape)> shapes)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var graphInputs = _planned.Graph.Inputs;
+            var checkedShapes = new Dictionary<string, (DataType, int[])>(StringComparer.Ordinal);
+            foreach (var info in graphInputs)
+            {
+                if (!shapes.TryGetValue(info.Name, out var given))
+                {
+                    throw new InputException($"missing input '{info.Name}' ({info}; the model's inputs: {Describe(graphInputs)})");
+                }
+                CheckInput(info, given.Type, given.Shape);
+                checkedShapes[info.Name] = (given.Type, (int[])given.Shape.Clone());
+            }
+            if (shapes.Count != graphInputs.Count)
+            {
+                var unknown = shapes.Keys.First(k => !checkedShapes.ContainsKey(k));
+                throw new InputException($"the model has no input '{unknown}' (its inputs: {Describe(graphInputs)})");
+            }
+            try
+            {
+                return new PlanBinding(this, Plan.Build(_planned, checkedShapes, _pool, null, _constants));
+            }
+            catch (NeedsInputValuesException ex)
+            {
+                throw new ModelException($"the model computes shapes from the values of {string.Join(", ", ex.Inputs)}, so it cannot be bound to fixed buffers", unsupported: true);
+            }
+        }
+    }
+
+    /// <summary>Runs a bound plan on this session's threads.</summary>
+    internal void Execute(Plan plan)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            plan.Execute(_ctx);
+        }
     }
 
     /// <summary>Allocation-free check that the inputs have exactly the names, types and shapes a plan was built for.</summary>

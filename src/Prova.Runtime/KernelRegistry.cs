@@ -63,6 +63,7 @@ public static class KernelRegistry
         Ops.ReduceOps.Register(registry);
         Ops.QuantOps.Register(registry);
         Ops.ContribOps.Register(registry);
+        Ops.AttentionOps.Register(registry);
         return registry.ToFrozenDictionary(StringComparer.Ordinal);
     }
 }

@@ -18,8 +18,9 @@ internal sealed unsafe class Plan : IDisposable
     private readonly byte[] _arena;
     private readonly byte* _scratch;
 
-    private Plan(List<ValueState> values, List<Step> steps, int[] inputSlots, int[] outputSlots, byte[] arena, byte* scratch, byte*[] pointers, List<GCHandle> pins)
+    private Plan(List<ValueState> values, List<Step> steps, int[] inputSlots, int[] outputSlots, byte[] arena, byte* scratch, byte*[] pointers, int[] roots, List<GCHandle> pins)
     {
+        Roots = roots;
         Values = values.ToArray();
         Steps = steps.ToArray();
         InputSlots = inputSlots;
@@ -39,6 +40,25 @@ internal sealed unsafe class Plan : IDisposable
     public int[] OutputSlots { get; }
 
     public byte*[] Pointers { get; }
+
+    /// <summary>For each slot, the slot whose buffer it uses (itself, or the root of the view chain it belongs to).</summary>
+    public int[] Roots { get; }
+
+    /// <summary>
+    /// Moves the buffer of <paramref name="slot"/> (and of every view that shares it) to caller-owned memory,
+    /// which must stay valid and hold the value's bytes for as long as the plan runs with it.
+    /// </summary>
+    public void Rebind(int slot, byte* memory)
+    {
+        int root = Roots[slot];
+        for (int s = 0; s < Pointers.Length; s++)
+        {
+            if (Roots[s] == root && Values[s].Constant is null)
+            {
+                Pointers[s] = memory;
+            }
+        }
+    }
 
     public long ArenaBytes => _arena.Length;
 
@@ -259,12 +279,17 @@ internal sealed unsafe class Plan : IDisposable
                     pointers[s] = aligned + offsets[Root(s)];
                 }
             }
+            var roots = new int[count];
+            for (int s = 0; s < count; s++)
+            {
+                roots[s] = Root(s);
+            }
             var finalSteps = new List<Step>(steps.Count);
             foreach (var s in steps)
             {
                 finalSteps.Add(new Step(s.Kernel, s.Inputs, s.Outputs));
             }
-            return new Plan(values, finalSteps, inputSlots, outputSlots, arena, aligned + arenaBytes, pointers, pins);
+            return new Plan(values, finalSteps, inputSlots, outputSlots, arena, aligned + arenaBytes, pointers, roots, pins);
         }
         catch
         {
