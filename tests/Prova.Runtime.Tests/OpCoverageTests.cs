@@ -21,6 +21,18 @@ public sealed class OpCoverageTests
     }
 
     [Fact]
+    public void DecoderOpsOutsideAttentionAreRegistered()
+    {
+        string[] standard = ["Trilu", "CumSum", "ScatterND", "Sin", "Cos", "TopK", "Einsum", "IsNaN", "IsInf", "RMSNormalization", "SimplifiedLayerNormalization"];
+        string[] contrib = ["SimplifiedLayerNormalization", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "Gelu", "FastGelu", "BiasGelu", "QuickGelu"];
+        var missing = standard.Where(op => !KernelRegistry.IsSupported(op))
+            .Concat(contrib.Where(op => !KernelRegistry.IsSupported(op, KernelRegistry.MicrosoftDomain)).Select(op => "com.microsoft:" + op))
+            .ToList();
+        Assert.True(missing.Count == 0, "not registered: " + string.Join(", ", missing));
+        Assert.Equal(contrib.Order(StringComparer.Ordinal), KernelRegistry.SupportedMicrosoftOps.Where(contrib.Contains));
+    }
+
+    [Fact]
     public void OpsOfOtherDomainsAreNotMistakenForStandardOnes()
     {
         Assert.False(KernelRegistry.IsSupported("Add", "com.microsoft"));

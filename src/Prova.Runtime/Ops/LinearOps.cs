@@ -9,6 +9,9 @@ internal static class LinearOps
     {
         registry["MatMul"] = (node, _) => new MatMulKernel(node);
         registry["Gemm"] = (node, _) => new GemmKernel(node);
+        registry["Einsum"] = (node, _) => new Elementwise.TypedKernel(node, ctx => ctx.ExpectType(0, Core.DataType.Float32, Core.DataType.Float64) == Core.DataType.Float32
+            ? new EinsumKernel<float>(node)
+            : new EinsumKernel<double>(node));
         registry["Conv"] = (node, _) => new ConvKernel(node);
         registry["MaxPool"] = (node, _) => new PoolKernel(node, isMax: true);
         registry["AveragePool"] = (node, _) => new PoolKernel(node, isMax: false);

@@ -27,6 +27,7 @@ internal static class ShapeOps
         registry["Expand"] = (node, _) => new ExpandKernel(node);
         registry["Tile"] = (node, _) => new TileKernel(node);
         registry["Trilu"] = (node, _) => new TriluKernel(node);
+        registry["ScatterND"] = (node, opset) => new ScatterNDKernel(node, opset);
         registry["Pad"] = (node, opset) => new PadKernel(node, opset);
     }
 }

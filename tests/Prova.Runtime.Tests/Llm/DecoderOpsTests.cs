@@ -151,6 +151,67 @@ public sealed class DecoderOpsTests(ITestOutputHelper output)
         Assert.Contains("K = 5", ex.Message);
     }
 
+    [Theory]
+    [InlineData("none", new[] { 4, 5, 6 }, new[] { 2, 1 })]
+    [InlineData("none", new[] { 4, 5, 6 }, new[] { 3, 2 })]
+    [InlineData("add", new[] { 4, 5, 6 }, new[] { 3, 2 })]
+    [InlineData("mul", new[] { 4, 5 }, new[] { 2, 2 })]
+    [InlineData("max", new[] { 4, 5, 6 }, new[] { 2, 1 })]
+    [InlineData("min", new[] { 4, 5, 6 }, new[] { 1, 3 })]
+    public void ScatterNDMatchesOnnxRuntime(string reduction, int[] dataShape, int[] indexShape)
+    {
+        var rng = Seeded(reduction.Length * 100 + indexShape[^1] * 10 + dataShape.Length);
+        int k = indexShape[^1];
+        var updatesShape = indexShape[..^1].Concat(dataShape[k..]).ToArray();
+        var indices = new long[Tensor.ElementCount(indexShape)];
+        for (int t = 0; t < indices.Length; t++)
+        {
+            // Distinct tuples (duplicates are undefined for "none"), some negative.
+            int d = t % k;
+            long v = (t / k) % dataShape[d];
+            indices[t] = (t / k) % 2 == 1 ? v - dataShape[d] : v;
+        }
+        var b = new ModelBuilder(opset: 18);
+        b.Output(b.Node("ScatterND", [b.Input("data", DataType.Float32, dataShape), b.Constant(Tensor.Create(indexShape, indices)), b.Input("updates", DataType.Float32, updatesShape)],
+            [("reduction", reduction)]), "y");
+        OrtOracle.AssertMatches(b.Build(), Feeds(rng, ("data", dataShape), ("updates", updatesShape)), Atol, Rtol);
+    }
+
+    [Fact]
+    public void ScatterNDIndexOutOfRangeIsAnInputError()
+    {
+        var b = new ModelBuilder(opset: 18);
+        b.Output(b.Node("ScatterND", [b.Input("data", DataType.Float32, 4, 2), b.Input("indices", DataType.Int64, 1, 1), b.Input("updates", DataType.Float32, 1, 2)]), "y");
+        using var session = new InferenceSession(b.Build());
+        var ex = Assert.Throws<InputException>(() => session.Run(new Dictionary<string, Tensor>
+        {
+            ["data"] = Tensor.Create([4, 2], new float[8]),
+            ["indices"] = Tensor.Create([1, 1], new[] { 4L }),
+            ["updates"] = Tensor.Create([1, 2], new float[2]),
+        }));
+        Assert.Contains("out of range", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(DataType.Bool, DataType.Float32)]
+    [InlineData(DataType.Float32, DataType.Bool)]
+    [InlineData(DataType.Int64, DataType.Bool)]
+    [InlineData(DataType.Bool, DataType.Int64)]
+    [InlineData(DataType.Int32, DataType.Int64)]
+    public void CastToAndFromBoolMatchesOnnxRuntime(DataType from, DataType to)
+    {
+        var b = new ModelBuilder(opset: 21);
+        b.Output(b.Node("Cast", [b.Input("x", from, 6)], [("to", (long)to)]), "y", to);
+        var x = from switch
+        {
+            DataType.Bool => Tensor.Create([6], new[] { true, false, true, true, false, false }),
+            DataType.Float32 => Tensor.Create([6], new[] { 0f, -0f, 1.5f, float.NaN, -2f, 1e-30f }),
+            DataType.Int32 => Tensor.Create([6], new[] { 0, -1, 5, int.MaxValue, int.MinValue, 2 }),
+            _ => Tensor.Create([6], new[] { 0L, -1, 5, long.MaxValue, long.MinValue, 2 }),
+        };
+        OrtOracle.AssertMatches(b.Build(), new Dictionary<string, Tensor> { ["x"] = x }, 0, 0);
+    }
+
     private Dictionary<string, Tensor> Feeds(Random rng, params (string Name, int[] Shape)[] inputs)
     {
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
