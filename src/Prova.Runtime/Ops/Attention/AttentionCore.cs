@@ -107,6 +107,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
         pool.For(_slots, this, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int begin, int end)
     {
         int rows = Batch * QHeads * QLen;
@@ -125,6 +126,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Row(int b, int h, int s, float* scores)
     {
         int d = HeadSize;
@@ -251,6 +253,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
     private static float Tree4(Vector128<float> v) => (v.GetElement(0) + v.GetElement(2)) + (v.GetElement(1) + v.GetElement(3));
 
     /// <summary>o[j] = fma chain over t ascending of p[t]·v[t, j], from +0; vectorised across j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void WeightedSum(float* p, float* v, long vt, int n, float* o, int dv, int bits)
     {
         int j = 0;
