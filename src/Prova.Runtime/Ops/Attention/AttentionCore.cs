@@ -13,7 +13,7 @@ namespace Prova.Runtime.Ops.Attention;
 /// <item><c>x_t = dot(q, k_t) × scale</c>, where dot uses 16 fixed partial sums (lane l accumulates
 /// d ≡ l mod 16 with fma, d ascending, from +0) combined as a tree: l + (l+8), then + 4, + 2, + 1;</item>
 /// <item>softcap (when &gt; 0): <c>x_t = softcap × tanh(x_t / softcap)</c> (DetMath.Tanh);</item>
-/// <item>additive bias: <c>x_t = x_t + bias_t</c>; a false boolean mask sets <c>x_t = −∞</c>;</item>
+/// <item>additive bias: <c>x_t = x_t + bias_t</c>; a false boolean mask sets <c>x_t = −∞</c> (or adds MaskAdd when set);</item>
 /// <item>softmax as the Softmax op (max, DetMath.Exp, 16-lane sum, divide);</item>
 /// <item><c>o_j = fma(p_{hi−1}, v_{hi−1, j}, … fma(p_lo, v_{lo, j}, 0))</c>, t ascending.</item>
 /// </list>
@@ -70,6 +70,9 @@ internal sealed unsafe class AttentionCore : IRangeBody
     public long MaskS;
     public long MaskT;
     public int MaskLen;
+
+    /// <summary>When non-zero, a masked key's score gets this added (MultiHeadAttention's mask_filter_value) instead of becoming −∞.</summary>
+    public float MaskAdd;
 
     /// <summary>Per batch: keys [0, KeyEnd[b]) exist for this row set.</summary>
     public int[] KeyEnd = [];
@@ -168,7 +171,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
             }
             if (mask != null && (t >= MaskLen || mask[t * MaskT] == 0))
             {
-                x = float.NegativeInfinity;
+                x = MaskAdd != 0f ? x + MaskAdd : float.NegativeInfinity;
             }
             scores[t - lo] = x;
         }
