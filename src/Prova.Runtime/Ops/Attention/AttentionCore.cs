@@ -158,22 +158,34 @@ internal sealed unsafe class AttentionCore : IRangeBody
         float* bias = Bias == null ? null : Bias + b * BiasB + h * BiasH + s * BiasS;
         byte* mask = Mask == null ? null : Mask + b * MaskB + h * MaskH + s * MaskS;
         int bits = _bits;
-        for (int t = lo; t < hi; t++)
+        float scale = Scale;
+        long kt = KT;
+        if (Softcap == 0f && bias == null && mask == null)
         {
-            float x = Dot16(q, kBase + t * KT, d, bits) * Scale;
-            if (Softcap > 0f)
+            for (int t = lo; t < hi; t++)
             {
-                x = Softcap * DetMath.Tanh(x / Softcap);
+                scores[t - lo] = Dot16(q, kBase + t * kt, d, bits) * scale;
             }
-            if (bias != null)
+        }
+        else
+        {
+            for (int t = lo; t < hi; t++)
             {
-                x = t < BiasLen ? x + bias[t * BiasT] : float.NegativeInfinity;
+                float x = Dot16(q, kBase + t * kt, d, bits) * scale;
+                if (Softcap > 0f)
+                {
+                    x = Softcap * DetMath.Tanh(x / Softcap);
+                }
+                if (bias != null)
+                {
+                    x = t < BiasLen ? x + bias[t * BiasT] : float.NegativeInfinity;
+                }
+                if (mask != null && (t >= MaskLen || mask[t * MaskT] == 0))
+                {
+                    x = MaskAdd != 0f ? x + MaskAdd : float.NegativeInfinity;
+                }
+                scores[t - lo] = x;
             }
-            if (mask != null && (t >= MaskLen || mask[t * MaskT] == 0))
-            {
-                x = MaskAdd != 0f ? x + MaskAdd : float.NegativeInfinity;
-            }
-            scores[t - lo] = x;
         }
         SoftmaxKernel.Row(scores, scores, n, log: false, bits);
         WeightedSum(scores, V + b * VB + kvh * VH + lo * VT, VT, n, o, dv, bits);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Prova.Core;
 using Prova.Onnx;
 using static Prova.Runtime.Ops.Shape.ShapeHelpers;
@@ -211,6 +212,7 @@ internal sealed unsafe class MultiHeadAttentionKernel : Kernel
 
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(ExecContext ctx)
     {
         int n = _heads;
