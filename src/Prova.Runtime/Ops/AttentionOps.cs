@@ -15,6 +15,7 @@ internal static class AttentionOps
     public static void Register(Dictionary<string, KernelFactory> registry)
     {
         registry[Ms + "MatMulNBits"] = (node, _) => new MatMulNBitsKernel(node);
+        registry[Ms + "MultiHeadAttention"] = (node, _) => new MultiHeadAttentionKernel(node);
         registry[Ms + "GroupQueryAttention"] = (node, _) => new GroupQueryAttentionKernel(node);
         registry[Ms + "RotaryEmbedding"] = (node, _) => new RotaryEmbeddingKernel(node, microsoft: true);
         registry["RotaryEmbedding"] = (node, opset) => opset >= 23 ? new RotaryEmbeddingKernel(node, microsoft: false) : throw Before23(node, opset);

@@ -181,6 +181,24 @@ public sealed class GroupQueryAttentionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TotalSequenceLengthMayBeAGraphInput()
+    {
+        // The session plans once per value of a graph input that a shape depends on.
+        var s = Make(91, 1, 1, 6, 7, [6], 4, 2, 16, rotaryHalf: 8);
+        var expected = RunProva(s.Model, s.Feeds);
+        var node = s.Model.Graph.Nodes[0];
+        var feeds = new Dictionary<string, Tensor>(s.Feeds) { ["total"] = s.Model.Graph.Initializers["total"] };
+        var inits = new Dictionary<string, Tensor>(s.Model.Graph.Initializers);
+        inits.Remove("total");
+        var model = Model(Ms, "GroupQueryAttention", node.Inputs, feeds, inits, ["y", "present_k", "present_v"], 21, [.. node.Attributes.Values]);
+        var actual = RunProva(model, feeds);
+        foreach (var name in new[] { "y", "present_k", "present_v" })
+        {
+            AssertBits(Floats(expected[name]), Floats(actual[name]), name);
+        }
+    }
+
+    [Fact]
     public void BadHeadCountsAreNamed()
     {
         var s = Make(81, 1, 2, 0, 2, [1], 4, 2, 16);

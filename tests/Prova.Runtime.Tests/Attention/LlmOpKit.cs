@@ -61,7 +61,12 @@ internal static class LlmOpKit
     public static Dictionary<string, Tensor> RunProva(OnnxModel model, Dictionary<string, Tensor> feeds, int threads = 1)
     {
         using var session = new InferenceSession(model, new SessionOptions { Threads = threads });
-        return session.Run(feeds);
+        var used = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var input in model.Graph.Inputs)
+        {
+            used[input.Name] = feeds[input.Name];
+        }
+        return session.Run(used);
     }
 
     public static Dictionary<string, float[]> RunOrt(OnnxModel model, Dictionary<string, Tensor> feeds)

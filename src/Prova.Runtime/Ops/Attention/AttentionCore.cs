@@ -13,7 +13,7 @@ namespace Prova.Runtime.Ops.Attention;
 /// <item><c>x_t = dot(q, k_t) × scale</c>, where dot uses 16 fixed partial sums (lane l accumulates
 /// d ≡ l mod 16 with fma, d ascending, from +0) combined as a tree: l + (l+8), then + 4, + 2, + 1;</item>
 /// <item>softcap (when &gt; 0): <c>x_t = softcap × tanh(x_t / softcap)</c> (DetMath.Tanh);</item>
-/// <item>additive bias: <c>x_t = x_t + bias_t</c>; a false boolean mask sets <c>x_t = −∞</c>;</item>
+/// <item>additive bias: <c>x_t = x_t + bias_t</c>; a false boolean mask sets <c>x_t = −∞</c> (or adds MaskAdd when set);</item>
 /// <item>softmax as the Softmax op (max, DetMath.Exp, 16-lane sum, divide);</item>
 /// <item><c>o_j = fma(p_{hi−1}, v_{hi−1, j}, … fma(p_lo, v_{lo, j}, 0))</c>, t ascending.</item>
 /// </list>
@@ -71,6 +71,9 @@ internal sealed unsafe class AttentionCore : IRangeBody
     public long MaskT;
     public int MaskLen;
 
+    /// <summary>When non-zero, a masked key's score gets this added (MultiHeadAttention's mask_filter_value) instead of becoming −∞.</summary>
+    public float MaskAdd;
+
     /// <summary>Per batch: keys [0, KeyEnd[b]) exist for this row set.</summary>
     public int[] KeyEnd = [];
 
@@ -107,6 +110,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
         pool.For(_slots, this, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int begin, int end)
     {
         int rows = Batch * QHeads * QLen;
@@ -125,6 +129,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Row(int b, int h, int s, float* scores)
     {
         int d = HeadSize;
@@ -153,22 +158,34 @@ internal sealed unsafe class AttentionCore : IRangeBody
         float* bias = Bias == null ? null : Bias + b * BiasB + h * BiasH + s * BiasS;
         byte* mask = Mask == null ? null : Mask + b * MaskB + h * MaskH + s * MaskS;
         int bits = _bits;
-        for (int t = lo; t < hi; t++)
+        float scale = Scale;
+        long kt = KT;
+        if (Softcap == 0f && bias == null && mask == null)
         {
-            float x = Dot16(q, kBase + t * KT, d, bits) * Scale;
-            if (Softcap > 0f)
+            for (int t = lo; t < hi; t++)
             {
-                x = Softcap * DetMath.Tanh(x / Softcap);
+                scores[t - lo] = Dot16(q, kBase + t * kt, d, bits) * scale;
             }
-            if (bias != null)
+        }
+        else
+        {
+            for (int t = lo; t < hi; t++)
             {
-                x = t < BiasLen ? x + bias[t * BiasT] : float.NegativeInfinity;
+                float x = Dot16(q, kBase + t * kt, d, bits) * scale;
+                if (Softcap > 0f)
+                {
+                    x = Softcap * DetMath.Tanh(x / Softcap);
+                }
+                if (bias != null)
+                {
+                    x = t < BiasLen ? x + bias[t * BiasT] : float.NegativeInfinity;
+                }
+                if (mask != null && (t >= MaskLen || mask[t * MaskT] == 0))
+                {
+                    x = MaskAdd != 0f ? x + MaskAdd : float.NegativeInfinity;
+                }
+                scores[t - lo] = x;
             }
-            if (mask != null && (t >= MaskLen || mask[t * MaskT] == 0))
-            {
-                x = float.NegativeInfinity;
-            }
-            scores[t - lo] = x;
         }
         SoftmaxKernel.Row(scores, scores, n, log: false, bits);
         WeightedSum(scores, V + b * VB + kvh * VH + lo * VT, VT, n, o, dv, bits);
@@ -251,6 +268,7 @@ internal sealed unsafe class AttentionCore : IRangeBody
     private static float Tree4(Vector128<float> v) => (v.GetElement(0) + v.GetElement(2)) + (v.GetElement(1) + v.GetElement(3));
 
     /// <summary>o[j] = fma chain over t ascending of p[t]·v[t, j], from +0; vectorised across j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void WeightedSum(float* p, float* v, long vt, int n, float* o, int dv, int bits)
     {
         int j = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Prova.Core;
 using Prova.Onnx;
 using static Prova.Runtime.Ops.Shape.ShapeHelpers;
@@ -239,6 +240,7 @@ internal sealed unsafe class AttentionKernel : Kernel
 
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(ExecContext ctx)
     {
         float* q = ctx.In<float>(0);

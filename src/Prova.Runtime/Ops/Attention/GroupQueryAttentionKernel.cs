@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Prova.Core;
 using Prova.Onnx;
 using static Prova.Runtime.Ops.Shape.ShapeHelpers;
@@ -218,6 +219,7 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
 
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(ExecContext ctx)
     {
         int d = _headSize;
@@ -241,8 +243,6 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
         {
             throw new InputException($"GroupQueryAttention '{Node.Name}': a prompt continuing a cache (sequence length {s} ≠ total_sequence_length {_total}) needs batch size 1");
         }
-        new Span<float>(pk, checked((int)presentFloats)).Clear();
-        new Span<float>(pv, checked((int)presentFloats)).Clear();
         float* newK = _packed ? query + nq * d : ctx.In<float>(1);
         float* newV = _packed ? query + (nq + nkv) * d : ctx.In<float>(2);
         long kvRow = _packed ? _qRow : (long)nkv * d;
@@ -260,6 +260,10 @@ internal sealed unsafe class GroupQueryAttentionKernel : Kernel
             for (int h = 0; h < nkv; h++)
             {
                 long dst = ((long)b * nkv + h) * tp * d;
+                // Positions past the new keys stay zero, as in ONNX Runtime's freshly cleared present.
+                long tail = (long)(tp - pastB - s) * d;
+                new Span<float>(pk + dst + (long)(pastB + s) * d, (int)tail).Clear();
+                new Span<float>(pv + dst + (long)(pastB + s) * d, (int)tail).Clear();
                 if (pastB > 0)
                 {
                     long src = ((long)b * nkv + h) * _past * d;

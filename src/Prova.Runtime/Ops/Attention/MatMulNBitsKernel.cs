@@ -118,10 +118,9 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
                 throw ModelException.ForNode(Node, $"bias of shape {Fmt(ctx.InputShape(5))} must hold N={_n} values");
             }
         }
-        string kind = $"nbits4-g64:{_k}x{_n}:{_blockSize}";
-        _packed = zp is null
-            ? ctx.Constants.GetOrAdd(b, kind, () => new PackedNBits(b, scales, null, _k, _n, _blockSize))
-            : ctx.Constants.GetOrAdd(b, kind + ":zp", () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
+        // Keyed by B; the kind names the scales and zero-point tensors too (identity within the session).
+        string kind = $"nbits4-g64:{_k}x{_n}:{_blockSize}:{RuntimeHelpers.GetHashCode(scales)}:{(zp is null ? 0 : RuntimeHelpers.GetHashCode(zp))}";
+        _packed = ctx.Constants.GetOrAdd(b, kind, () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
         _m = (int)Product(aShape, 0, aShape.Length - 1);
         _groups = (_n + GroupCols - 1) / GroupCols;
         _rowChunks = (_m + RowChunk - 1) / RowChunk;
@@ -144,6 +143,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         ctx.Pool.For(units, this, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int begin, int end)
     {
         int bs = _blockSize;
@@ -156,15 +156,10 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
             int m0 = u / _groups * RowChunk;
             int rows = Math.Min(RowChunk, _m - m0);
             new Span<float>(tile, rows * GroupCols).Clear();
-            for (int kb = 0; kb < _blocks; kb++)
+            // Decode (one row): dequantize in registers where the width allows; same operations per element.
+            if (rows != 1 || !packed.TryFusedRow(g, _a + (long)m0 * _k, tile, _bits))
             {
-                int k0 = kb * bs;
-                int kn = Math.Min(bs, _k - k0);
-                packed.Dequantize(g, kb, k0, kn, w, _bits);
-                for (int r = 0; r < rows; r++)
-                {
-                    Chain(_a + (long)(m0 + r) * _k + k0, w, kn, tile + r * GroupCols, _bits);
-                }
+                Accumulate(packed, g, m0, rows, w, tile);
             }
             int c0 = g * GroupCols;
             int cols = Math.Min(GroupCols, _n - c0);
@@ -187,7 +182,24 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Accumulate(PackedNBits packed, int g, int m0, int rows, float* w, float* tile)
+    {
+        int bs = _blockSize;
+        for (int kb = 0; kb < _blocks; kb++)
+        {
+            int k0 = kb * bs;
+            int kn = Math.Min(bs, _k - k0);
+            packed.Dequantize(g, kb, k0, kn, w, _bits);
+            for (int r = 0; r < rows; r++)
+            {
+                Chain(_a + (long)(m0 + r) * _k + k0, w, kn, tile + r * GroupCols, _bits);
+            }
+        }
+    }
+
     /// <summary>acc[j] = fma(a[k], w[k, j], acc[j]) for k ascending, j in [0, 64): vectorised across j only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chain(float* a, float* w, int kn, float* acc, int bits)
     {
         if (bits >= 512)
@@ -289,10 +301,12 @@ internal sealed unsafe class PackedNBits
     private readonly float* _zpPtr;
     private readonly int _k;
     private readonly int _blocks;
+    private readonly int _blockSize;
 
     public PackedNBits(Tensor b, Tensor scales, Tensor? zeroPoints, int k, int n, int blockSize)
     {
         _k = k;
+        _blockSize = blockSize;
         _blocks = (k + blockSize - 1) / blockSize;
         int groups = (n + GroupCols - 1) / GroupCols;
         int blob = blockSize / 2;
@@ -340,7 +354,111 @@ internal sealed unsafe class PackedNBits
         }
     }
 
+    /// <summary>
+    /// One row of A against group g: acc[j] = fma(a[k], (q − zp) × scale, acc[j]) for all k ascending, the
+    /// dequantized weight kept in registers. Returns false where the vector width has no fused path.
+    /// </summary>
+    public bool TryFusedRow(int g, float* a, float* acc, int bits)
+    {
+        if (bits >= 512 && Avx512F.IsSupported)
+        {
+            FusedRow512(g, a, acc);
+            return true;
+        }
+        if (bits >= 256 && Avx2.IsSupported)
+        {
+            FusedRow256(g, a, acc);
+            return true;
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FusedRow512(int g, float* a, float* acc)
+    {
+        var mask = Vector256.Create(LowNibbles).AsByte();
+        var c0 = Vector512<float>.Zero;
+        var c1 = Vector512<float>.Zero;
+        var c2 = Vector512<float>.Zero;
+        var c3 = Vector512<float>.Zero;
+        byte* q = _qPtr + (long)g * _k * 32;
+        for (int kb = 0; kb < _blocks; kb++)
+        {
+            float* scale = _scalePtr + (g * _blocks + kb) * GroupCols;
+            float* zp = _zpPtr + (g * _blocks + kb) * GroupCols;
+            var z0 = Vector512.Load(zp);
+            var z1 = Vector512.Load(zp + 16);
+            var z2 = Vector512.Load(zp + 32);
+            var z3 = Vector512.Load(zp + 48);
+            var s0 = Vector512.Load(scale);
+            var s1 = Vector512.Load(scale + 16);
+            var s2 = Vector512.Load(scale + 32);
+            var s3 = Vector512.Load(scale + 48);
+            int k0 = kb * _blockSize;
+            int k1 = Math.Min(_k, k0 + _blockSize);
+            for (int k = k0; k < k1; k++)
+            {
+                var av = Vector512.Create(a[k]);
+                // 32 bytes = panels 0..3 (8 bytes each). Per 128-bit half, unpacking the low and high nibbles
+                // gives [panel p low nibbles, panel p high nibbles] = the panel's 16 columns in order.
+                var v = Vector256.Load(q + (long)k * 32);
+                var lo = v & mask;
+                var hi = Vector256.ShiftRightLogical(v.AsUInt64(), 4).AsByte() & mask;
+                var p02 = Avx2.UnpackLow(lo.AsUInt64(), hi.AsUInt64()).AsByte();
+                var p13 = Avx2.UnpackHigh(lo.AsUInt64(), hi.AsUInt64()).AsByte();
+                c0 = Vector512.FusedMultiplyAdd(av, (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(p02.GetLower())) - z0) * s0, c0);
+                c1 = Vector512.FusedMultiplyAdd(av, (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(p13.GetLower())) - z1) * s1, c1);
+                c2 = Vector512.FusedMultiplyAdd(av, (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(p02.GetUpper())) - z2) * s2, c2);
+                c3 = Vector512.FusedMultiplyAdd(av, (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(p13.GetUpper())) - z3) * s3, c3);
+            }
+        }
+        c0.Store(acc);
+        c1.Store(acc + 16);
+        c2.Store(acc + 32);
+        c3.Store(acc + 48);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FusedRow256(int g, float* a, float* acc)
+    {
+        byte* q = _qPtr + (long)g * _k * 32;
+        for (int h = 0; h < GroupCols; h += 32)
+        {
+            var c0 = Vector256<float>.Zero;
+            var c1 = Vector256<float>.Zero;
+            var c2 = Vector256<float>.Zero;
+            var c3 = Vector256<float>.Zero;
+            for (int kb = 0; kb < _blocks; kb++)
+            {
+                float* scale = _scalePtr + (g * _blocks + kb) * GroupCols + h;
+                float* zp = _zpPtr + (g * _blocks + kb) * GroupCols + h;
+                int k0 = kb * _blockSize;
+                int k1 = Math.Min(_k, k0 + _blockSize);
+                for (int k = k0; k < k1; k++)
+                {
+                    var av = Vector256.Create(a[k]);
+                    byte* qk = q + (long)k * 32 + h / 2;
+                    ulong v0 = *(ulong*)qk;
+                    ulong v1 = *(ulong*)(qk + 8);
+                    var f0 = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(v0 & LowNibbles).AsByte()));
+                    var f1 = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalar((v0 >> 4) & LowNibbles).AsByte()));
+                    var f2 = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(v1 & LowNibbles).AsByte()));
+                    var f3 = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalar((v1 >> 4) & LowNibbles).AsByte()));
+                    c0 = Vector256.FusedMultiplyAdd(av, (f0 - Vector256.Load(zp)) * Vector256.Load(scale), c0);
+                    c1 = Vector256.FusedMultiplyAdd(av, (f1 - Vector256.Load(zp + 8)) * Vector256.Load(scale + 8), c1);
+                    c2 = Vector256.FusedMultiplyAdd(av, (f2 - Vector256.Load(zp + 16)) * Vector256.Load(scale + 16), c2);
+                    c3 = Vector256.FusedMultiplyAdd(av, (f3 - Vector256.Load(zp + 24)) * Vector256.Load(scale + 24), c3);
+                }
+            }
+            c0.Store(acc + h);
+            c1.Store(acc + h + 8);
+            c2.Store(acc + h + 16);
+            c3.Store(acc + h + 24);
+        }
+    }
+
     /// <summary>w[k, j] = (q − zp) × scale for k in [k0, k0 + kn) of block kb and the group's 64 columns; w is [kn][64].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Dequantize(int g, int kb, int k0, int kn, float* w, int bits)
     {
         byte* q = _qPtr + ((long)g * _k + k0) * 32;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Prova.Runtime.Ops.Attention;
 
 /// <summary>
@@ -9,6 +10,7 @@ namespace Prova.Runtime.Ops.Attention;
 /// </summary>
 internal static unsafe class Rotary
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply(float* x, float* y, int headSize, int rd, float* cos, float* sin, bool interleaved)
     {
         int half = rd / 2;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Prova.Core;
 using Prova.Onnx;
 using static Prova.Runtime.Ops.Shape.ShapeHelpers;
@@ -152,6 +153,7 @@ internal sealed unsafe class RotaryEmbeddingKernel : Kernel
 
     private static bool ShapesEqual(int[] a, int[] b) => a.AsSpan().SequenceEqual(b);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(ExecContext ctx)
     {
         float* x = ctx.In<float>(XIn);

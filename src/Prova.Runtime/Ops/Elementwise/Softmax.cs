@@ -106,6 +106,7 @@ internal sealed unsafe class SoftmaxKernel : Kernel, IRangeBody
     }
 
     /// <summary>Softmax of one contiguous row; maxBits selects the widest vector (tests force each).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void Row(float* x, float* y, int n, bool log, int maxBits)
     {
         float max = float.NegativeInfinity;
@@ -139,6 +140,7 @@ internal sealed unsafe class SoftmaxKernel : Kernel, IRangeBody
     }
 
     /// <summary>Σ v[i] with 16 fixed partial sums (lane i mod 16) combined in lane order.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static float Sum16(float* v, int n, int maxBits)
     {
         float* acc = stackalloc float[Lanes];
