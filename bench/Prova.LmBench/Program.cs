@@ -16,6 +16,7 @@ string root = FindRepoRoot();
 string artifacts = Path.GetFullPath(Path.Combine(root, opts.Out));
 Directory.CreateDirectory(artifacts);
 
+var total = Stopwatch.StartNew();
 Console.WriteLine($"# Prova.LmBench {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"machine: {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.FrameworkDescription}");
 Console.WriteLine($"runs {opts.Runs} (median), prompt {opts.Prompt} tokens, {opts.NewTokens} new tokens, threads {string.Join(",", opts.Threads)}");
@@ -84,11 +85,12 @@ foreach (var model in models)
 
 Console.WriteLine();
 Console.WriteLine(Report.Markdown(rows, bandwidth, opts));
+Console.WriteLine($"total run time {total.Elapsed.TotalMinutes:F1} min");
 return 0;
 
 static RunResult Measure(ILmEngine engine, int[] prompt, Options opts)
 {
-    engine.Run(prompt, Math.Min(8, opts.NewTokens)); // warm-up: plans, packed weights, first-touch of the cache
+    engine.Run(prompt, 2); // warm-up: plans, packed weights, first-touch of the cache
     var runs = new List<RunResult>();
     for (int r = 0; r < opts.Runs; r++)
     {
