@@ -26,7 +26,7 @@ internal static class ModelCommand
 
     private static Command Push(CliContext context)
     {
-        var file = new Argument<string>("file") { Description = "The ONNX model file." };
+        var file = new Argument<string>("path") { Description = "The ONNX model file, or a folder (model.onnx + external data, tokenizer, configs) pushed as one bundle." };
         var name = new Option<string>("--name") { Description = "The model's name (first publisher owns it).", Required = true, HelpName = "n" };
         var version = new Option<string>("--version") { Description = "The version to publish.", DefaultValueFactory = _ => "1.0.0", HelpName = "v" };
         var description = new Option<string?>("--description") { Description = "A description of the model.", HelpName = "text" };
@@ -35,16 +35,17 @@ internal static class ModelCommand
         var dataDir = NetworkOptions.DataDir();
         var keyFile = new Option<string?>("--key") { Description = "The owner's keystore file (default: <data-dir>/keys/node.json).", HelpName = "file" };
         var json = NetworkOptions.Json();
-        var command = new Command("push", "Upload a model (chunked, resumable) and publish it as name/version signed by your key.")
+        var command = new Command("push", "Upload a model file or folder (chunked, resumable) and publish it as name/version signed by your key.")
         {
             file, name, version, description, license, node, dataDir, keyFile, json,
         };
         command.SetAction(parse => NetworkOptions.Run(async ct =>
         {
             string path = parse.GetValue(file)!;
-            if (!File.Exists(path))
+            bool folder = Directory.Exists(path);
+            if (!folder && !File.Exists(path))
             {
-                throw new CliException($"model file '{path}' does not exist");
+                throw new CliException($"model file or folder '{path}' does not exist");
             }
             var owner = NetworkOptions.LoadKey(parse.GetValue(keyFile), parse.GetValue(dataDir)!, "to sign the publication");
             var options = new PushOptions
@@ -57,14 +58,16 @@ internal static class ModelCommand
             using var client = NetworkOptions.Client(parse.GetValue(node)!);
             bool asJson = parse.GetValue(json);
             PushResult result;
+            Task<PushResult> Push(IProgress<TransferProgress>? progress) => folder
+                ? client.PushDirectoryAsync(path, options, owner, progress, ct)
+                : client.PushAsync(path, options, owner, progress, ct);
             if (!asJson && context.Console.Profile.Capabilities.Interactive)
             {
-                result = await WithProgress(context.Console, $"push {Path.GetFileName(path)}",
-                    progress => client.PushAsync(path, options, owner, progress, ct));
+                result = await WithProgress(context.Console, $"push {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}", Push);
             }
             else
             {
-                result = await client.PushAsync(path, options, owner, null, ct);
+                result = await Push(null);
             }
             if (asJson)
             {
@@ -78,11 +81,19 @@ internal static class ModelCommand
                     w.WriteNumber("chunksUploaded", result.ChunksUploaded);
                     w.WriteString("owner", result.Model.Owner.ToString());
                     w.WriteNumber("seconds", Math.Round(result.Elapsed.TotalSeconds, 3));
+                    if (result.Files is { } files)
+                    {
+                        WriteFiles(w, files);
+                    }
                 }));
                 return ExitCodes.Success;
             }
             double rate = result.BytesUploaded / Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             context.Console.MarkupLine($"[green]pushed[/] {Markup.Escape(result.Name)} {Markup.Escape(result.Version)} → [bold]{result.Cid}[/]");
+            if (result.Files is { } pushed)
+            {
+                context.Console.MarkupLine($"[grey]bundle of {pushed.Count} files: {Markup.Escape(string.Join(", ", pushed.Select(f => f.Path)))}[/]");
+            }
             context.Console.MarkupLine($"[grey]{NetworkOptions.Bytes(result.Bytes)} in {result.ChunkCount} chunks; uploaded {result.ChunksUploaded} ({NetworkOptions.Bytes(result.BytesUploaded)}, {NetworkOptions.Bytes((long)rate)}/s); owner {result.Model.Owner}[/]");
             return ExitCodes.Success;
         }));
@@ -94,19 +105,24 @@ internal static class ModelCommand
     private static Command Pull(CliContext context)
     {
         var cid = new Argument<string>("cid") { Description = "The model's CID." };
-        var output = new Option<string?>("--output", "-o") { Description = "Where to write the model (default: <cid>.onnx).", HelpName = "file" };
+        var output = new Option<string?>("--output", "-o") { Description = "Where to write the model: a file (default <cid>.onnx), or for a bundle a folder (default <cid>).", HelpName = "path" };
+        var force = new Option<bool>("--force") { Description = "Replace a non-empty output folder (a bundle)." };
         var node = NetworkOptions.Node();
         var json = NetworkOptions.Json();
-        var command = new Command("pull", "Download a model by CID, verifying every chunk before it is written.") { cid, output, node, json };
+        var command = new Command("pull", "Download a model (a file or a bundle folder) by CID, verifying every chunk before it is written.") { cid, output, force, node, json };
         command.SetAction(parse => NetworkOptions.Run(async ct =>
         {
             var id = ParseCid(parse.GetValue(cid)!);
-            string path = parse.GetValue(output) ?? id + ".onnx";
             using var client = NetworkOptions.Client(parse.GetValue(node)!);
+            bool bundle = await client.GetBundleAsync(id, ct) is not null;
+            string path = parse.GetValue(output) ?? (bundle ? id.ToString() : id + ".onnx");
             bool asJson = parse.GetValue(json);
+            Task<PullResult> Pull(IProgress<TransferProgress>? progress) => bundle
+                ? client.PullDirectoryAsync(id, path, parse.GetValue(force), progress, ct)
+                : client.PullAsync(id, path, progress, ct);
             PullResult result = !asJson && context.Console.Profile.Capabilities.Interactive
-                ? await WithProgress(context.Console, $"pull {id.ToString()[..16]}…", progress => client.PullAsync(id, path, progress, ct))
-                : await client.PullAsync(id, path, null, ct);
+                ? await WithProgress(context.Console, $"pull {id.ToString()[..16]}…", Pull)
+                : await Pull(null);
             if (asJson)
             {
                 context.Out.WriteLine(JsonObject(w =>
@@ -115,10 +131,14 @@ internal static class ModelCommand
                     w.WriteString("path", result.Path);
                     w.WriteNumber("bytes", result.Bytes);
                     w.WriteNumber("chunks", result.ChunkCount);
+                    if (result.Files is { } files)
+                    {
+                        WriteFiles(w, files);
+                    }
                 }));
                 return ExitCodes.Success;
             }
-            context.Console.MarkupLine($"[green]pulled[/] {result.Cid} → {Markup.Escape(result.Path)}");
+            context.Console.MarkupLine($"[green]pulled[/] {result.Cid} → {Markup.Escape(result.Path)}{(result.Files is { } f ? $" ({f.Count} files)" : "")}");
             context.Console.MarkupLine($"[grey]{NetworkOptions.Bytes(result.Bytes)}, {result.ChunkCount} chunks verified, {result.Elapsed.TotalSeconds:0.00} s[/]");
             return ExitCodes.Success;
         }));
@@ -152,6 +172,11 @@ internal static class ModelCommand
                         w.WriteString("owner", m.Owner.ToString());
                         w.WriteString("description", m.Description);
                         w.WriteString("license", m.License);
+                        w.WriteString("kind", m.Kind);
+                        if (m.IsBundle)
+                        {
+                            WriteFiles(w, m.Files);
+                        }
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
@@ -167,7 +192,9 @@ internal static class ModelCommand
             foreach (var m in models)
             {
                 table.AddRow(Markup.Escape(m.Name), Markup.Escape(m.Version), m.Cid.ToString(), NetworkOptions.Bytes(m.Size),
-                    Markup.Escape(string.Join(", ", m.Inputs)), Markup.Escape(string.Join(", ", m.Outputs)), m.Owner.ToString());
+                    m.IsBundle ? $"bundle: {m.Files.Count} files" : Markup.Escape(string.Join(", ", m.Inputs)),
+                    m.IsBundle ? Markup.Escape(string.Join(", ", m.Files.Select(f => f.Path))) : Markup.Escape(string.Join(", ", m.Outputs)),
+                    m.Owner.ToString());
             }
             context.Console.Write(table);
             return ExitCodes.Success;
@@ -176,6 +203,20 @@ internal static class ModelCommand
     }
 
     // ---------------------------------------------------------------- helpers
+
+    private static void WriteFiles(Utf8JsonWriter w, IReadOnlyList<BundleFile> files)
+    {
+        w.WriteStartArray("files");
+        foreach (var f in files)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", f.Path);
+            w.WriteNumber("size", f.Size);
+            w.WriteString("cid", f.Cid.ToString());
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
 
     internal static Cid ParseCid(string text) =>
         Cid.TryParse(text, out var cid, out string? problem) ? cid : throw new CliException($"'{text}' is not a model CID: {problem}");

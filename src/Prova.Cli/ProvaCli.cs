@@ -51,7 +51,7 @@ public static class ProvaCli
     {
         var root = new RootCommand("Prova: run ONNX models deterministically (bit-identical results on any machine and thread count).")
         {
-            RunCommand.Create(context),
+            RunCommand.Create(context), GenerateCommand.Create(context),
             DemoCommand.Create(context),
             KeyCommand.Create(context), NodeCommand.Create(context), ModelCommand.Create(context),
             InferCommand.Create(context), VerifyCommand.Create(context), ChallengeCommand.Create(context), DevnetCommand.Create(context),

@@ -15,8 +15,9 @@ namespace Prova.Onnx;
 /// Attribute values: long/int → INT, float/double → FLOAT, string → STRING, long[]/int[] → INTS,
 /// float[] → FLOATS, string[] → STRINGS, Tensor → TENSOR (also bool → INT 0/1, double[] → FLOATS,
 /// OnnxGraph → GRAPH, Tensor[] → TENSORS).
-/// Built models use IR version 8, one opset import (default domain, the given version) and
-/// producer "prova", which ONNX Runtime accepts.
+/// Built models use IR version 8 (up to opset 18; the IR version released with the opset above), an opset import for the default domain (the given version) and one
+/// for each other domain a node uses (e.g. "com.microsoft", version 1 unless <see cref="DomainOpset"/>
+/// says otherwise), and producer "prova", which ONNX Runtime accepts.
 /// </summary>
 public sealed partial class ModelBuilder
 {
@@ -29,6 +30,7 @@ public sealed partial class ModelBuilder
     private readonly Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
     private readonly HashSet<string> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _nodeNames = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _domains = new(StringComparer.Ordinal);
 
     // A value renamed by Output keeps working under its old name in later calls.
     private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
@@ -74,7 +76,7 @@ public sealed partial class ModelBuilder
     }
 
     /// <summary>Adds a node with one output (a generated unique name unless <paramref name="output"/> is given); returns the output name.</summary>
-    public string Node(string opType, string[] inputs, (string Name, object Value)[]? attributes = null, string? name = null, string? output = null)
+    public string Node(string opType, string[] inputs, (string Name, object Value)[]? attributes = null, string? name = null, string? output = null, string domain = "")
     {
         if (output is not null)
         {
@@ -84,12 +86,12 @@ public sealed partial class ModelBuilder
         {
             output = Fresh(opType);
         }
-        Add(opType, inputs, attributes, name, [output]);
+        Add(opType, inputs, attributes, name, [output], domain);
         return output;
     }
 
     /// <summary>Adds a node with several outputs; returns their generated names.</summary>
-    public string[] NodeMulti(string opType, string[] inputs, int outputCount, (string Name, object Value)[]? attributes = null, string? name = null)
+    public string[] NodeMulti(string opType, string[] inputs, int outputCount, (string Name, object Value)[]? attributes = null, string? name = null, string domain = "")
     {
         ArgumentOutOfRangeException.ThrowIfNegative(outputCount);
         var outputs = new string[outputCount];
@@ -97,7 +99,7 @@ public sealed partial class ModelBuilder
         {
             outputs[i] = Fresh(opType);
         }
-        Add(opType, inputs, attributes, name, outputs);
+        Add(opType, inputs, attributes, name, outputs, domain);
         return outputs;
     }
 
@@ -144,6 +146,17 @@ public sealed partial class ModelBuilder
         _outputs.Add(new ValueInfo { Name = name, ElementType = type, Shape = shape is null ? null : Dims(shape) });
     }
 
+    /// <summary>
+    /// Sets the opset version imported for another domain (e.g. "com.microsoft"). A domain used by a
+    /// node (see the <c>domain</c> parameter of <see cref="Node"/>) is imported with version 1 unless set here.
+    /// </summary>
+    public void DomainOpset(string domain, long version)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(domain);
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        _domains[domain] = version;
+    }
+
     /// <summary>Sets a model metadata entry (ONNX metadata_props).</summary>
     public void Metadata(string key, string value) => _metadata[key] = value;
 
@@ -165,9 +178,9 @@ public sealed partial class ModelBuilder
         }
         return new OnnxModel
         {
-            IrVersion = 8,
+            IrVersion = IrVersionFor(_opset),
             ProducerName = "prova",
-            Opsets = new Dictionary<string, long>(StringComparer.Ordinal) { [""] = _opset },
+            Opsets = Opsets(),
             Metadata = new Dictionary<string, string>(_metadata, StringComparer.Ordinal),
             Graph = new OnnxGraph
             {
@@ -180,7 +193,26 @@ public sealed partial class ModelBuilder
         };
     }
 
-    private void Add(string opType, string[] inputs, (string Name, object Value)[]? attributes, string? name, string[] outputs)
+    /// <summary>The IR version ONNX released with the opset (8 up to opset 18), so ONNX Runtime accepts the model.</summary>
+    private static long IrVersionFor(int opset) => opset switch
+    {
+        <= 18 => 8,
+        <= 20 => 9,
+        <= 22 => 10,
+        _ => 11,
+    };
+
+    private Dictionary<string, long> Opsets()
+    {
+        var opsets = new Dictionary<string, long>(StringComparer.Ordinal) { [""] = _opset };
+        foreach (var (domain, version) in _domains)
+        {
+            opsets[domain] = version;
+        }
+        return opsets;
+    }
+
+    private void Add(string opType, string[] inputs, (string Name, object Value)[]? attributes, string? name, string[] outputs, string domain)
     {
         ArgumentException.ThrowIfNullOrEmpty(opType);
         var resolved = new string[inputs.Length];
@@ -200,7 +232,11 @@ public sealed partial class ModelBuilder
         {
             _nodeNames.Add(name);
         }
-        var node = new OnnxNode { Name = name, OpType = opType, Inputs = resolved, Outputs = outputs };
+        var node = new OnnxNode { Name = name, OpType = opType, Domain = domain, Inputs = resolved, Outputs = outputs };
+        if (domain.Length > 0 && domain != "ai.onnx")
+        {
+            _domains.TryAdd(domain, 1);
+        }
         foreach (var (attributeName, value) in attributes ?? [])
         {
             node.Attributes[attributeName] = Attribute(attributeName, value);

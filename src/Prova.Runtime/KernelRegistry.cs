@@ -3,11 +3,14 @@ using Prova.Onnx;
 
 namespace Prova.Runtime;
 
-/// <summary>The ops Prova's engine runs (default ONNX domain), each with its kernel factory.</summary>
+/// <summary>
+/// The ops Prova's engine runs, each with its kernel factory: the default ONNX domain (opsets 1–23),
+/// ONNX Runtime's contrib ops under "com.microsoft:&lt;OpType&gt;", and the optimizer's fused ops.
+/// </summary>
 public static class KernelRegistry
 {
     /// <summary>Highest default-domain opset Prova accepts.</summary>
-    public const int MaxOpset = 21;
+    public const int MaxOpset = 23;
 
     private static readonly FrozenDictionary<string, KernelFactory> s_factories = Build();
 
@@ -20,6 +23,15 @@ public static class KernelRegistry
     /// </summary>
     public const string InternalDomain = "prova.internal";
 
+    /// <summary>ONNX Runtime's contrib-op domain; its ops are registered under "com.microsoft:&lt;OpType&gt;".</summary>
+    public const string MicrosoftDomain = "com.microsoft";
+
+    /// <summary>The com.microsoft (ONNX Runtime contrib) ops Prova runs.</summary>
+    public static IEnumerable<string> SupportedMicrosoftOps => s_factories.Keys
+        .Where(k => k.StartsWith(MicrosoftDomain + ":", StringComparison.Ordinal))
+        .Select(k => k[(MicrosoftDomain.Length + 1)..])
+        .Order(StringComparer.Ordinal);
+
     public static bool IsSupported(string opType, string domain = "")
         => s_factories.ContainsKey(Key(opType, domain));
 
@@ -31,7 +43,7 @@ public static class KernelRegistry
     /// <summary>Creates the kernel for a node; throws <see cref="ModelException"/> if it cannot be run.</summary>
     public static Kernel Create(OnnxNode node, int opset)
     {
-        if (!IsDefaultDomain(node.Domain) && node.Domain != InternalDomain)
+        if (!IsDefaultDomain(node.Domain) && node.Domain != InternalDomain && node.Domain != MicrosoftDomain)
         {
             throw ModelException.Unsupported(node, $"operator domain '{node.Domain}'");
         }
@@ -50,6 +62,8 @@ public static class KernelRegistry
         Ops.ShapeOps.Register(registry);
         Ops.ReduceOps.Register(registry);
         Ops.QuantOps.Register(registry);
+        Ops.ContribOps.Register(registry);
+        Ops.AttentionOps.Register(registry);
         return registry.ToFrozenDictionary(StringComparer.Ordinal);
     }
 }

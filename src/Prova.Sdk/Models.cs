@@ -37,6 +37,14 @@ public sealed record ModelInfo
     public IReadOnlyList<TensorSpec> Inputs { get; init; } = [];
     public IReadOnlyList<TensorSpec> Outputs { get; init; } = [];
     public DateTimeOffset? PublishedAt { get; init; }
+
+    /// <summary>"model" (one ONNX file) or "bundle" (a folder: <see cref="Files"/>).</summary>
+    public string Kind { get; init; } = "model";
+
+    /// <summary>A bundle's files (path, size, CID); empty for a single-file model.</summary>
+    public IReadOnlyList<BundleFile> Files { get; init; } = [];
+
+    public bool IsBundle => Kind == "bundle";
 }
 
 /// <summary>Where a transfer stands: reported after every chunk.</summary>
@@ -59,9 +67,12 @@ public sealed record PushOptions
     public int? ChunkSize { get; init; }
 }
 
-public sealed record PushResult(Cid Cid, string Name, string Version, long Bytes, int ChunkCount, int ChunksUploaded, long BytesUploaded, TimeSpan Elapsed, ModelInfo Model);
+/// <summary>What a push did; <see cref="Files"/> lists a bundle's files (empty for a single file).</summary>
+public sealed record PushResult(Cid Cid, string Name, string Version, long Bytes, int ChunkCount, int ChunksUploaded, long BytesUploaded, TimeSpan Elapsed, ModelInfo Model,
+    IReadOnlyList<BundleFile>? Files = null);
 
-public sealed record PullResult(Cid Cid, string Path, long Bytes, int ChunkCount, TimeSpan Elapsed);
+/// <summary>What a pull wrote: a file, or (<see cref="Files"/> not empty) a folder.</summary>
+public sealed record PullResult(Cid Cid, string Path, long Bytes, int ChunkCount, TimeSpan Elapsed, IReadOnlyList<BundleFile>? Files = null);
 
 /// <summary>An upload's state on the node (<c>POST/GET /v1/blobs</c>).</summary>
 public sealed record BlobStatus(Cid Cid, long Size, int ChunkSize, int ChunkCount, IReadOnlyList<int> Missing, bool Complete);
@@ -144,7 +155,22 @@ internal static class Json
         Inputs = ReadSpecs(e, "inputs"),
         Outputs = ReadSpecs(e, "outputs"),
         PublishedAt = OptionalString(e, "publishedAt") is { } at && DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, out var t) ? t : null,
+        Kind = OptionalString(e, "kind") ?? "model",
+        Files = ReadFiles(e),
     };
+
+    private static List<BundleFile> ReadFiles(JsonElement e)
+    {
+        var list = new List<BundleFile>();
+        if (e.TryGetProperty("files", out var array) && array.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var f in array.EnumerateArray())
+            {
+                list.Add(new BundleFile(String(f, "path"), Int64(f, "size"), Cid.Parse(String(f, "cid"))));
+            }
+        }
+        return list;
+    }
 
     private static List<TensorSpec> ReadSpecs(JsonElement e, string name)
     {

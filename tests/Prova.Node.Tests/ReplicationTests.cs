@@ -8,6 +8,7 @@ using Prova.Core.Keys;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
 using Prova.Node.Network;
+using Prova.Node.Store;
 
 namespace Prova.Node.Tests;
 
@@ -146,5 +147,72 @@ public sealed class ReplicationTests
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(DataDir(net[1]), "chunks")));
         using var h1 = new HttpClient { BaseAddress = net[1].Url };
         await TestClient.ExpectProblem(await h1.GetAsync($"/v1/models/{cid}"), 404, "unknown-model");
+    }
+
+    [Fact]
+    public async Task A_bundle_is_replicated_between_two_real_nodes_file_by_file_with_identical_files_and_listing()
+    {
+        await using var net = await LocalCluster.StartAsync(2, (_, o) =>
+        {
+            o.Replicas = 1;
+            o.PeerMaxFailures = 20;
+        });
+        await net.WaitForFullMeshAsync(TimeSpan.FromSeconds(15));
+        var files = TestBundles.Lm(dataBytes: 20_000);
+        using var h0 = new HttpClient { BaseAddress = net[0].Url };
+        var bundle = await new TestClient(h0).PushBundleAsync(files, "net/lm");
+
+        await PeerTests.WaitUntil(() => net[1].HostedModels().Contains(bundle.Cid), TimeSpan.FromSeconds(20), "node 1 replicates the bundle");
+        using var h1 = new HttpClient { BaseAddress = net[1].Url };
+        Assert.Equal(await ListingAsync(h0, bundle.Cid), await ListingAsync(h1, bundle.Cid));
+        Assert.Contains("kind=\"bundle\"", await ListingAsync(h1, bundle.Cid));
+        Assert.Equal(bundle.Encode(), await h1.GetByteArrayAsync($"/v1/models/{bundle.Cid}/manifest"));
+        foreach (var f in bundle.Files)
+        {
+            Assert.Equal(files[f.Path], await h1.GetByteArrayAsync($"/v1/models/{f.Cid}/content"));
+        }
+        string folder = (await net[1].Services.GetRequiredService<ContentStore>().MaterializeAsync(bundle.Cid))!;
+        foreach (var f in bundle.Files)
+        {
+            Assert.Equal(files[f.Path], File.ReadAllBytes(Path.Combine(folder, f.Path)));
+        }
+        Assert.Equal(1, Replicator(net[1]).Replicated);
+        AssertStoreClean(net[1]);
+    }
+
+    [Fact]
+    public async Task A_peer_lying_about_bundle_chunks_costs_one_chunk_and_the_bundle_comes_from_the_honest_peer()
+    {
+        // No automatic replication: node 2 pulls on demand from the corrupt node 0 and the honest node 1.
+        await using var net = await LocalCluster.StartAsync(3, (i, o) =>
+        {
+            o.Replicas = 0;
+            o.Faults = i == 0 ? "corrupt-chunks" : null;
+        });
+        var files = TestBundles.Lm(dataBytes: 20_000);
+        using var h0 = new HttpClient { BaseAddress = net[0].Url };
+        using var h1 = new HttpClient { BaseAddress = net[1].Url };
+        var bundle = await new TestClient(h0).PushBundleAsync(files, "net/lm");
+        await new TestClient(h1).PushBundleAsync(files, "net/lm");
+
+        var puller = Replicator(net[2]);
+        var info = await puller.PullAsync(bundle.Cid, [net[0].Url.ToString().TrimEnd('/'), net[1].Url.ToString().TrimEnd('/')], CancellationToken.None);
+        Assert.Equal("bundle", info.Kind);
+        Assert.Equal(1, puller.BadChunksRefused);
+        using var h2 = new HttpClient { BaseAddress = net[2].Url };
+        foreach (var f in bundle.Files)
+        {
+            Assert.Equal(files[f.Path], await h2.GetByteArrayAsync($"/v1/models/{f.Cid}/content"));
+        }
+        AssertStoreClean(net[2]);
+
+        // Only the liar left: nothing bad is stored, the pull fails naming the chunk.
+        await using var solo = await LocalCluster.StartAsync(1, (_, o) => o.Replicas = 0);
+        var ex = await Assert.ThrowsAsync<ReplicationException>(() =>
+            Replicator(solo[0]).PullAsync(bundle.Cid, [net[0].Url.ToString().TrimEnd('/')], CancellationToken.None));
+        Assert.Contains("no peer served a good chunk", ex.Message);
+        Assert.Equal(1, Replicator(solo[0]).BadChunksRefused);
+        AssertStoreClean(solo[0]);
+        Assert.DoesNotContain(bundle.Cid, solo[0].HostedModels());
     }
 }

@@ -81,6 +81,24 @@ public sealed class NodeFactory : WebApplicationFactory<Program>
 }
 
 /// <summary>A minimal client of the /v1 API, written from docs/node-api.md.</summary>
+/// <summary>Small synthetic language-model folders (the real models/lm may not exist).</summary>
+internal static class TestBundles
+{
+    /// <summary>model.onnx (a real small ONNX), model.onnx.data spanning many 1 KiB chunks, tokenizer and configs.</summary>
+    public static Dictionary<string, byte[]> Lm(int dataBytes = 10_000, int seed = 5)
+    {
+        var data = new byte[dataBytes];
+        new Random(seed).NextBytes(data);
+        return new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            ["model.onnx"] = TestModels.Mlp(),
+            ["model.onnx.data"] = data,
+            ["tokenizer.json"] = System.Text.Encoding.UTF8.GetBytes("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}}, \"seed\": " + seed + "}"),
+            ["config.json"] = """{"model_type": "llama", "vocab_size": 2}"""u8.ToArray(),
+        };
+    }
+}
+
 internal sealed class TestClient(HttpClient http)
 {
     public static readonly PrivateKey Owner = PrivateKey.FromHex("0x" + new string('2', 64));
@@ -111,6 +129,33 @@ internal sealed class TestClient(HttpClient http)
             await Expect(response, HttpStatusCode.OK);
         }
         return manifest;
+    }
+
+    /// <summary>Announces the bundle of <paramref name="files"/> and uploads every file; returns the bundle manifest.</summary>
+    public async Task<BundleManifest> UploadBundleAsync(IReadOnlyDictionary<string, byte[]> files, int chunkSize = 1024, ISet<string>? skip = null)
+    {
+        var bundle = Bundle(files, chunkSize);
+        var response = await Http.PostAsync("/v1/bundles", Octets(bundle.Encode()));
+        await Expect(response, HttpStatusCode.OK, HttpStatusCode.Created);
+        foreach (var (path, content) in files)
+        {
+            if (skip?.Contains(path) != true)
+            {
+                await UploadAsync(content, chunkSize);
+            }
+        }
+        return bundle;
+    }
+
+    public static BundleManifest Bundle(IReadOnlyDictionary<string, byte[]> files, int chunkSize = 1024) =>
+        BundleManifest.Create(files.Select(kv => new BundleFile(kv.Key, kv.Value.Length, ModelManifest.Build(kv.Value, chunkSize).Cid)));
+
+    public async Task<BundleManifest> PushBundleAsync(IReadOnlyDictionary<string, byte[]> files, string name, string version = "1.0.0", int chunkSize = 1024)
+    {
+        var bundle = await UploadBundleAsync(files, chunkSize);
+        var response = await PublishAsync(bundle.Cid, name, version);
+        await Expect(response, HttpStatusCode.Created, HttpStatusCode.OK);
+        return bundle;
     }
 
     public Task<HttpResponseMessage> PublishAsync(Cid cid, string name, string version = "1.0.0", PrivateKey? owner = null, PrivateKey? signer = null, ulong timestamp = 1_700_000_000)

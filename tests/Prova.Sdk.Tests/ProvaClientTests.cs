@@ -167,7 +167,7 @@ public sealed class ProvaClientTests : IClassFixture<NodeFixture>, IDisposable
     }
 
     /// <summary>Fault injection: forwards to the real node and flips one byte of answers whose path ends with <paramref name="pathSuffix"/>.</summary>
-    private sealed class FlipByteHandler(string pathSuffix) : DelegatingHandler(new SocketsHttpHandler())
+    internal sealed class FlipByteHandler(string pathSuffix) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {

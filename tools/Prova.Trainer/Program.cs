@@ -12,6 +12,7 @@ namespace Prova.Trainer;
 /// dotnet run --project tools/Prova.Trainer -c Release -- train mlp -o models/fashion-mlp.onnx
 /// dotnet run --project tools/Prova.Trainer -c Release -- train cnn -o models/fashion-cnn.onnx
 /// dotnet run --project tools/Prova.Trainer -c Release -- inputs --split test --start 0 --count 8 -o models/examples
+/// dotnet run --project tools/Prova.Trainer -c Release -- lm --corpus "$(scripts/fetch-corpus.sh)" -o models/lm
 /// </code>
 /// </summary>
 public static class Program
@@ -24,9 +25,11 @@ public static class Program
         {
             return args.Length > 0 && args[0] == "train" ? Train(new Args(args[1..]))
                 : args.Length > 0 && args[0] == "inputs" ? Inputs(new Args(args[1..]))
+                : args.Length > 0 && args[0] == "lm" ? Lm(new Args(args[1..]))
+                : args.Length > 0 && args[0] == "lm-random" ? LmRandom(new Args(args[1..]))
                 : Usage();
         }
-        catch (Exception ex) when (ex is ArgumentException or IOException or InvalidDataException)
+        catch (Exception ex) when (ex is ArgumentException or IOException or InvalidDataException or Prova.Lm.LmException)
         {
             Console.Error.WriteLine("error: " + ex.Message);
             return 2;
@@ -38,9 +41,13 @@ public static class Program
         Console.Error.WriteLine("""
             usage: Prova.Trainer train <mlp|cnn> -o <model.onnx> [--epochs N] [--seed S] [--lr X] [--data DIR]
                    Prova.Trainer inputs --split <train|test> --start I --count N [--batch B] -o <dir> [--data DIR]
-            """);
+            """ + "\n" + global::Prova.Trainer.Lm.LmCommand.Usage);
         return 2;
     }
+
+    private static int Lm(Args a) => global::Prova.Trainer.Lm.LmCommand.Train(a.Get, a.Int, a.Float);
+
+    private static int LmRandom(Args a) => global::Prova.Trainer.Lm.LmCommand.Random(a.Get, a.Int);
 
     private static int Train(Args a)
     {

@@ -53,7 +53,15 @@ internal static class BlobEndpoints
         {
             throw new ApiException(422, "invalid-manifest", ex.Message);
         }
-        if (manifest.Size > o.MaxModelBytes)
+        if (store.IsBundleFile(manifest.Cid, manifest.Size))
+        {
+            // A file of an announced bundle: bundle files have their own limit (ONNX external data can exceed 2 GiB).
+            if (manifest.Size > o.MaxBundleFileBytes)
+            {
+                throw ApiException.TooLarge("MaxBundleFileBytes", o.MaxBundleFileBytes, $"the bundle file ({manifest.Size} bytes)");
+            }
+        }
+        else if (manifest.Size > o.MaxModelBytes)
         {
             throw ApiException.TooLarge("MaxModelBytes", o.MaxModelBytes, $"the model ({manifest.Size} bytes)");
         }

@@ -90,27 +90,21 @@ internal static partial class ModelEndpoints
         {
             throw NameOwned(request.Name, nameOwner);
         }
-        var status = store.Status(cid) ?? throw BlobEndpoints.UnknownBlob(cid);
-        if (!status.Complete)
+        var info = store.Bundle(cid) is { } bundle
+            ? BundleInfo(bundle, store, options)
+            : SingleInfo(cid, store, options);
+        info = info with
         {
-            throw new ApiException(409, "incomplete-content", $"content {cid} still misses {status.Missing.Length} of {status.Manifest.ChunkCount} chunks",
-                new Dictionary<string, object?> { ["missing"] = status.Missing.Length });
-        }
-        OnnxModel model;
-        try
-        {
-            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.MaxModelBytes });
-        }
-        catch (ProvaException ex)
-        {
-            throw new ApiException(422, "invalid-onnx", $"the content is not a loadable ONNX model: {ex.Message}");
-        }
-        var info = new ModelInfo(
-            cid.ToString(), request.Name, request.Version, description, license, owner.ToString(), request.Timestamp, signature.ToString(),
-            status.Manifest.Size, status.Manifest.ChunkSize, status.Manifest.ChunkCount, model.Opset,
-            model.Graph.Inputs.Where(i => !model.Graph.Initializers.ContainsKey(i.Name)).Select(TensorSignature.From).ToArray(),
-            model.Graph.Outputs.Select(TensorSignature.From).ToArray(),
-            time.GetUtcNow());
+            Cid = cid.ToString(),
+            Name = request.Name,
+            Version = request.Version,
+            Description = description,
+            License = license,
+            Owner = owner.ToString(),
+            Timestamp = request.Timestamp,
+            Signature = signature.ToString(),
+            PublishedAt = time.GetUtcNow(),
+        };
         var (stored, otherOwner, conflict) = catalog.TryInsert(info);
         if (otherOwner is { } o)
         {
@@ -125,8 +119,80 @@ internal static partial class ModelEndpoints
             Log.Published(logger, info.Name, info.Version, info.Cid, owner);
             return (info, true);
         }
-        return (stored!, false);
+        return (WithFiles(stored!, store), false);
     }
+
+    /// <summary>What the node reads from complete single-file content: size, chunks and the ONNX signature.</summary>
+    private static ModelInfo SingleInfo(Cid cid, ContentStore store, NodeOptions options)
+    {
+        var status = store.Status(cid) ?? throw BlobEndpoints.UnknownBlob(cid);
+        if (!status.Complete)
+        {
+            throw new ApiException(409, "incomplete-content", $"content {cid} still misses {status.Missing.Length} of {status.Manifest.ChunkCount} chunks",
+                new Dictionary<string, object?> { ["missing"] = status.Missing.Length });
+        }
+        if (status.Manifest.Size > options.MaxModelBytes)
+        {
+            throw ApiException.TooLarge("MaxModelBytes", options.MaxModelBytes, $"the model ({status.Manifest.Size} bytes)");
+        }
+        OnnxModel model;
+        try
+        {
+            model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.MaxModelBytes });
+        }
+        catch (ProvaException ex)
+        {
+            throw new ApiException(422, "invalid-onnx", $"the content is not a loadable ONNX model: {ex.Message}");
+        }
+        return new ModelInfo(
+            "", "", "", "", "", "", 0, "",
+            status.Manifest.Size, status.Manifest.ChunkSize, status.Manifest.ChunkCount, model.Opset,
+            model.Graph.Inputs.Where(i => !model.Graph.Initializers.ContainsKey(i.Name)).Select(TensorSignature.From).ToArray(),
+            model.Graph.Outputs.Select(TensorSignature.From).ToArray(),
+            default);
+    }
+
+    /// <summary>
+    /// A bundle publishes when every file is complete and has the size the bundle lists. The node does not load
+    /// its ONNX (an LM's graph needs its external data; consumers open the folder): opset 0, no inputs or outputs.
+    /// </summary>
+    private static ModelInfo BundleInfo(BundleManifest bundle, ContentStore store, NodeOptions options)
+    {
+        if (bundle.Size > options.MaxBundleBytes)
+        {
+            throw ApiException.TooLarge("MaxBundleBytes", options.MaxBundleBytes, $"the bundle ({bundle.Size} bytes)");
+        }
+        int incomplete = 0;
+        string? first = null;
+        foreach (var f in bundle.Files)
+        {
+            var status = store.Status(f.Cid);
+            if (status is not null && status.Manifest.Size != f.Size)
+            {
+                throw new ApiException(422, "invalid-manifest", $"'{f.Path}' is listed with {f.Size} bytes but its CID {f.Cid} names {status.Manifest.Size} bytes");
+            }
+            if (status is not { Complete: true })
+            {
+                incomplete++;
+                first ??= status is null ? $"'{f.Path}' was never announced" : $"'{f.Path}' misses {status.Missing.Length} of {status.Manifest.ChunkCount} chunks";
+            }
+        }
+        if (incomplete > 0)
+        {
+            throw new ApiException(409, "incomplete-content", $"bundle {bundle.Cid}: {incomplete} of {bundle.Files.Count} files are incomplete ({first})",
+                new Dictionary<string, object?> { ["missing"] = incomplete });
+        }
+        return new ModelInfo("", "", "", "", "", "", 0, "", bundle.Size, 0, 0, 0, [], [], default, ModelInfo.BundleKind, Files(bundle));
+    }
+
+    private static BundleFileInfo[] Files(BundleManifest bundle) =>
+        bundle.Files.Select(f => new BundleFileInfo(f.Path, f.Size, f.Cid.ToString())).ToArray();
+
+    /// <summary>Adds the file list to a bundle's metadata.</summary>
+    internal static ModelInfo WithFiles(ModelInfo info, ContentStore store) =>
+        info.Kind == ModelInfo.BundleKind && info.Files is null && Cid.TryParse(info.Cid, out var cid) && store.Bundle(cid) is { } bundle
+            ? info with { Files = Files(bundle) }
+            : info;
 
     private static ApiException NameOwned(string name, Address owner) =>
         new(403, "name-owned", $"the name '{name}' belongs to {owner}; only its owner can publish versions of it",
@@ -173,26 +239,44 @@ internal static partial class ModelEndpoints
                 ? value.GetString()
                 : throw ApiException.BadRequest($"\"{name}\" must be a string");
 
-    private static IResult List(string? name, ModelCatalog catalog) => Results.Ok(new ModelList(catalog.List(name)));
+    private static IResult List(string? name, ModelCatalog catalog, ContentStore store) =>
+        Results.Ok(new ModelList(catalog.List(name).Select(m => WithFiles(m, store)).ToArray()));
 
-    private static IResult Get(string cid, ModelCatalog catalog)
+    private static IResult Get(string cid, ModelCatalog catalog, ContentStore store)
     {
         var parsed = BlobEndpoints.ParseCid(cid);
-        return Results.Ok(catalog.Find(parsed) ?? throw ApiException.UnknownModel(parsed.ToString()));
+        return Results.Ok(WithFiles(catalog.Find(parsed) ?? throw ApiException.UnknownModel(parsed.ToString()), store));
     }
 
+    /// <summary>True when <paramref name="cid"/> is published here, or is a file of a bundle published here.</summary>
+    internal static bool IsServed(Cid cid, ContentStore store, ModelCatalog catalog) =>
+        catalog.Find(cid) is not null || store.BundlesContaining(cid).Any(b => catalog.Find(b) is not null);
+
+    /// <summary>The chunk manifest of served single-file content (a published model or a file of a published bundle).</summary>
     private static ModelManifest Published(string cid, ContentStore store, ModelCatalog catalog)
     {
         var parsed = BlobEndpoints.ParseCid(cid);
-        if (catalog.Find(parsed) is null)
+        if (!IsServed(parsed, store, catalog))
         {
             throw ApiException.UnknownModel(parsed.ToString());
+        }
+        if (store.Bundle(parsed) is not null)
+        {
+            throw new ApiException(404, "not-found", $"{parsed} is a bundle: it has no chunks of its own; GET /v1/models/{parsed} lists its files, each fetched by its own CID");
         }
         return store.Manifest(parsed) ?? throw ApiException.UnknownModel(parsed.ToString());
     }
 
-    private static IResult Manifest(string cid, ContentStore store, ModelCatalog catalog) =>
-        Results.Bytes(Published(cid, store, catalog).Encode(), "application/octet-stream");
+    /// <summary>The manifest bytes: a chunk manifest, or for a bundle the bundle manifest (both hash to the CID).</summary>
+    private static IResult Manifest(string cid, ContentStore store, ModelCatalog catalog)
+    {
+        var parsed = BlobEndpoints.ParseCid(cid);
+        if (catalog.Find(parsed) is not null && store.Bundle(parsed) is { } bundle)
+        {
+            return Results.Bytes(bundle.Encode(), "application/octet-stream");
+        }
+        return Results.Bytes(Published(cid, store, catalog).Encode(), "application/octet-stream");
+    }
 
     private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog, FaultInjector faults)
     {

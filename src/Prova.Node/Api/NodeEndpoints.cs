@@ -13,7 +13,7 @@ internal static class NodeEndpoints
 
     public sealed record Health(string Status, string Node, long Models);
 
-    public sealed record Limits(long MaxModelBytes, int MaxChunkBytes, long MaxRequestBytes, int DefaultChunkSize);
+    public sealed record Limits(long MaxModelBytes, int MaxChunkBytes, long MaxRequestBytes, int DefaultChunkSize, long MaxBundleFileBytes, long MaxBundleBytes);
 
     public sealed record NodeInfo(string Address, string ChainId, string VerifyingContract, string Version, Limits Limits);
 
@@ -28,7 +28,7 @@ internal static class NodeEndpoints
             {
                 var o = options.Value;
                 return new NodeInfo(id.Address.ToString(), id.ChainId.ToString(CultureInfo.InvariantCulture), id.VerifyingContract.ToString(), Version,
-                    new Limits(o.MaxModelBytes, o.MaxChunkBytes, o.MaxRequestBytes, ModelManifest.DefaultChunkSize));
+                    new Limits(o.MaxModelBytes, o.MaxChunkBytes, o.MaxRequestBytes, ModelManifest.DefaultChunkSize, o.MaxBundleFileBytes, o.MaxBundleBytes));
             })
             .WithTags("node").WithSummary("Identity, chain and limits of this node");
     }

@@ -129,6 +129,7 @@ public static class NodeApp
         app.MapOpenApi();
         NodeEndpoints.Map(app);
         BlobEndpoints.Map(app);
+        BundleEndpoints.Map(app);
         ModelEndpoints.Map(app);
         InferEndpoints.Map(app);
         PeerEndpoints.Map(app);

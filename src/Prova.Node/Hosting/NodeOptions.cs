@@ -28,6 +28,12 @@ public sealed class NodeOptions
 
     public int MaxChunkBytes { get; set; } = 16 << 20;
 
+    /// <summary>Largest file of a bundle (a folder model: ONNX external data can exceed a single model's 2 GiB).</summary>
+    public long MaxBundleFileBytes { get; set; } = 32L << 30;
+
+    /// <summary>Largest bundle: the sum of its files' sizes.</summary>
+    public long MaxBundleBytes { get; set; } = 64L << 30;
+
     public long MaxRequestBytes { get; set; } = 64 << 20;
 
     public int MaxConcurrentInferences { get; set; } = Environment.ProcessorCount;
@@ -110,6 +116,8 @@ public sealed class NodeOptions
         VerifyingContract = other.VerifyingContract;
         MaxModelBytes = other.MaxModelBytes;
         MaxChunkBytes = other.MaxChunkBytes;
+        MaxBundleFileBytes = other.MaxBundleFileBytes;
+        MaxBundleBytes = other.MaxBundleBytes;
         MaxRequestBytes = other.MaxRequestBytes;
         MaxConcurrentInferences = other.MaxConcurrentInferences;
         InferenceQueueLimit = other.InferenceQueueLimit;
@@ -164,6 +172,14 @@ public sealed class NodeOptions
         if (MaxModelBytes < 1 || MaxModelBytes > int.MaxValue)
         {
             problems.Add($"Node:MaxModelBytes {MaxModelBytes} must be within 1..{int.MaxValue}");
+        }
+        if (MaxBundleFileBytes < 1)
+        {
+            problems.Add($"Node:MaxBundleFileBytes {MaxBundleFileBytes} must be at least 1");
+        }
+        if (MaxBundleBytes < 1)
+        {
+            problems.Add($"Node:MaxBundleBytes {MaxBundleBytes} must be at least 1");
         }
         if (MaxChunkBytes < ModelManifest.MinChunkSize || MaxChunkBytes > ModelManifest.MaxChunkSize)
         {

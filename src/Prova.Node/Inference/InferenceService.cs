@@ -105,9 +105,10 @@ public sealed class InferenceService : IDisposable
 
     private SessionPool Pool(Cid model)
     {
-        if (_catalog.Find(model) is null)
+        var published = _catalog.Find(model) ?? throw ApiException.UnknownModel(model.ToString());
+        if (published.Kind == ModelInfo.BundleKind)
         {
-            throw ApiException.UnknownModel(model.ToString());
+            throw new ApiException(422, "unsupported-model", $"{model} is a bundle (a folder model); /v1/infer runs single-file ONNX models");
         }
         var lazy = _pools.GetOrAdd(model, cid => new Lazy<SessionPool>(() => Load(cid), LazyThreadSafetyMode.ExecutionAndPublication));
         try

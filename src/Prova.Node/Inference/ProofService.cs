@@ -65,9 +65,10 @@ public sealed class ProofService : IDisposable
     /// <summary>Proves one inference; cancelled (504 by the request-timeout middleware) when <paramref name="cancellationToken"/> fires.</summary>
     public async Task<ProofResult> ProveAsync(Cid model, Dictionary<string, Tensor> inputs, Hash256 requestId, CancellationToken cancellationToken)
     {
-        if (_catalog.Find(model) is null)
+        var published = _catalog.Find(model) ?? throw ApiException.UnknownModel(model.ToString());
+        if (published.Kind == ModelInfo.BundleKind)
         {
-            throw ApiException.UnknownModel(model.ToString());
+            throw new ApiException(422, "unsupported-model", $"{model} is a bundle (a folder model); /v1/infer runs single-file ONNX models");
         }
         await _slots.WaitAsync(cancellationToken);
         Task<ProofResult> work;

@@ -172,9 +172,51 @@ public sealed class Replicator : IDisposable
         Log.Replicating(_logger, cid.ToString(), sources.Count);
         var timeout = TimeSpan.FromMilliseconds(Math.Max(_options.PeerTimeoutMs, 1000));
         var publication = await FirstAsync(sources, url => FetchPublicationAsync(url, cid, timeout, cancellationToken), "the publication");
-        var manifest = await FirstAsync(sources, url => FetchManifestAsync(url, cid, timeout, cancellationToken), "the manifest");
-        var status = _store.Announce(manifest, out _);
+        byte[] manifestBytes = await FirstAsync(sources, url => FetchManifestBytesAsync(url, cid, timeout, cancellationToken), "the manifest");
         var bad = new HashSet<string>(StringComparer.Ordinal);
+        int pulled = 0;
+        if (BundleManifest.LooksLikeBundle(manifestBytes))
+        {
+            // A bundle: the manifest names every file's CID; each file is then pulled like a single model.
+            BundleManifest bundle;
+            try
+            {
+                bundle = BundleEndpoints.Check(manifestBytes, _options, _store);
+            }
+            catch (ApiException ex)
+            {
+                throw new ReplicationException($"bundle {cid} cannot be stored here: {ex.Message}", ex);
+            }
+            _store.AnnounceBundle(bundle, out _);
+            foreach (var file in bundle.Files)
+            {
+                var fileManifest = await FirstAsync(sources, url => FetchManifestAsync(url, file.Cid, _options.MaxBundleFileBytes, timeout, cancellationToken), $"the manifest of '{file.Path}'");
+                if (fileManifest.Size != file.Size)
+                {
+                    throw new ReplicationException($"'{file.Path}' of {cid} is listed with {file.Size} bytes but its CID names {fileManifest.Size}");
+                }
+                pulled += await PullChunksAsync(fileManifest, sources, bad, cancellationToken);
+            }
+        }
+        else
+        {
+            var manifest = Decode(manifestBytes, cid, _options.MaxModelBytes);
+            pulled += await PullChunksAsync(manifest, sources, bad, cancellationToken);
+        }
+        var (info, created) = ModelEndpoints.PublishVerified(publication, _store, _catalog, _identity, _options, _time, _logger);
+        if (created)
+        {
+            Interlocked.Increment(ref _replicated);
+            Log.Replicated(_logger, cid.ToString(), info.Name, info.Version, pulled);
+        }
+        return info;
+    }
+
+    /// <summary>Pulls the chunks of <paramref name="manifest"/> this store misses, each verified before it is stored; returns how many.</summary>
+    private async Task<int> PullChunksAsync(ModelManifest manifest, IReadOnlyList<string> sources, HashSet<string> bad, CancellationToken cancellationToken)
+    {
+        var cid = manifest.Cid;
+        var status = _store.Announce(manifest, out _);
         var chunkTimeout = TimeSpan.FromSeconds(Math.Max(30, _options.PeerTimeoutMs / 1000.0));
         int pulled = 0;
         foreach (int index in status.Missing)
@@ -216,13 +258,7 @@ public sealed class Replicator : IDisposable
                 throw new ReplicationException($"no peer served a good chunk {index} of {cid} ({bad.Count} of {sources.Count} served bad chunks)");
             }
         }
-        var (info, created) = ModelEndpoints.PublishVerified(publication, _store, _catalog, _identity, _options, _time, _logger);
-        if (created)
-        {
-            Interlocked.Increment(ref _replicated);
-            Log.Replicated(_logger, cid.ToString(), info.Name, info.Version, pulled);
-        }
-        return info;
+        return pulled;
     }
 
     private static async Task<T> FirstAsync<T>(IReadOnlyList<string> sources, Func<string, Task<T>> fetch, string what)
@@ -268,13 +304,21 @@ public sealed class Replicator : IDisposable
         return request;
     }
 
-    private async Task<ModelManifest> FetchManifestAsync(string url, Cid cid, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<byte[]> FetchManifestBytesAsync(string url, Cid cid, TimeSpan timeout, CancellationToken cancellationToken)
     {
         byte[] bytes = await _client.GetAsync(url, $"/v1/models/{cid}/manifest", _options.MaxRequestBytes, timeout, cancellationToken);
         if (Cid.ForBytes(bytes) != cid)
         {
             throw new ReplicationException($"{url} served a manifest that does not hash to {cid}");
         }
+        return bytes;
+    }
+
+    private async Task<ModelManifest> FetchManifestAsync(string url, Cid cid, long maxBytes, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Decode(await FetchManifestBytesAsync(url, cid, timeout, cancellationToken), cid, maxBytes);
+
+    private ModelManifest Decode(byte[] bytes, Cid cid, long maxBytes)
+    {
         ModelManifest manifest;
         try
         {
@@ -284,9 +328,9 @@ public sealed class Replicator : IDisposable
         {
             throw new ReplicationException($"the manifest of {cid} is malformed: {ex.Message}", ex);
         }
-        if (manifest.Size > _options.MaxModelBytes || manifest.ChunkSize > _options.MaxChunkBytes)
+        if (manifest.Size > maxBytes || manifest.ChunkSize > _options.MaxChunkBytes)
         {
-            throw new ReplicationException($"{cid} ({manifest.Size} bytes, chunks of {manifest.ChunkSize}) is above this node's MaxModelBytes or MaxChunkBytes");
+            throw new ReplicationException($"{cid} ({manifest.Size} bytes, chunks of {manifest.ChunkSize}) is above this node's size limit ({maxBytes}) or MaxChunkBytes");
         }
         return manifest;
     }

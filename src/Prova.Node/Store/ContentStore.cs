@@ -22,7 +22,7 @@ public sealed record BlobStatus(ModelManifest Manifest, int[] Missing)
 /// whenever it is read; files are written atomically; start-up recovery makes the index agree with
 /// the disk after a crash.
 /// </summary>
-public sealed class ContentStore
+public sealed partial class ContentStore
 {
     private readonly string _manifests;
     private readonly string _chunks;
@@ -41,7 +41,10 @@ public sealed class ContentStore
         _manifests = Directory.CreateDirectory(Path.Combine(root, "manifests")).FullName;
         _chunks = Directory.CreateDirectory(Path.Combine(root, "chunks")).FullName;
         _temp = Directory.CreateDirectory(Path.Combine(root, "tmp")).FullName;
+        _bundles = Directory.CreateDirectory(Path.Combine(root, "bundles")).FullName;
+        _folders = Directory.CreateDirectory(Path.Combine(root, "folders")).FullName;
         Recover();
+        RecoverBundles();
     }
 
     public string ChunkDirectory => _chunks;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Data.Sqlite;
 using Prova.Core;
 using Prova.Core.Content;
@@ -16,7 +17,14 @@ public sealed record TensorSignature(string Name, string Dtype, IReadOnlyList<ob
         info.Shape?.Select(d => d.Value is long v ? v : (object?)d.Param).ToArray());
 }
 
-/// <summary>A published model version: the owner's signed <see cref="ModelPublication"/> plus what the node read from the content.</summary>
+/// <summary>One file of a published bundle, as <c>GET /v1/models/{cid}</c> lists it.</summary>
+public sealed record BundleFileInfo(string Path, long Size, string Cid);
+
+/// <summary>
+/// A published model version: the owner's signed <see cref="ModelPublication"/> plus what the node read from the content.
+/// <see cref="Kind"/> is "model" (one ONNX file) or "bundle" (a folder: <see cref="Files"/> lists it; size is the sum of
+/// the files, chunk size and count are 0, each file has its own).
+/// </summary>
 public sealed record ModelInfo(
     string Cid,
     string Name,
@@ -32,7 +40,14 @@ public sealed record ModelInfo(
     long Opset,
     IReadOnlyList<TensorSignature> Inputs,
     IReadOnlyList<TensorSignature> Outputs,
-    DateTimeOffset PublishedAt);
+    DateTimeOffset PublishedAt,
+    string Kind = ModelInfo.SingleKind,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<BundleFileInfo>? Files = null)
+{
+    public const string SingleKind = "model";
+
+    public const string BundleKind = "bundle";
+}
 
 /// <summary>Published models and name ownership, in the SQLite index.</summary>
 public sealed class ModelCatalog
@@ -127,8 +142,10 @@ public sealed class ModelCatalog
     {
         using var command = StoreDatabase.Command(connection, $"""
             SELECT m.cid, m.name, m.version, m.description, m.license, m.owner, m.timestamp, m.signature,
-                   b.size, b.chunk_size, b.chunk_count, m.opset, m.inputs, m.outputs, m.published_at
-            FROM models m JOIN blobs b ON b.cid = m.cid {where}
+                   b.size, b.chunk_size, b.chunk_count, m.opset, m.inputs, m.outputs, m.published_at, b.kind
+            FROM models m JOIN (
+                SELECT cid, size, chunk_size, chunk_count, 'model' AS kind FROM blobs
+                UNION ALL SELECT cid, size, 0, 0, 'bundle' FROM bundles) b ON b.cid = m.cid {where}
             """, parameters);
         using var reader = command.ExecuteReader();
         var list = new List<ModelInfo>();
@@ -138,7 +155,7 @@ public sealed class ModelCatalog
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.GetString(5), (ulong)reader.GetInt64(6), reader.GetString(7), reader.GetInt64(8), reader.GetInt32(9),
                 reader.GetInt32(10), reader.GetInt64(11), ReadSignatures(reader.GetString(12)), ReadSignatures(reader.GetString(13)),
-                DateTimeOffset.Parse(reader.GetString(14), System.Globalization.CultureInfo.InvariantCulture)));
+                DateTimeOffset.Parse(reader.GetString(14), System.Globalization.CultureInfo.InvariantCulture), reader.GetString(15)));
         }
         return list;
     }

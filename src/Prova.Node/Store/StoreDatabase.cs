@@ -24,6 +24,11 @@ public sealed class StoreDatabase
             published_at TEXT NOT NULL,
             UNIQUE (name, version));
         CREATE INDEX IF NOT EXISTS models_cid ON models (cid);
+        CREATE TABLE IF NOT EXISTS bundles (
+            cid TEXT PRIMARY KEY, size INTEGER NOT NULL, file_count INTEGER NOT NULL, created TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS bundle_files (
+            cid TEXT NOT NULL, path TEXT NOT NULL, file_cid TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (cid, path));
+        CREATE INDEX IF NOT EXISTS bundle_files_file ON bundle_files (file_cid);
         """;
 
     private readonly string _connectionString;

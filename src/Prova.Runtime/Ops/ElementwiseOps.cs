@@ -37,6 +37,8 @@ internal static class ElementwiseOps
         registry["Tanh"] = (n, _) => new FloatUnaryKernel<TanhOp>(n, default);
         registry["Sigmoid"] = (n, _) => new FloatUnaryKernel<SigmoidOp>(n, default);
         registry["Erf"] = (n, _) => new FloatUnaryKernel<ErfOp>(n, default);
+        registry["Sin"] = (n, _) => new FloatUnaryKernel<SinOp>(n, default);
+        registry["Cos"] = (n, _) => new FloatUnaryKernel<CosOp>(n, default);
         registry["Floor"] = (n, _) => new FloatUnaryKernel<FloorOp>(n, default);
         registry["Ceil"] = (n, _) => new FloatUnaryKernel<CeilOp>(n, default);
         registry["Relu"] = (n, _) => new FloatUnaryKernel<ReluOp>(n, default);
@@ -59,6 +61,8 @@ internal static class ElementwiseOps
         registry["Xor"] = (n, _) => new ScalarBinaryKernel<bool, bool, XorOp>(n, default);
         registry["Not"] = (n, _) => new ScalarUnaryKernel<bool, bool, NotOp>(n, default);
         registry["Where"] = (n, _) => Where(n);
+        registry["IsNaN"] = (n, _) => new ScalarUnaryKernel<float, bool, IsNaNOp>(n, default);
+        registry["IsInf"] = (n, _) => new ScalarUnaryKernel<float, bool, IsInfOp>(n, new IsInfOp(n.GetInt("detect_positive", 1) != 0, n.GetInt("detect_negative", 1) != 0));
         registry["Cast"] = (n, _) => CastKernels.Create(n);
 
         registry["Softmax"] = (n, opset) => new SoftmaxKernel(n, opset, log: false);

@@ -26,6 +26,7 @@ internal static class ShapeOps
         registry["Range"] = (node, _) => new RangeKernel(node);
         registry["Expand"] = (node, _) => new ExpandKernel(node);
         registry["Tile"] = (node, _) => new TileKernel(node);
+        registry["Trilu"] = (node, _) => new TriluKernel(node);
         registry["Pad"] = (node, opset) => new PadKernel(node, opset);
     }
 }

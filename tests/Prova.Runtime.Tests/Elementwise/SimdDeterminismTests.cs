@@ -17,7 +17,7 @@ public sealed unsafe class SimdDeterminismTests
         _output = output;
     }
 
-    public static TheoryData<string> UnaryOps => new() { "exp", "log", "tanh", "sigmoid", "erf", "gelu", "gelutanh", "softplus", "elu", "selu", "hardswish", "sign", "ceil", "powint3", "powint-2" };
+    public static TheoryData<string> UnaryOps => new() { "exp", "log", "tanh", "sigmoid", "erf", "gelu", "gelutanh", "softplus", "elu", "selu", "hardswish", "sign", "ceil", "powint3", "powint-2", "sin", "cos", "quickgelu" };
 
     [Theory]
     [MemberData(nameof(UnaryOps))]
@@ -153,6 +153,9 @@ public sealed unsafe class SimdDeterminismTests
                 case "ceil": SimdLoop.Unary(new CeilOp(), px, py, n, bits); break;
                 case "powint3": SimdLoop.Unary(new PowIntOp(3), px, py, n, bits); break;
                 case "powint-2": SimdLoop.Unary(new PowIntOp(-2), px, py, n, bits); break;
+                case "sin": SimdLoop.Unary(new SinOp(), px, py, n, bits); break;
+                case "cos": SimdLoop.Unary(new CosOp(), px, py, n, bits); break;
+                case "quickgelu": SimdLoop.Unary(new QuickGeluOp(1.702f), px, py, n, bits); break;
                 default: throw new ArgumentException(name);
             }
         }

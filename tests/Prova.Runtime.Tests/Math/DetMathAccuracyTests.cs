@@ -54,6 +54,57 @@ public sealed class DetMathAccuracyTests
     }
 
     [Fact]
+    public void SinAndCosAreWithinTwoUlpsForModerateArguments()
+    {
+        double worst = 0;
+        foreach (var (lo, hi, seed) in new[] { (-10f, 10f, 21), (-1e-3f, 1e-3f, 22) })
+        {
+            worst = System.Math.Max(worst, MaxUlps(DetMath.Sin, System.Math.Sin, lo, hi, seed));
+            worst = System.Math.Max(worst, MaxUlps(DetMath.Cos, System.Math.Cos, lo, hi, seed + 100));
+        }
+        Assert.True(worst <= 2.0, $"sin/cos max error {worst} ulp");
+        // Further out the reduction's absolute error (k · the residue of the π/2 split) shows near the zeros.
+        worst = System.Math.Max(MaxUlps(DetMath.Sin, System.Math.Sin, -1000f, 1000f, 23), MaxUlps(DetMath.Cos, System.Math.Cos, -1000f, 1000f, 123));
+        Assert.True(worst <= 8.0, $"sin/cos on [-1000, 1000] max error {worst} ulp");
+    }
+
+    [Fact]
+    public void SinAndCosStayCloseForRotaryPositions()
+    {
+        // Rotary embeddings take sin/cos of position · frequency: arguments up to ~10^5.
+        var rng = new Random(24);
+        _output.WriteLine("seed 24");
+        double worst = 0;
+        for (int i = 0; i < Samples; i++)
+        {
+            float x = (float)(rng.NextDouble() * 2e5 - 1e5);
+            worst = System.Math.Max(worst, System.Math.Abs(DetMath.Sin(x) - System.Math.Sin(x)));
+            worst = System.Math.Max(worst, System.Math.Abs(DetMath.Cos(x) - System.Math.Cos(x)));
+        }
+        _output.WriteLine($"max absolute error {worst:E3}");
+        Assert.True(worst <= 2e-7, $"sin/cos max absolute error {worst}");
+    }
+
+    [Fact]
+    public void SinAndCosSpecialValues()
+    {
+        foreach (float x in (float[])[0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN])
+        {
+            float s = DetMath.Sin(x);
+            float c = DetMath.Cos(x);
+            if (float.IsFinite(x))
+            {
+                Assert.Equal(BitConverter.SingleToInt32Bits(x), BitConverter.SingleToInt32Bits(s));
+                Assert.Equal(1f, c);
+            }
+            else
+            {
+                Assert.True(float.IsNaN(s) && float.IsNaN(c), $"sin/cos({x}) = {s}, {c}");
+            }
+        }
+    }
+
+    [Fact]
     public void PowIsAccurateForTypicalArguments()
     {
         var rng = new Random(20);

@@ -143,3 +143,14 @@ internal readonly struct IntClip<T>(T lo, T hi) : IScalarUnary<T, T> where T : I
         return y > hi ? hi : y;
     }
 }
+
+internal readonly struct IsNaNOp : IScalarUnary<float, bool>
+{
+    public bool Invoke(float x) => float.IsNaN(x);
+}
+
+/// <summary>IsInf-10: true for +∞ when detect_positive, for -∞ when detect_negative.</summary>
+internal readonly struct IsInfOp(bool positive, bool negative) : IScalarUnary<float, bool>
+{
+    public bool Invoke(float x) => (positive && float.IsPositiveInfinity(x)) || (negative && float.IsNegativeInfinity(x));
+}

@@ -128,7 +128,7 @@ internal static unsafe class Lanes16
     public const int Lanes = 16;
 
     public static float Reduce<TOp>(float* x, int n, float p = 0f) where TOp : IReduceOp
-        => Vector.IsHardwareAccelerated && n >= Lanes && Vector<float>.Count is 4 or 8 or 16
+        => NormParams.UseVectors && n >= Lanes && Vector<float>.Count is 4 or 8 or 16
             ? ReduceVector<TOp>(x, n, p)
             : ReduceScalar<TOp>(x, n, p);
 

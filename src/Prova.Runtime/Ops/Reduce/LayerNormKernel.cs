@@ -58,11 +58,7 @@ internal sealed unsafe class LayerNormKernel : Kernel, IRangeBody
         }
         ctx.RequestScratch(2L * _n * sizeof(float) + 64);
         ctx.SetOutput(0, DataType.Float32, (int[])shape.Clone());
-        var statShape = new int[rank];
-        for (int d = 0; d < rank; d++)
-        {
-            statShape[d] = d < axis ? shape[d] : 1;
-        }
+        var statShape = NormParams.StatShape(shape, axis);
         if (ctx.HasOutput(1))
         {
             ctx.SetOutput(1, DataType.Float32, statShape);
@@ -73,28 +69,8 @@ internal sealed unsafe class LayerNormKernel : Kernel, IRangeBody
         }
     }
 
-    /// <summary>Null when the parameter already has N elements laid out as shape[axis:].</summary>
     private StridedCopy? BroadcastParam(InferContext ctx, int input, string name, int[] normShape)
-    {
-        var p = ctx.InputShape(input);
-        if (p.Length > normShape.Length)
-        {
-            throw ModelException.ForNode(Node, $"{name} of shape {Fmt(p)} has a higher rank than the normalised shape {Fmt(normShape)}");
-        }
-        var pStrides = Strides(p);
-        var strides = new long[normShape.Length];
-        bool exact = ctx.Input(input).ElementCount == _n;
-        for (int d = 0; d < normShape.Length; d++)
-        {
-            int k = d - (normShape.Length - p.Length);
-            if (k >= 0 && p[k] != normShape[d] && p[k] != 1)
-            {
-                throw ModelException.ForNode(Node, $"{name} of shape {Fmt(p)} cannot be broadcast to the normalised shape {Fmt(normShape)}");
-            }
-            strides[d] = k < 0 || p[k] == 1 ? 0 : pStrides[k];
-        }
-        return exact ? null : new StridedCopy(sizeof(float), normShape, strides, 0);
-    }
+        => NormParams.Broadcast(ctx, Node, input, name, normShape, _n);
 
     public override void Execute(ExecContext ctx)
     {
@@ -155,10 +131,11 @@ internal sealed unsafe class LayerNormKernel : Kernel, IRangeBody
         }
     }
 
-    private static void Normalize(float* x, float* y, int n, float mean, float inv, float* scale, float* bias)
+    /// <summary>y[j] = ((x[j] - mean)·inv)·scale[j] + bias[j] (bias optional); x and y may be the same buffer.</summary>
+    internal static void Normalize(float* x, float* y, int n, float mean, float inv, float* scale, float* bias)
     {
         int j = 0;
-        if (Vector.IsHardwareAccelerated)
+        if (NormParams.UseVectors)
         {
             int w = Vector<float>.Count;
             var vm = new Vector<float>(mean);

@@ -1,0 +1,412 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Prova.Core;
+using Prova.Onnx;
+using Prova.Runtime.Ops.Linear;
+using static Prova.Runtime.Ops.Shape.ShapeHelpers;
+
+namespace Prova.Runtime.Ops.Attention;
+
+/// <summary>
+/// com.microsoft MatMulNBits (ONNX Runtime contrib op, bits = 4): Y = A · dequant(B) (+ bias), A float32
+/// [..., K], B uint8 [N, n_blocks, block_size / 2] (element k of column n is the low nibble of byte k / 2
+/// when k is even, the high nibble when odd), scales [N · n_blocks], optional zero points (uint8 packed two
+/// blocks per byte, low nibble first, or float32 [N · n_blocks]; default 8), optional bias [N].
+///
+/// Prova's exact definition (accuracy_level is accepted and ignored — every level computes this):
+/// <c>w[k, n] = (q[k, n] − zp[n, k / block_size]) × scale[n, k / block_size]</c> in float32 (the
+/// difference is exact, the product rounds once), then
+/// <c>y[m, n] = fma(A[m, K−1], w[K−1, n], … fma(A[m, 0], w[0, n], 0))</c> with k ascending — the same
+/// chain as <see cref="Sgemm"/> — then <c>+ bias[n]</c>. ONNX Runtime's int8-compute levels quantize A
+/// and differ from this by more than rounding; its float level agrees to ~1e-5 relative.
+///
+/// B is repacked once per session (<see cref="ConstantCache"/>) into groups of 64 columns: per k, 32
+/// bytes where byte j of panel p holds column 16p + j (low nibble) and 16p + j + 8 (high nibble), so one
+/// 8-byte load expands to 16 columns. Work items are (64-column group, 16-row chunk) pairs; each
+/// dequantizes one block at a time and runs the k-chains vectorised across columns only, so the
+/// thread count and the vector width (512/256/128/scalar, <see cref="SimdLevel"/>) never change a bit.
+/// </summary>
+[SkipLocalsInit]
+internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
+{
+    private const int GroupCols = 64;
+    private const int RowChunk = 16;
+
+    private readonly int _k;
+    private readonly int _n;
+    private readonly int _blockSize;
+    private readonly int _blocks;
+    private PackedNBits? _packed;
+    private int _m;
+    private int _groups;
+    private int _rowChunks;
+    private bool _hasBias;
+    private float* _a;
+    private float* _y;
+    private float* _bias;
+    private int _bits;
+
+    public MatMulNBitsKernel(OnnxNode node) : base(node)
+    {
+        long bits = node.GetInt("bits", 4);
+        if (bits != 4)
+        {
+            throw ModelException.Unsupported(node, $"MatMulNBits with bits={bits} (only 4)");
+        }
+        long k = node.GetInt("K", 0);
+        long n = node.GetInt("N", 0);
+        long bs = node.GetInt("block_size", 0);
+        if (k < 1 || n < 1 || k > int.MaxValue || n > int.MaxValue)
+        {
+            throw ModelException.ForNode(node, $"attributes K={k} and N={n} must both be positive");
+        }
+        if (bs < 16 || bs > 256 || (bs & (bs - 1)) != 0)
+        {
+            throw ModelException.ForNode(node, $"block_size {bs} must be a power of two from 16 to 256");
+        }
+        _k = (int)k;
+        _n = (int)n;
+        _blockSize = (int)bs;
+        _blocks = (_k + _blockSize - 1) / _blockSize;
+    }
+
+    public override void Infer(InferContext ctx)
+    {
+        ctx.ExpectType(0, DataType.Float32);
+        var aShape = ctx.InputShape(0);
+        if (aShape.Length < 1 || aShape[^1] != _k)
+        {
+            throw ModelException.ForNode(Node, $"input A of shape {Fmt(aShape)} must end in K={_k}");
+        }
+        if (ctx.HasInput(4))
+        {
+            throw ModelException.Unsupported(Node, "MatMulNBits with g_idx (act-order) input; re-export without act-order");
+        }
+        ctx.ExpectType(1, DataType.UInt8);
+        ctx.ExpectType(2, DataType.Float32);
+        int blob = _blockSize / 2;
+        var bShape = ctx.InputShape(1);
+        if (ctx.Input(1).ElementCount != (long)_n * _blocks * blob)
+        {
+            throw ModelException.ForNode(Node, $"B of shape {Fmt(bShape)} must hold [N={_n}, n_blocks={_blocks}, blob={blob}] bytes");
+        }
+        if (ctx.Input(2).ElementCount != (long)_n * _blocks)
+        {
+            throw ModelException.ForNode(Node, $"scales of shape {Fmt(ctx.InputShape(2))} must hold N × n_blocks = {(long)_n * _blocks} values");
+        }
+        var b = ctx.RequireConstant(1, "MatMulNBits weights B");
+        var scales = ctx.RequireConstant(2, "MatMulNBits scales");
+        Tensor? zp = null;
+        if (ctx.HasInput(3))
+        {
+            var zt = ctx.ExpectType(3, DataType.UInt8, DataType.Float32);
+            long expected = zt == DataType.UInt8 ? (long)_n * ((_blocks + 1) / 2) : (long)_n * _blocks;
+            if (ctx.Input(3).ElementCount != expected)
+            {
+                throw ModelException.ForNode(Node, $"zero_points of shape {Fmt(ctx.InputShape(3))} must hold {expected} {DataTypes.Name(zt)} values");
+            }
+            zp = ctx.RequireConstant(3, "MatMulNBits zero_points");
+        }
+        _hasBias = ctx.HasInput(5);
+        if (_hasBias)
+        {
+            ctx.ExpectType(5, DataType.Float32);
+            if (ctx.Input(5).ElementCount != _n)
+            {
+                throw ModelException.ForNode(Node, $"bias of shape {Fmt(ctx.InputShape(5))} must hold N={_n} values");
+            }
+        }
+        string kind = $"nbits4-g64:{_k}x{_n}:{_blockSize}";
+        _packed = zp is null
+            ? ctx.Constants.GetOrAdd(b, kind, () => new PackedNBits(b, scales, null, _k, _n, _blockSize))
+            : ctx.Constants.GetOrAdd(b, kind + ":zp", () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
+        _m = (int)Product(aShape, 0, aShape.Length - 1);
+        _groups = (_n + GroupCols - 1) / GroupCols;
+        _rowChunks = (_m + RowChunk - 1) / RowChunk;
+        var yShape = (int[])aShape.Clone();
+        yShape[^1] = _n;
+        ctx.SetOutput(0, DataType.Float32, yShape);
+    }
+
+    public override void Execute(ExecContext ctx)
+    {
+        _a = ctx.In<float>(0);
+        _y = ctx.Out<float>(0);
+        _bias = _hasBias ? ctx.In<float>(5) : null;
+        _bits = SimdLevel.Bits;
+        int units = _groups * _rowChunks;
+        if (units == 0)
+        {
+            return;
+        }
+        ctx.Pool.For(units, this, 1);
+    }
+
+    public void Execute(int begin, int end)
+    {
+        int bs = _blockSize;
+        float* w = stackalloc float[bs * GroupCols];
+        float* tile = stackalloc float[RowChunk * GroupCols];
+        var packed = _packed!;
+        for (int u = begin; u < end; u++)
+        {
+            int g = u % _groups;
+            int m0 = u / _groups * RowChunk;
+            int rows = Math.Min(RowChunk, _m - m0);
+            new Span<float>(tile, rows * GroupCols).Clear();
+            for (int kb = 0; kb < _blocks; kb++)
+            {
+                int k0 = kb * bs;
+                int kn = Math.Min(bs, _k - k0);
+                packed.Dequantize(g, kb, k0, kn, w, _bits);
+                for (int r = 0; r < rows; r++)
+                {
+                    Chain(_a + (long)(m0 + r) * _k + k0, w, kn, tile + r * GroupCols, _bits);
+                }
+            }
+            int c0 = g * GroupCols;
+            int cols = Math.Min(GroupCols, _n - c0);
+            for (int r = 0; r < rows; r++)
+            {
+                float* src = tile + r * GroupCols;
+                float* dst = _y + (long)(m0 + r) * _n + c0;
+                if (_bias is null)
+                {
+                    new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(dst, cols));
+                }
+                else
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        dst[j] = src[j] + _bias[c0 + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>acc[j] = fma(a[k], w[k, j], acc[j]) for k ascending, j in [0, 64): vectorised across j only.</summary>
+    private static void Chain(float* a, float* w, int kn, float* acc, int bits)
+    {
+        if (bits >= 512)
+        {
+            var c0 = Vector512.Load(acc);
+            var c1 = Vector512.Load(acc + 16);
+            var c2 = Vector512.Load(acc + 32);
+            var c3 = Vector512.Load(acc + 48);
+            for (int k = 0; k < kn; k++)
+            {
+                var av = Vector512.Create(a[k]);
+                float* wk = w + k * GroupCols;
+                c0 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk), c0);
+                c1 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk + 16), c1);
+                c2 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk + 32), c2);
+                c3 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk + 48), c3);
+            }
+            c0.Store(acc);
+            c1.Store(acc + 16);
+            c2.Store(acc + 32);
+            c3.Store(acc + 48);
+        }
+        else if (bits >= 256)
+        {
+            for (int h = 0; h < GroupCols; h += 32)
+            {
+                var c0 = Vector256.Load(acc + h);
+                var c1 = Vector256.Load(acc + h + 8);
+                var c2 = Vector256.Load(acc + h + 16);
+                var c3 = Vector256.Load(acc + h + 24);
+                for (int k = 0; k < kn; k++)
+                {
+                    var av = Vector256.Create(a[k]);
+                    float* wk = w + k * GroupCols + h;
+                    c0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk), c0);
+                    c1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk + 8), c1);
+                    c2 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk + 16), c2);
+                    c3 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk + 24), c3);
+                }
+                c0.Store(acc + h);
+                c1.Store(acc + h + 8);
+                c2.Store(acc + h + 16);
+                c3.Store(acc + h + 24);
+            }
+        }
+        else if (bits >= 128)
+        {
+            for (int h = 0; h < GroupCols; h += 16)
+            {
+                var c0 = Vector128.Load(acc + h);
+                var c1 = Vector128.Load(acc + h + 4);
+                var c2 = Vector128.Load(acc + h + 8);
+                var c3 = Vector128.Load(acc + h + 12);
+                for (int k = 0; k < kn; k++)
+                {
+                    var av = Vector128.Create(a[k]);
+                    float* wk = w + k * GroupCols + h;
+                    c0 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk), c0);
+                    c1 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk + 4), c1);
+                    c2 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk + 8), c2);
+                    c3 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk + 12), c3);
+                }
+                c0.Store(acc + h);
+                c1.Store(acc + h + 4);
+                c2.Store(acc + h + 8);
+                c3.Store(acc + h + 12);
+            }
+        }
+        else
+        {
+            for (int j = 0; j < GroupCols; j++)
+            {
+                float c = acc[j];
+                for (int k = 0; k < kn; k++)
+                {
+                    c = MathF.FusedMultiplyAdd(a[k], w[k * GroupCols + j], c);
+                }
+                acc[j] = c;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// MatMulNBits weights repacked for <see cref="MatMulNBitsKernel"/>: per 64-column group and k, 32 bytes
+/// (4 panels of 8: byte j holds column j in its low nibble and column j + 8 in its high nibble); per group
+/// and block, 64 float scales and 64 float zero points. Padding columns have q = zp = scale = 0.
+/// </summary>
+internal sealed unsafe class PackedNBits
+{
+    private const int GroupCols = 64;
+    private const ulong LowNibbles = 0x0F0F_0F0F_0F0F_0F0FUL;
+
+    private readonly byte[] _q;
+    private readonly float[] _scale;
+    private readonly float[] _zp;
+    private readonly byte* _qPtr;
+    private readonly float* _scalePtr;
+    private readonly float* _zpPtr;
+    private readonly int _k;
+    private readonly int _blocks;
+
+    public PackedNBits(Tensor b, Tensor scales, Tensor? zeroPoints, int k, int n, int blockSize)
+    {
+        _k = k;
+        _blocks = (k + blockSize - 1) / blockSize;
+        int groups = (n + GroupCols - 1) / GroupCols;
+        int blob = blockSize / 2;
+        _q = GC.AllocateArray<byte>(checked(groups * k * 32), pinned: true);
+        _scale = GC.AllocateArray<float>(checked(groups * _blocks * GroupCols), pinned: true);
+        _zp = GC.AllocateArray<float>(_scale.Length, pinned: true);
+        _qPtr = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_q, 0);
+        _scalePtr = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(_scale, 0);
+        _zpPtr = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(_zp, 0);
+        var bq = b.Bytes();
+        var s = scales.Span<float>();
+        int zpRow = (_blocks + 1) / 2;
+        for (int col = 0; col < n; col++)
+        {
+            int g = col / GroupCols;
+            int c = col % GroupCols;
+            int panel = c / 16;
+            int lane = c % 16;
+            int byteInPanel = lane % 8;
+            int shift = lane < 8 ? 0 : 4;
+            for (int kk = 0; kk < k; kk++)
+            {
+                int src = bq[col * _blocks * blob + kk / 2];
+                int q = (kk & 1) == 0 ? src & 0xF : src >> 4;
+                _q[((long)g * k + kk) * 32 + panel * 8 + byteInPanel] |= (byte)(q << shift);
+            }
+            for (int blk = 0; blk < _blocks; blk++)
+            {
+                int at = (g * _blocks + blk) * GroupCols + c;
+                _scale[at] = s[col * _blocks + blk];
+                if (zeroPoints is null)
+                {
+                    _zp[at] = 8f;
+                }
+                else if (zeroPoints.Type == DataType.UInt8)
+                {
+                    int zb = zeroPoints.Bytes()[col * zpRow + blk / 2];
+                    _zp[at] = (blk & 1) == 0 ? zb & 0xF : zb >> 4;
+                }
+                else
+                {
+                    _zp[at] = zeroPoints.Span<float>()[col * _blocks + blk];
+                }
+            }
+        }
+    }
+
+    /// <summary>w[k, j] = (q − zp) × scale for k in [k0, k0 + kn) of block kb and the group's 64 columns; w is [kn][64].</summary>
+    public void Dequantize(int g, int kb, int k0, int kn, float* w, int bits)
+    {
+        byte* q = _qPtr + ((long)g * _k + k0) * 32;
+        float* scale = _scalePtr + (g * _blocks + kb) * GroupCols;
+        float* zp = _zpPtr + (g * _blocks + kb) * GroupCols;
+        if (bits >= 512 && Avx512F.IsSupported)
+        {
+            for (int k = 0; k < kn; k++)
+            {
+                for (int p = 0; p < 4; p++)
+                {
+                    ulong v = *(ulong*)(q + k * 32 + p * 8);
+                    var bytes = Vector128.Create(v & LowNibbles, (v >> 4) & LowNibbles).AsByte();
+                    var f = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(bytes));
+                    ((f - Vector512.Load(zp + p * 16)) * Vector512.Load(scale + p * 16)).Store(w + k * GroupCols + p * 16);
+                }
+            }
+        }
+        else if (bits >= 256 && Avx2.IsSupported)
+        {
+            for (int k = 0; k < kn; k++)
+            {
+                for (int p = 0; p < 4; p++)
+                {
+                    ulong v = *(ulong*)(q + k * 32 + p * 8);
+                    var lo = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(v & LowNibbles).AsByte()));
+                    var hi = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalar((v >> 4) & LowNibbles).AsByte()));
+                    float* o = w + k * GroupCols + p * 16;
+                    ((lo - Vector256.Load(zp + p * 16)) * Vector256.Load(scale + p * 16)).Store(o);
+                    ((hi - Vector256.Load(zp + p * 16 + 8)) * Vector256.Load(scale + p * 16 + 8)).Store(o + 8);
+                }
+            }
+        }
+        else if (bits >= 128)
+        {
+            for (int k = 0; k < kn; k++)
+            {
+                for (int p = 0; p < 4; p++)
+                {
+                    ulong v = *(ulong*)(q + k * 32 + p * 8);
+                    var bytes = Vector128.Create(v & LowNibbles, (v >> 4) & LowNibbles).AsByte();
+                    var u0 = Vector128.WidenLower(bytes);
+                    var u1 = Vector128.WidenUpper(bytes);
+                    float* o = w + k * GroupCols + p * 16;
+                    float* z = zp + p * 16;
+                    float* s = scale + p * 16;
+                    ((Vector128.ConvertToSingle(Vector128.WidenLower(u0).AsInt32()) - Vector128.Load(z)) * Vector128.Load(s)).Store(o);
+                    ((Vector128.ConvertToSingle(Vector128.WidenUpper(u0).AsInt32()) - Vector128.Load(z + 4)) * Vector128.Load(s + 4)).Store(o + 4);
+                    ((Vector128.ConvertToSingle(Vector128.WidenLower(u1).AsInt32()) - Vector128.Load(z + 8)) * Vector128.Load(s + 8)).Store(o + 8);
+                    ((Vector128.ConvertToSingle(Vector128.WidenUpper(u1).AsInt32()) - Vector128.Load(z + 12)) * Vector128.Load(s + 12)).Store(o + 12);
+                }
+            }
+        }
+        else
+        {
+            for (int k = 0; k < kn; k++)
+            {
+                for (int j = 0; j < GroupCols; j++)
+                {
+                    int panel = j / 16;
+                    int lane = j % 16;
+                    int by = q[k * 32 + panel * 8 + lane % 8];
+                    int v = lane < 8 ? by & 0xF : by >> 4;
+                    w[k * GroupCols + j] = ((float)v - zp[j]) * scale[j];
+                }
+            }
+        }
+    }
+}
