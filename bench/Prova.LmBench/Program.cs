@@ -56,11 +56,7 @@ foreach (var model in models)
             {
                 engine = engineName switch
                 {
-#if PROVA_GENERATION
                     "Prova" => new ProvaEngine(model.Path, threads),
-#else
-                    "Prova" => throw new NotSupportedException("built without src/Prova.Runtime/Generation"),
-#endif
                     "ORT" => new OrtEngine(model.Path, threads),
                     _ => model.GenAiDirectory is null ? throw new NotSupportedException("no genai_config.json") : new GenAiEngine(model.GenAiDirectory, threads),
                 };
