@@ -99,7 +99,6 @@ internal sealed class GenAiEngine : ILmEngine
     }
 }
 
-#if PROVA_GENERATION
 /// <summary>Prova's generation engine: <c>DecoderSession.Start</c> (prefill) and <c>DecoderState.Append</c> (one step).</summary>
 internal sealed class ProvaEngine(string modelPath, int threads) : ILmEngine
 {
@@ -127,4 +126,3 @@ internal sealed class ProvaEngine(string modelPath, int threads) : ILmEngine
 
     public void Dispose() => _session.Dispose();
 }
-#endif

@@ -16,6 +16,7 @@ string root = FindRepoRoot();
 string artifacts = Path.GetFullPath(Path.Combine(root, opts.Out));
 Directory.CreateDirectory(artifacts);
 
+var total = Stopwatch.StartNew();
 Console.WriteLine($"# Prova.LmBench {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"machine: {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.FrameworkDescription}");
 Console.WriteLine($"runs {opts.Runs} (median), prompt {opts.Prompt} tokens, {opts.NewTokens} new tokens, threads {string.Join(",", opts.Threads)}");
@@ -45,6 +46,14 @@ foreach (var model in models)
         prompt[i] = rng.Next(3, Math.Min(model.VocabSize, 30000));
     }
     double boundTokS = bandwidth / model.BytesPerToken;
+    // A model with a short context (models/lm: 128 positions) decodes only what fits after the prompt.
+    var runOpts = model.Context is int context && context < opts.Prompt + opts.NewTokens
+        ? opts with { NewTokens = Math.Max(2, context - opts.Prompt) }
+        : opts;
+    if (runOpts.NewTokens != opts.NewTokens)
+    {
+        Console.WriteLine($"{model.Name}: context {model.Context} → {runOpts.NewTokens} new tokens");
+    }
     foreach (int threads in opts.Threads)
     {
         var row = new Row(model, threads, boundTokS);
@@ -55,15 +64,11 @@ foreach (var model in models)
             {
                 engine = engineName switch
                 {
-#if PROVA_GENERATION
                     "Prova" => new ProvaEngine(model.Path, threads),
-#else
-                    "Prova" => throw new NotSupportedException("built without src/Prova.Runtime/Generation"),
-#endif
                     "ORT" => new OrtEngine(model.Path, threads),
                     _ => model.GenAiDirectory is null ? throw new NotSupportedException("no genai_config.json") : new GenAiEngine(model.GenAiDirectory, threads),
                 };
-                var result = Measure(engine, prompt, opts);
+                var result = Measure(engine, prompt, runOpts);
                 row.Results[engineName] = result;
                 Console.WriteLine(string.Create(culture,
                     $"{model.Name,-14} t{threads} {engineName,-5} prefill {result.PrefillMs,8:F1} ms   decode {result.TokensPerSecond,7:F2} tok/s   first tokens {string.Join(' ', result.Tokens.Take(8))}"));
@@ -84,11 +89,12 @@ foreach (var model in models)
 
 Console.WriteLine();
 Console.WriteLine(Report.Markdown(rows, bandwidth, opts));
+Console.WriteLine($"total run time {total.Elapsed.TotalMinutes:F1} min");
 return 0;
 
 static RunResult Measure(ILmEngine engine, int[] prompt, Options opts)
 {
-    engine.Run(prompt, Math.Min(8, opts.NewTokens)); // warm-up: plans, packed weights, first-touch of the cache
+    engine.Run(prompt, 2); // warm-up: plans, packed weights, first-touch of the cache
     var runs = new List<RunResult>();
     for (int r = 0; r < opts.Runs; r++)
     {
@@ -149,7 +155,7 @@ namespace Prova.LmBench
     }
 
     /// <summary>A model file to benchmark and what bounds its decode speed.</summary>
-    internal sealed record BenchModel(string Name, string Path, string? GenAiDirectory, int VocabSize, long Parameters, long WeightBytes, long BytesPerToken)
+    internal sealed record BenchModel(string Name, string Path, string? GenAiDirectory, int VocabSize, long Parameters, long WeightBytes, long BytesPerToken, int? Context)
     {
         /// <summary>
         /// Finds or generates the model: "default" is models/lm/model.onnx if present; "llama-fp32"/"llama-int4" are
@@ -223,7 +229,7 @@ namespace Prova.LmBench
             }
             string? genai = File.Exists(System.IO.Path.Combine(dir, "genai_config.json")) ? dir : null;
             // A decode step reads every weight once except the tables only Gather reads (one row each).
-            return new BenchModel(name, path, genai, vocab, parameters, weights, weights - gathered);
+            return new BenchModel(name, path, genai, vocab, parameters, weights, weights - gathered, ReadContext(dir));
         }
 
         /// <summary>A genai_config.json for an Optimum GPT-2 export (generic model type "decoder" (GenAI's "gpt2" type expects the combined past_%d cache): position_ids input, separate past and present buffers).</summary>
@@ -244,6 +250,25 @@ namespace Prova.LmBench
               "search": { "do_sample": false, "max_length": {{c.Positions}}, "min_length": 0, "num_beams": 1, "past_present_share_buffer": false, "top_k": 1 }
             }
             """);
+
+        /// <summary>n_positions / max_position_embeddings from a Hugging Face config.json beside the model, if any.</summary>
+        private static int? ReadContext(string dir)
+        {
+            string path = System.IO.Path.Combine(dir, "config.json");
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+            foreach (var key in new[] { "n_positions", "max_position_embeddings" })
+            {
+                if (json.RootElement.TryGetProperty(key, out var value) && value.TryGetInt32(out int n))
+                {
+                    return n;
+                }
+            }
+            return null;
+        }
 
         private static HashSet<string> GatherOnlyInitializers(OnnxModel model)
         {
