@@ -30,21 +30,22 @@ internal static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the sampler's random draws: same seed, same tokens.", DefaultValueFactory = _ => 0UL, HelpName = "S" };
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text contains this string (repeatable).", HelpName = "TEXT", AllowMultipleArgumentsPerToken = false };
         var threads = new Option<int>("--threads", "-t") { Description = "Worker threads (tokens never depend on this).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
+        var chat = new Option<bool>("--chat") { Description = "Send --prompt as a user message through the bundle's chat template (tokenizer_config.json)." };
         var json = new Option<bool>("--json") { Description = "Print {ids, text, outputHash, prefillMs, tokensPerSecond, ...} as JSON instead of streaming." };
 
         var command = new Command("generate", "Generate text with a language model on Prova's deterministic engine.")
         {
-            model, prompt, promptIds, maxNew, temperature, topK, topP, penalty, seed, stop, threads, json, node,
+            model, prompt, promptIds, maxNew, temperature, topK, topP, penalty, seed, stop, threads, chat, json, node,
         };
         command.SetAction(parse => Execute(context, new Settings(
             parse.GetValue(model)!, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(maxNew),
             parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(penalty), parse.GetValue(seed),
-            parse.GetValue(stop) ?? [], parse.GetValue(threads), parse.GetValue(json), parse.GetValue(node)!)));
+            parse.GetValue(stop) ?? [], parse.GetValue(threads), parse.GetValue(chat), parse.GetValue(json), parse.GetValue(node)!)));
         return command;
     }
 
     private sealed record Settings(string Model, string? Prompt, string? PromptIds, int MaxNewTokens, float? Temperature, int? TopK,
-        float? TopP, float? Penalty, ulong Seed, string[] Stop, int Threads, bool Json, string Node);
+        float? TopP, float? Penalty, ulong Seed, string[] Stop, int Threads, bool Chat, bool Json, string Node);
 
     private static int Execute(CliContext context, Settings s)
     {
@@ -61,7 +62,13 @@ internal static class GenerateCommand
             throw new CliException($"--max-new-tokens must be between 1 and {1 << 20} (got {s.MaxNewTokens})");
         }
         using var lm = LanguageModel.Load(Resolve(s.Model, s.Node), s.Threads);
-        int[] ids = s.PromptIds is { } list ? ParseIds(list) : lm.Encode(s.Prompt!);
+        if (s.Chat && s.Prompt is null)
+        {
+            throw new CliException("--chat formats a text --prompt as a user message; it does not take --prompt-ids");
+        }
+        int[] ids = s.PromptIds is { } list ? ParseIds(list)
+            : s.Chat ? lm.EncodeChat([new Prova.Lm.Text.ChatMessage("user", s.Prompt!)])
+            : lm.Encode(s.Prompt!);
         var defaults = lm.DefaultSampling();
         var sampling = new SamplingOptions
         {

@@ -133,6 +133,18 @@ public sealed class LanguageModel : IDisposable
     /// <summary>Token ids of a text prompt, with the special tokens the tokenizer adds (e.g. BOS).</summary>
     public int[] Encode(string text) => RequireTokenizer().Encode(text, addSpecial: true);
 
+    /// <summary>
+    /// Token ids of a conversation formatted by the bundle's chat template (tokenizer_config.json), ending with the
+    /// assistant's turn opened. The template writes any special tokens itself, so none are added (as transformers'
+    /// apply_chat_template does).
+    /// </summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages)
+    {
+        var template = ChatTemplate.FromConfig(Config.Tokenizer);
+        string text = template.Render(messages, addGenerationPrompt: true, ChatTemplateOptions.From(Config.Tokenizer));
+        return RequireTokenizer().Encode(text, addSpecial: false);
+    }
+
     private LmTokenizer RequireTokenizer() => Tokenizer ?? throw new LmException($"'{Directory}' has no tokenizer (tokenizer.json or tokenizer.model): give token ids instead of text");
 
     /// <summary>

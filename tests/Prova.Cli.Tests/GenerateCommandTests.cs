@@ -69,6 +69,19 @@ public sealed class GenerateCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TheDefaultModelContinuesATextPromptAndFormatsAChatTurnWithItsTemplate()
+    {
+        string bundle = RepoFiles.Get("models", "lm");
+        var plain = Json(CliHarness.Run("generate", bundle, "--prompt", "The jury said", "-n", "12", "--json"));
+        Assert.False(string.IsNullOrWhiteSpace(plain.GetProperty("text").GetString()));
+        Assert.Equal(4, plain.GetProperty("promptTokens").GetInt32());
+        // The bundle's template turns "Hello" into "User: Hello\nAssistant:" — more prompt tokens than the text alone.
+        var chat = Json(CliHarness.Run("generate", bundle, "--prompt", "Hello", "--chat", "-n", "8", "--json"));
+        Assert.True(chat.GetProperty("promptTokens").GetInt32() > 4, chat.ToString());
+        Assert.Equal(2, CliHarness.Run("generate", bundle, "--prompt-ids", "1,2", "--chat").ExitCode);
+    }
+
+    [Fact]
     public void BadRequestsExitWithCodeTwoAndOneLine()
     {
         string model = RandomGpt2();
