@@ -206,7 +206,10 @@ public static class DetMath
         var root = L.Sqrt(L.Add(x, L.Splat(0f)));
         root = L.Select(L.Eq(x, L.Splat(float.NegativeInfinity)), L.Splat(float.PositiveInfinity), root);
         result = L.Select(L.Eq(y, L.Splat(0.5f)), root, result);
-        return L.Select(L.Or(L.Eq(x, L.Splat(1f)), L.Eq(y, L.Splat(0f))), L.Splat(1f), result);
+        result = L.Select(L.Or(L.Eq(x, L.Splat(1f)), L.Eq(y, L.Splat(0f))), L.Splat(1f), result);
+        // Every NaN leaves as the one float.NaN constant: NaNs made by different instructions (sqrt of a negative,
+        // arithmetic on a NaN, a sign bit OR-ed in) differ in sign and payload, and the output hash sees those bits.
+        return L.Select(L.Eq(result, result), result, L.Splat(float.NaN));
     }
 
     /// <summary>
@@ -226,7 +229,8 @@ public static class DetMath
             }
             b *= b;
         }
-        return n < 0 ? 1f / r : r;
+        r = n < 0 ? 1f / r : r;
+        return float.IsNaN(r) ? float.NaN : r;
     }
 
     // sin/cos: x = k·π/2 + r with k = floor(x·2/π + 0.5) and a three-constant Cody–Waite split of π/2

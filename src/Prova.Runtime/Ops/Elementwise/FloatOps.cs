@@ -221,7 +221,8 @@ internal readonly struct PowIntOp(int n) : IUnaryOperator
             }
             b = L.Mul(b, b);
         }
-        return n < 0 ? L.Div(L.Splat(1f), r) : r;
+        r = n < 0 ? L.Div(L.Splat(1f), r) : r;
+        return L.Select(L.Eq(r, r), r, L.Splat(float.NaN)); // one NaN, as DetMath.Pow
     }
 }
 
