@@ -10,8 +10,17 @@ namespace Prova.Runtime.Simd;
 /// what makes SIMD and scalar results bit-identical. Masks are all-ones / all-zero float lanes.
 /// Every member is exactly specified by IEEE 754 (no estimates, no contraction).
 /// </summary>
-internal interface ILanes<TF, TI>
+internal unsafe interface ILanes<TF, TI>
 {
+    /// <summary>Floats in one value of the lane type.</summary>
+    static abstract int Width { get; }
+
+    /// <summary>Reads <see cref="Width"/> consecutive floats.</summary>
+    static abstract TF Load(float* source);
+
+    /// <summary>Writes <see cref="Width"/> consecutive floats.</summary>
+    static abstract void Store(TF value, float* destination);
+
     static abstract TF Splat(float value);
 
     static abstract TI SplatInt(int value);
@@ -67,8 +76,14 @@ internal interface ILanes<TF, TI>
     static abstract TF NonZero(TI a);
 }
 
-internal readonly struct ScalarLanes : ILanes<float, int>
+internal readonly unsafe struct ScalarLanes : ILanes<float, int>
 {
+    public static int Width => 1;
+
+    public static float Load(float* source) => *source;
+
+    public static void Store(float value, float* destination) => *destination = value;
+
     public static float Splat(float value) => value;
 
     public static int SplatInt(int value) => value;
@@ -127,8 +142,14 @@ internal readonly struct ScalarLanes : ILanes<float, int>
     private static float Mask(bool b) => BitConverter.Int32BitsToSingle(b ? -1 : 0);
 }
 
-internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
+internal readonly unsafe struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
 {
+    public static int Width => 4;
+
+    public static Vector128<float> Load(float* source) => Vector128.Load(source);
+
+    public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
+
     public static Vector128<float> Splat(float value) => Vector128.Create(value);
 
     public static Vector128<int> SplatInt(int value) => Vector128.Create(value);
@@ -180,8 +201,14 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
     public static Vector128<float> NonZero(Vector128<int> a) => (~Vector128.Equals(a, Vector128<int>.Zero)).AsSingle();
 }
 
-internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<int>>
+internal readonly unsafe struct Lanes256 : ILanes<Vector256<float>, Vector256<int>>
 {
+    public static int Width => 8;
+
+    public static Vector256<float> Load(float* source) => Vector256.Load(source);
+
+    public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
+
     public static Vector256<float> Splat(float value) => Vector256.Create(value);
 
     public static Vector256<int> SplatInt(int value) => Vector256.Create(value);
@@ -233,8 +260,14 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<int>>
     public static Vector256<float> NonZero(Vector256<int> a) => (~Vector256.Equals(a, Vector256<int>.Zero)).AsSingle();
 }
 
-internal readonly struct Lanes512 : ILanes<Vector512<float>, Vector512<int>>
+internal readonly unsafe struct Lanes512 : ILanes<Vector512<float>, Vector512<int>>
 {
+    public static int Width => 16;
+
+    public static Vector512<float> Load(float* source) => Vector512.Load(source);
+
+    public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
+
     public static Vector512<float> Splat(float value) => Vector512.Create(value);
 
     public static Vector512<int> SplatInt(int value) => Vector512.Create(value);

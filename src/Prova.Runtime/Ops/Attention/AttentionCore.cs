@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Prova.Runtime.Ops.Elementwise;
 using Prova.Runtime.Ops.Linear;
+using Prova.Runtime.Simd;
 
 namespace Prova.Runtime.Ops.Attention;
 
@@ -274,88 +275,57 @@ internal sealed unsafe class AttentionCore : IRangeBody
         int j = 0;
         if (bits >= 512)
         {
-            for (; j + 64 <= dv; j += 64)
-            {
-                var c0 = Vector512<float>.Zero;
-                var c1 = Vector512<float>.Zero;
-                var c2 = Vector512<float>.Zero;
-                var c3 = Vector512<float>.Zero;
-                for (int t = 0; t < n; t++)
-                {
-                    var pt = Vector512.Create(p[t]);
-                    float* vr = v + t * vt + j;
-                    c0 = Vector512.FusedMultiplyAdd(pt, Vector512.Load(vr), c0);
-                    c1 = Vector512.FusedMultiplyAdd(pt, Vector512.Load(vr + 16), c1);
-                    c2 = Vector512.FusedMultiplyAdd(pt, Vector512.Load(vr + 32), c2);
-                    c3 = Vector512.FusedMultiplyAdd(pt, Vector512.Load(vr + 48), c3);
-                }
-                c0.Store(o + j);
-                c1.Store(o + j + 16);
-                c2.Store(o + j + 32);
-                c3.Store(o + j + 48);
-            }
-            for (; j + 16 <= dv; j += 16)
-            {
-                var c = Vector512<float>.Zero;
-                for (int t = 0; t < n; t++)
-                {
-                    c = Vector512.FusedMultiplyAdd(Vector512.Create(p[t]), Vector512.Load(v + t * vt + j), c);
-                }
-                c.Store(o + j);
-            }
+            j = WeightedSumColumns<Vector512<float>, Vector512<int>, Lanes512>(p, v, vt, n, o, dv, j);
         }
         if (bits >= 256)
         {
-            for (; j + 32 <= dv; j += 32)
-            {
-                var c0 = Vector256<float>.Zero;
-                var c1 = Vector256<float>.Zero;
-                var c2 = Vector256<float>.Zero;
-                var c3 = Vector256<float>.Zero;
-                for (int t = 0; t < n; t++)
-                {
-                    var pt = Vector256.Create(p[t]);
-                    float* vr = v + t * vt + j;
-                    c0 = Vector256.FusedMultiplyAdd(pt, Vector256.Load(vr), c0);
-                    c1 = Vector256.FusedMultiplyAdd(pt, Vector256.Load(vr + 8), c1);
-                    c2 = Vector256.FusedMultiplyAdd(pt, Vector256.Load(vr + 16), c2);
-                    c3 = Vector256.FusedMultiplyAdd(pt, Vector256.Load(vr + 24), c3);
-                }
-                c0.Store(o + j);
-                c1.Store(o + j + 8);
-                c2.Store(o + j + 16);
-                c3.Store(o + j + 24);
-            }
-            for (; j + 8 <= dv; j += 8)
-            {
-                var c = Vector256<float>.Zero;
-                for (int t = 0; t < n; t++)
-                {
-                    c = Vector256.FusedMultiplyAdd(Vector256.Create(p[t]), Vector256.Load(v + t * vt + j), c);
-                }
-                c.Store(o + j);
-            }
+            j = WeightedSumColumns<Vector256<float>, Vector256<int>, Lanes256>(p, v, vt, n, o, dv, j);
         }
         if (bits >= 128)
         {
-            for (; j + 4 <= dv; j += 4)
-            {
-                var c = Vector128<float>.Zero;
-                for (int t = 0; t < n; t++)
-                {
-                    c = Vector128.FusedMultiplyAdd(Vector128.Create(p[t]), Vector128.Load(v + t * vt + j), c);
-                }
-                c.Store(o + j);
-            }
+            j = WeightedSumColumns<Vector128<float>, Vector128<int>, Lanes128>(p, v, vt, n, o, dv, j);
         }
-        for (; j < dv; j++)
+        WeightedSumColumns<float, int, ScalarLanes>(p, v, vt, n, o, dv, j);
+    }
+
+    /// <summary>
+    /// Columns from <paramref name="j"/> on, four lane values at a time, then one; every column is its own fma
+    /// chain, so the width changes nothing but speed. Returns the first column not done.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int WeightedSumColumns<TF, TI, L>(float* p, float* v, long vt, int n, float* o, int dv, int j)
+        where L : ILanes<TF, TI>
+    {
+        int w = L.Width;
+        for (; j + 4 * w <= dv; j += 4 * w)
         {
-            float c = 0f;
+            var c0 = L.Splat(0f);
+            var c1 = L.Splat(0f);
+            var c2 = L.Splat(0f);
+            var c3 = L.Splat(0f);
             for (int t = 0; t < n; t++)
             {
-                c = MathF.FusedMultiplyAdd(p[t], v[t * vt + j], c);
+                var pt = L.Splat(p[t]);
+                float* vr = v + t * vt + j;
+                c0 = L.Fma(pt, L.Load(vr), c0);
+                c1 = L.Fma(pt, L.Load(vr + w), c1);
+                c2 = L.Fma(pt, L.Load(vr + 2 * w), c2);
+                c3 = L.Fma(pt, L.Load(vr + 3 * w), c3);
             }
-            o[j] = c;
+            L.Store(c0, o + j);
+            L.Store(c1, o + j + w);
+            L.Store(c2, o + j + 2 * w);
+            L.Store(c3, o + j + 3 * w);
         }
+        for (; j + w <= dv; j += w)
+        {
+            var c = L.Splat(0f);
+            for (int t = 0; t < n; t++)
+            {
+                c = L.Fma(L.Splat(p[t]), L.Load(v + t * vt + j), c);
+            }
+            L.Store(c, o + j);
+        }
+        return j;
     }
 }
