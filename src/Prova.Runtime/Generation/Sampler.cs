@@ -190,21 +190,7 @@ public sealed class Sampler
         {
             keys[i] = -z[heap[i]];
         }
-        keys.Sort(heap);
-        int start = 0;
-        while (start < k)
-        {
-            int end = start + 1;
-            while (end < k && keys[end] == keys[start])
-            {
-                end++;
-            }
-            if (end - start > 1)
-            {
-                heap[start..end].Sort();
-            }
-            start = end;
-        }
+        SortByKeyThenId(keys, heap);
         return k;
     }
 
@@ -256,8 +242,13 @@ public sealed class Sampler
             order[i] = i;
             keys[i] = -z[i]; // ascending keys = descending z; -(-inf) = +inf sorts last
         }
-        keys.Sort(order);
-        // Array sort is not stable: put equal keys in id order.
+        SortByKeyThenId(keys, order);
+    }
+
+    /// <summary>Sorts ids by key ascending; the sort is not stable, so runs of equal keys are then put in id order.</summary>
+    private static void SortByKeyThenId(Span<float> keys, Span<int> ids)
+    {
+        keys.Sort(ids);
         int start = 0;
         while (start < keys.Length)
         {
@@ -268,7 +259,7 @@ public sealed class Sampler
             }
             if (end - start > 1)
             {
-                order[start..end].Sort();
+                ids[start..end].Sort();
             }
             start = end;
         }
