@@ -165,8 +165,15 @@ public sealed class DevnetTests : IDisposable
         // 8 clients in a closed loop: requests keep coming before, during and after the kill.
         await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
         {
-            while (Interlocked.Increment(ref started) <= Total)
+            int n;
+            while ((n = Interlocked.Increment(ref started)) <= Total)
             {
+                if (n > 30)
+                {
+                    // Requests after the 30th wait for the kill, so some certainly meet the dead node, however fast
+                    // the first ones ran; the 16th to 30th are in flight around it.
+                    await killer;
+                }
                 results.Add(await network.InferAsync(cid, inputs));
                 Interlocked.Increment(ref done);
             }
