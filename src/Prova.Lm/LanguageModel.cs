@@ -1,4 +1,5 @@
 using System.Text;
+using Prova.Core;
 using Prova.Lm.Text;
 using Prova.Onnx;
 using Prova.Runtime.Generation;
@@ -9,6 +10,9 @@ namespace Prova.Lm;
 public sealed record TextGeneration(GenerationResult Result, string? Text, string? StopString)
 {
     public int[] Ids => Result.Ids;
+
+    /// <summary>The generation's canonical output tensors (<see cref="GenerationOutput"/>): what a receipt's output hash covers.</summary>
+    public Dictionary<string, Tensor> ToTensors() => GenerationOutput.ToTensors(Ids, Text);
 }
 
 /// <summary>
@@ -191,6 +195,16 @@ public sealed class LanguageModel : IDisposable
             Emit(matcher.Flush());
         }
         return new TextGeneration(result, text.ToString(), matcher.MatchedStop);
+    }
+
+    /// <summary>The prompt's token ids: as given, or the text tokenized with special tokens (as <see cref="Encode"/>).</summary>
+    public int[] PromptIds(GenerationRequest request) => request.PromptIds ?? Encode(request.PromptText!);
+
+    /// <summary>Runs a network generation request (what nodes sign and verifiers re-execute): same tokens everywhere.</summary>
+    public TextGeneration Run(GenerationRequest request, Action<string>? onText = null, CancellationToken cancellationToken = default)
+    {
+        request.Validate();
+        return Generate(PromptIds(request), request.Options, request.Stop, onText, null, cancellationToken);
     }
 
     public void Dispose() => Decoder.Dispose();

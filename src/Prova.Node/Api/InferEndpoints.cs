@@ -87,7 +87,7 @@ internal static class InferEndpoints
         InferenceResult result;
         try
         {
-            result = inference.Run(model, inputs, requestId, mode);
+            result = await inference.ExecuteAsync(model, inputs, requestId, mode, context.RequestAborted);
         }
         catch (ApiException ex) when (ex.Code is not ("invalid-input" or "unsupported-model"))
         {

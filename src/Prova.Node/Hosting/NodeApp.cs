@@ -40,6 +40,8 @@ public static class NodeApp
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<NodeMetrics>();
+        services.AddSingleton<ReceiptSigner>();
+        services.AddSingleton<GenerationService>();
         services.AddSingleton<InferenceService>();
         services.AddSingleton<ProofService>();
         services.AddSingleton<FaultInjector>();

@@ -46,6 +46,18 @@ public sealed class NodeOptions
 
     public int InferenceThreads { get; set; } = 1;
 
+    /// <summary>Generations (language models) that run at once; more wait in the generation queue.</summary>
+    public int MaxConcurrentGenerations { get; set; } = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>Generations that may wait for a slot; beyond it a request gets 429 at once.</summary>
+    public int GenerationQueueLimit { get; set; } = 32;
+
+    /// <summary>The most tokens one generation may produce (a request's max_tokens above it is refused).</summary>
+    public int MaxGenerationTokens { get; set; } = 2048;
+
+    /// <summary>The longest context (prompt + generated tokens) a generation may use, whatever the model allows.</summary>
+    public int MaxContextTokens { get; set; } = 8192;
+
     /// <summary>The key password; when null, PROVA_KEY_PASSWORD. Never logged.</summary>
     public string? KeyPassword { get; set; }
 
@@ -124,6 +136,10 @@ public sealed class NodeOptions
         RequestTimeoutSeconds = other.RequestTimeoutSeconds;
         SessionsPerModel = other.SessionsPerModel;
         InferenceThreads = other.InferenceThreads;
+        MaxConcurrentGenerations = other.MaxConcurrentGenerations;
+        GenerationQueueLimit = other.GenerationQueueLimit;
+        MaxGenerationTokens = other.MaxGenerationTokens;
+        MaxContextTokens = other.MaxContextTokens;
         KeyPassword = other.KeyPassword;
         LightKeystore = other.LightKeystore;
         Key = other.Key;
@@ -192,6 +208,18 @@ public sealed class NodeOptions
         if (MaxConcurrentInferences < 1)
         {
             problems.Add($"Node:MaxConcurrentInferences {MaxConcurrentInferences} must be at least 1");
+        }
+        if (MaxConcurrentGenerations < 1)
+        {
+            problems.Add($"Node:MaxConcurrentGenerations {MaxConcurrentGenerations} must be at least 1");
+        }
+        if (GenerationQueueLimit < 0)
+        {
+            problems.Add($"Node:GenerationQueueLimit {GenerationQueueLimit} must be at least 0");
+        }
+        if (MaxGenerationTokens < 1 || MaxContextTokens < 2)
+        {
+            problems.Add($"Node:MaxGenerationTokens ({MaxGenerationTokens}) must be at least 1 and Node:MaxContextTokens ({MaxContextTokens}) at least 2");
         }
         if (InferenceQueueLimit < 0)
         {

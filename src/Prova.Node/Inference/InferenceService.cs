@@ -5,6 +5,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Receipts;
+using Prova.Lm;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
 using Prova.Node.Network;
@@ -26,25 +27,40 @@ public sealed class InferenceService : IDisposable
 {
     private readonly ContentStore _store;
     private readonly ModelCatalog _catalog;
-    private readonly NodeIdentity _identity;
+    private readonly ReceiptSigner _signer;
+    private readonly GenerationService _generations;
     private readonly NodeMetrics _metrics;
     private readonly NodeOptions _options;
-    private readonly TimeProvider _time;
     private readonly ILogger<InferenceService> _logger;
     private readonly FaultInjector _faults;
     private readonly ConcurrentDictionary<Cid, Lazy<SessionPool>> _pools = new();
 
-    public InferenceService(ContentStore store, ModelCatalog catalog, NodeIdentity identity, NodeMetrics metrics,
-        IOptions<NodeOptions> options, TimeProvider time, ILogger<InferenceService> logger, FaultInjector faults)
+    public InferenceService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, GenerationService generations, NodeMetrics metrics,
+        IOptions<NodeOptions> options, ILogger<InferenceService> logger, FaultInjector faults)
     {
         _faults = faults;
         _store = store;
         _catalog = catalog;
-        _identity = identity;
+        _signer = signer;
+        _generations = generations;
         _metrics = metrics;
         _options = options.Value;
-        _time = time;
         _logger = logger;
+    }
+
+    /// <summary>
+    /// Runs any hosted model on canonical tensors: a single ONNX file through <see cref="Run"/>, a language-model bundle as
+    /// a generation whose inputs are a <see cref="GenerationRequest"/>'s tensors (what challenges, quorum peers and on-chain
+    /// requests carry).
+    /// </summary>
+    public async Task<InferenceResult> ExecuteAsync(Cid model, Dictionary<string, Tensor> inputs, Hash256 requestId, string mode, CancellationToken cancellationToken)
+    {
+        if (!_generations.IsBundle(model))
+        {
+            return Run(model, inputs, requestId, mode);
+        }
+        var outcome = await _generations.GenerateAsync(model, _ => GenerationRequest.FromTensors(inputs), requestId, mode, null, cancellationToken);
+        return new InferenceResult(outcome.Outputs, outcome.Receipt, outcome.LatencyMs);
     }
 
     public InferenceResult Run(Cid model, Dictionary<string, Tensor> inputs, Hash256 requestId, string mode)
@@ -87,21 +103,8 @@ public sealed class InferenceService : IDisposable
         }
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);
-        return new InferenceResult(outputs, SignReceipt(model, inputs, outputs, requestId, mode), elapsed.TotalMilliseconds);
+        return new InferenceResult(outputs, _signer.Sign(model, inputs, outputs, requestId, mode), elapsed.TotalMilliseconds);
     }
-
-    /// <summary>Signs the receipt for a result (also used by <see cref="ProofService"/> for mode "proof").</summary>
-    internal Receipt SignReceipt(Cid model, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, Hash256 requestId, string mode) => new Receipt
-    {
-        Model = model,
-        InputHash = Receipt.HashTensors(inputs),
-        OutputHash = Receipt.HashTensors(outputs),
-        Mode = mode,
-        RequestId = requestId,
-        Timestamp = (ulong)_time.GetUtcNow().ToUnixTimeSeconds(),
-        ChainId = _identity.ChainId,
-        VerifyingContract = _identity.VerifyingContract,
-    }.SignWith(_identity.Key);
 
     private SessionPool Pool(Cid model)
     {

@@ -29,7 +29,7 @@ public sealed class ProofService : IDisposable
 
     private readonly ContentStore _store;
     private readonly ModelCatalog _catalog;
-    private readonly InferenceService _inference;
+    private readonly ReceiptSigner _signer;
     private readonly NodeMetrics _metrics;
     private readonly FaultInjector _faults;
     private readonly NodeOptions _options;
@@ -39,11 +39,11 @@ public sealed class ProofService : IDisposable
     private long _cachedBytes;
     private long _clock;
 
-    public ProofService(ContentStore store, ModelCatalog catalog, InferenceService inference, NodeMetrics metrics, FaultInjector faults, IOptions<NodeOptions> options)
+    public ProofService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, NodeMetrics metrics, FaultInjector faults, IOptions<NodeOptions> options)
     {
         _store = store;
         _catalog = catalog;
-        _inference = inference;
+        _signer = signer;
         _metrics = metrics;
         _faults = faults;
         _options = options.Value;
@@ -143,7 +143,7 @@ public sealed class ProofService : IDisposable
             FaultInjector.FlipOneBit(outputs);
         }
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);
-        var receipt = _inference.SignReceipt(model, inputs, outputs, requestId, InferModes.ProofMode);
+        var receipt = _signer.Sign(model, inputs, outputs, requestId, InferModes.ProofMode);
         return new ProofResult(new InferenceResult(outputs, receipt, elapsed.TotalMilliseconds), proof, entry.Circuit.KeyDigest, elapsed.TotalMilliseconds);
     }
 

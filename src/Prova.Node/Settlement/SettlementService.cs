@@ -362,7 +362,7 @@ public sealed class SettlementService : BackgroundService
         try
         {
             var inputs = CanonicalTensors.Decode(input);
-            var result = _inference.Run(model, inputs, Keccak256.Hash("prova-challenge/" + challenge.Id), Receipt.AttestedMode);
+            var result = await _inference.ExecuteAsync(model, inputs, Keccak256.Hash("prova-challenge/" + challenge.Id), Receipt.AttestedMode, cancellationToken).ConfigureAwait(false);
             return result.Receipt.OutputHash;
         }
         catch (Exception ex) when (ex is ProvaException or ApiException)
@@ -416,7 +416,7 @@ public sealed class SettlementService : BackgroundService
         InferenceResult result;
         try
         {
-            result = _inference.Run(model, inputs, request.RequestId, request.Mode);
+            result = await _inference.ExecuteAsync(model, inputs, request.RequestId, request.Mode, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ProvaException or ApiException)
         {
