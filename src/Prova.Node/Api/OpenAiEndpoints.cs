@@ -49,13 +49,13 @@ internal static class OpenAiEndpoints
         }
         catch (ApiException ex) when (!context.Response.HasStarted)
         {
-            await OpenAiErrors.WriteAsync(context, ex);
+            await OpenAiErrors.WriteAsync(context, ex, chat);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
             await OpenAiErrors.WriteAsync(context, ex.StatusCode == 413
                 ? new ApiException(413, "payload-too-large", "the request body is larger than the server allows")
-                : OpenAiErrors.Invalid(null, ex.Message));
+                : OpenAiErrors.Invalid(null, ex.Message), chat);
         }
     }
 
