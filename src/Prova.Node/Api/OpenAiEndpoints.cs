@@ -57,6 +57,12 @@ internal static class OpenAiEndpoints
                 ? new ApiException(413, "payload-too-large", "the request body is larger than the server allows")
                 : OpenAiErrors.Invalid(null, ex.Message), chat);
         }
+        catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Prova.Node");
+            Log.Unhandled(logger, ex, context.Request.Method, context.Request.Path);
+            await OpenAiErrors.WriteAsync(context, new ApiException(500, "internal", "an internal error occurred; see the node log"), chat);
+        }
     }
 
     private static async Task RunAsync(HttpContext context, bool chat)
