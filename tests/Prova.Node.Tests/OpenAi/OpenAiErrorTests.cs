@@ -249,6 +249,42 @@ public sealed class OpenAiSlotTests
         Assert.True(freed < TimeSpan.FromSeconds(1), $"the slot was freed {freed.TotalMilliseconds:F0} ms after the client left");
     }
 
+    [Fact]
+    public async Task Concurrent_streams_each_receive_their_text_as_it_forms()
+    {
+        // Four generations at once, 40 ms per token: each stream's first text must arrive early in its generation, not
+        // in one burst at the end (generations must not starve the threads that write the streams).
+        await using var node = await LmNode.StartAsync(o =>
+        {
+            o.MaxConcurrentGenerations = 4;
+            o.Faults = "slow:40";
+        });
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => node.PostAsync("/v1/chat/completions", Small())));
+        var streams = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>
+        {
+            var clock = Stopwatch.StartNew();
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+            {
+                Content = JsonContent.Create(new { model = LmNode.Name, prompt = "The history of the city", max_tokens = 30, temperature = 0, stream = true }),
+            };
+            using var response = await node.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            double first = -1;
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                if (first < 0 && line.StartsWith("data: {", StringComparison.Ordinal) && line.Contains("\"text\":\"", StringComparison.Ordinal) && !line.Contains("\"text\":\"\"", StringComparison.Ordinal))
+                {
+                    first = clock.Elapsed.TotalMilliseconds;
+                }
+            }
+            return (First: first, Total: clock.Elapsed.TotalMilliseconds);
+        }));
+        foreach (var (first, total) in streams)
+        {
+            Assert.True(first >= 0 && first < total / 2, $"the first text arrived after {first:F0} ms of a {total:F0} ms stream");
+        }
+    }
+
     private static string Small() => $"{{\"model\": \"{LmNode.Name}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hi\"}}], \"max_tokens\": 2}}";
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
