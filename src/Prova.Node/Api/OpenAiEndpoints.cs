@@ -84,8 +84,7 @@ internal static class OpenAiEndpoints
 
         PeerQuorum? peers = null;
         IReadOnlyList<Prova.Core.Network.PeerRecord> candidates = [];
-        int k = 1;
-        if (InferModes.TryParseQuorum(mode, out k))
+        if (InferModes.TryParseQuorum(mode, out int k))
         {
             peers = services.GetRequiredService<PeerQuorum>();
             candidates = peers.Candidates(model, requestId);
@@ -95,10 +94,6 @@ internal static class OpenAiEndpoints
                     $"mode {mode} needs {k - 1} other nodes hosting {model}; this node knows {candidates.Count}",
                     new Dictionary<string, object?> { ["retryAfterSeconds"] = 5 });
             }
-        }
-        else
-        {
-            k = 1;
         }
 
         var prepared = new TaskCompletionSource<GenerationRequest>(TaskCreationOptions.RunContinuationsAsynchronously);
