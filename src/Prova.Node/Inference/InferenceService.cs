@@ -59,7 +59,17 @@ public sealed class InferenceService : IDisposable
         {
             return Run(model, inputs, requestId, mode);
         }
-        var outcome = await _generations.GenerateAsync(model, _ => GenerationRequest.FromTensors(inputs), requestId, mode, null, cancellationToken);
+        GenerationRequest request;
+        try
+        {
+            request = GenerationRequest.FromTensors(inputs);
+        }
+        catch (InputException ex)
+        {
+            _metrics.InferenceFailed();
+            throw new ApiException(422, "invalid-input", $"{model} is a language-model bundle, so the inputs must be a generation request (docs/verified-chat.md): {ex.Message}");
+        }
+        var outcome = await _generations.GenerateAsync(model, _ => request, requestId, mode, null, cancellationToken);
         return new InferenceResult(outcome.Outputs, outcome.Receipt, outcome.LatencyMs);
     }
 
