@@ -14,9 +14,6 @@ namespace Prova.Node.Tests;
 /// </summary>
 public sealed class GenerationTests : IDisposable
 {
-    private static readonly Lazy<Dictionary<string, byte[]>> s_defaultLm = new(() =>
-        Directory.GetFiles(RepoFiles.Get("models", "lm")).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes, StringComparer.Ordinal));
-
     private readonly List<NodeFactory> _factories = [];
 
     public void Dispose()
@@ -32,7 +29,7 @@ public sealed class GenerationTests : IDisposable
         var factory = new NodeFactory(configure);
         _factories.Add(factory);
         var client = new TestClient(factory.CreateClient());
-        var bundle = await client.PushBundleAsync(s_defaultLm.Value, "lm/default", chunkSize: 1 << 20);
+        var bundle = await client.PushBundleAsync(TestBundles.DefaultLm, "lm/default", chunkSize: 1 << 20);
         return (client, bundle.Cid);
     }
 

@@ -29,7 +29,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
 {
     private static readonly BigInteger s_ether = SettlementParameters.Ether;
 
-    private static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    internal static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
@@ -45,13 +45,19 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
     private static async Task<Cid> PushAsync(TestClient client, byte[] model, Deployment deployment, string name = "mlp")
     {
         var manifest = await client.UploadAsync(model);
+        return await PublishAsync(client, manifest.Cid, deployment, name);
+    }
+
+    /// <summary>Publishes uploaded content under the deployment's EIP-712 domain (what chain-mode nodes check).</summary>
+    internal static async Task<Cid> PublishAsync(TestClient client, Cid cid, Deployment deployment, string name)
+    {
         var owner = TestClient.Owner;
         ulong timestamp = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var publication = new ModelPublication(name, "1.0.0", manifest.Cid, owner.Address, timestamp);
+        var publication = new ModelPublication(name, "1.0.0", cid, owner.Address, timestamp);
         var signature = owner.Sign(publication.ToTypedData(deployment.ChainId, deployment.Settlement).SigningHash());
         var response = await client.Http.PostAsJsonAsync("/v1/models", new
         {
-            cid = manifest.Cid.ToString(),
+            cid = cid.ToString(),
             name,
             version = "1.0.0",
             description = "test model",
@@ -61,7 +67,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
             signature = signature.ToString(),
         });
         await TestClient.Expect(response, HttpStatusCode.Created, HttpStatusCode.OK);
-        return manifest.Cid;
+        return cid;
     }
 
     private static async Task<Receipt> InferAsync(TestClient client, Cid cid, Dictionary<string, Tensor> inputs)
@@ -72,18 +78,18 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         return Receipt.FromJson(body.RootElement.GetProperty("receipt"));
     }
 
-    private static async Task<object?[]> Call(EvmAccount from, ContractArtifact contract, Address at, string function, params object?[] args)
+    internal static async Task<object?[]> Call(EvmAccount from, ContractArtifact contract, Address at, string function, params object?[] args)
     {
         var f = contract.Abi.Function(function);
         var data = await from.Client.CallAsync(new CallRequest { From = from.Address, To = at, Data = f.EncodeCall(args) }, BlockTag.Latest, contract.Errors);
         return f.DecodeOutput(data);
     }
 
-    private static Task<TransactionReceipt> Send(EvmAccount from, ContractArtifact contract, Address at, string function, BigInteger value, params object?[] args) =>
+    internal static Task<TransactionReceipt> Send(EvmAccount from, ContractArtifact contract, Address at, string function, BigInteger value, params object?[] args) =>
         from.SendAndWaitAsync(new TransactionRequest { To = at, Data = contract.Abi.Function(function).EncodeCall(args), Value = value, Errors = contract.Errors });
 
     /// <summary>The verdict of a resolved challenge (1 NodeLied, 2 ChallengeFailed, 3 Inconclusive), or null while open.</summary>
-    private static async Task<int?> ResolvedVerdict(SettlementChain chain, Deployment deployment, BigInteger challengeId)
+    internal static async Task<int?> ResolvedVerdict(SettlementChain chain, Deployment deployment, BigInteger challengeId)
     {
         var resolved = await chain.EventsAsync(ProvaContracts.Settlement, deployment.Settlement, "ChallengeResolved", deployment.Block, (await chain.HeadAsync()).Number);
         return resolved.Where(e => (BigInteger)e.Values[0]! == challengeId).Select(e => (int?)(int)(BigInteger)e.Values[1]!).FirstOrDefault();

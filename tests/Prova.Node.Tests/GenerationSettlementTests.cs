@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Prova.Core;
+using Prova.Core.Content;
+using Prova.Core.Keys;
+using Prova.Core.Receipts;
+using Prova.Evm.Devnet;
+using Prova.Lm;
+using Prova.Node.Hosting;
+using Prova.Node.Settlement;
+using Prova.Runtime.Generation;
+using Xunit.Abstractions;
+
+namespace Prova.Node.Tests;
+
+/// <summary>
+/// A lie about a generation, settled on a real anvil with four real nodes: a node that swaps one generated token signs
+/// it, its batch is challenged with the generation request as the inputs, the committee regenerates and the liar is slashed.
+/// </summary>
+public sealed class GenerationSettlementTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_node_that_signs_a_wrong_token_is_slashed_by_a_committee_that_regenerates()
+    {
+        var total = Stopwatch.StartNew();
+        using var anvil = await Anvil.StartAsync();
+        var parameters = new SettlementParameters { ChallengeWindow = 300, VotingPeriod = 120, UnbondingDelay = 900, CommitteeSize = 3 };
+        var deployment = await ChainDeployer.DeployAsync(anvil.Account(0), parameters);
+        string dir = Directory.CreateTempSubdirectory("prova-chain-gen-").FullName;
+        string deploymentPath = Path.Combine(dir, "deployment.json");
+        deployment.Save(deploymentPath);
+        const int Liar = 2;
+        var keys = Enumerable.Range(0, 4).Select(_ => PrivateKey.Generate()).ToArray();
+        foreach (var key in keys)
+        {
+            await anvil.SetBalanceAsync(key.Address, 10 * SettlementParameters.Ether);
+        }
+        await using var net = await LocalCluster.StartAsync(4, (i, o) =>
+        {
+            o.Key = keys[i];
+            o.Deployment = deploymentPath;
+            o.ChainPollMs = 100;
+            o.BatchIntervalMs = 3_600_000;
+            o.Replicas = 0;
+            o.Faults = i == Liar ? "corrupt-output" : null;
+        });
+        var services = Enumerable.Range(0, 4).Select(i => net[i].Services.GetRequiredService<SettlementService>()).ToArray();
+        await Task.WhenAll(services.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var http = Enumerable.Range(0, 4).Select(i => new HttpClient { BaseAddress = net[i].Url }).ToArray();
+        var clients = http.Select(h => new TestClient(h)).ToArray();
+        Cid cid = default;
+        foreach (var c in clients)
+        {
+            var bundle = await c.UploadBundleAsync(TestBundles.DefaultLm, chunkSize: 1 << 20);
+            cid = await SettlementEndToEndTests.PublishAsync(c, bundle.Cid, deployment, "lm/default");
+        }
+        var modelOwner = anvil.Account(2);
+        await SettlementEndToEndTests.Send(modelOwner, ProvaContracts.ModelRegistry, deployment.ModelRegistry, "register", 0, cid.Digest.ToArray(), "lm/default");
+
+        var request = new GenerationRequest
+        {
+            PromptText = "The jury said",
+            MaxTokens = 16,
+            Sampling = new SamplingOptions { Temperature = 0.8f, TopK = 40, RepetitionPenalty = 1.3f, Seed = 42 },
+        };
+        var inputs = request.ToTensors();
+        var truth = await GenerateAsync(clients[0], cid, inputs);
+        var lie = await GenerateAsync(clients[Liar], cid, inputs);
+        Assert.NotEqual(truth.OutputHash, lie.OutputHash);
+        var liarBatch = await services[Liar].FlushAsync();
+        Assert.NotNull(liarBatch);
+
+        var proof = await http[Liar].GetFromJsonAsync<JsonElement>($"/v1/settlement/receipts/{lie.RequestId}");
+        var siblings = proof.GetProperty("proof").EnumerateArray().Select(p => Hash256.Parse(p.GetString()!)).ToArray();
+        var chain = services[0].Chain;
+        var challenger = new SettlementChain(anvil.Client, anvil.DevKeys[4], deployment);
+        var stakeBefore = await chain.StakeOfAsync(keys[Liar].Address);
+        var clock = Stopwatch.StartNew();
+        var (challengeId, _) = await challenger.ChallengeAsync(liarBatch.Value, lie, siblings, InputFetcher.DataUri(CanonicalTensors.Encode(inputs)));
+        var committee = await chain.CommitteeOfAsync(challengeId);
+        Assert.DoesNotContain(keys[Liar].Address, committee);
+        await SettlementEndToEndTests.WaitUntil(async () => await chain.StakeOfAsync(keys[Liar].Address) < stakeBefore, TimeSpan.FromSeconds(60), "the liar's stake is slashed");
+        output.WriteLine($"challenge → committee regenerates and votes → slashed: {clock.Elapsed.TotalMilliseconds:F0} ms (total {total.Elapsed.TotalSeconds:F1} s)");
+        foreach (var member in committee)
+        {
+            var vote = (byte[])(await SettlementEndToEndTests.Call(anvil.Account(3), ProvaContracts.Settlement, deployment.Settlement, "voteOf", challengeId, member))[0]!;
+            Assert.Equal(truth.OutputHash, new Hash256(vote));
+        }
+        Assert.Equal(1, await SettlementEndToEndTests.ResolvedVerdict(chain, deployment, challengeId)); // NodeLied
+        foreach (var h in http)
+        {
+            h.Dispose();
+        }
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task<Receipt> GenerateAsync(TestClient client, Cid cid, Dictionary<string, Tensor> inputs)
+    {
+        var response = await client.InferAsync(cid, inputs);
+        await TestClient.Expect(response, HttpStatusCode.OK);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return Receipt.FromJson(body.RootElement.GetProperty("receipt"));
+    }
+}
