@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Prova.Core;
 using Prova.Core.Content;
+using Prova.Core.Crypto;
 using Prova.Core.Keys;
 using Prova.Core.Receipts;
 using Prova.Evm.Devnet;
@@ -91,6 +92,23 @@ public sealed class GenerationSettlementTests(ITestOutputHelper output)
             Assert.Equal(truth.OutputHash, new Hash256(vote));
         }
         Assert.Equal(1, await SettlementEndToEndTests.ResolvedVerdict(chain, deployment, challengeId)); // NodeLied
+
+        // A contract asks a question on chain (InferenceRequests.requestGeneration, quorum:2); honest nodes generate from
+        // the prompt text, gather a second signature and fulfil; the callback gets the text this machine's engine writes.
+        var consumerOwner = anvil.Account(5);
+        var consumer = await ChainDeployer.DeployAsync(consumerOwner, ProvaContracts.ExampleChatConsumer, [deployment.InferenceRequests]);
+        clock.Restart();
+        await SettlementEndToEndTests.Send(consumerOwner, ProvaContracts.ExampleChatConsumer, consumer, "chat", SettlementParameters.Ether / 100,
+            cid.Digest.ToArray(), "The court", 12u, "quorum:2");
+        var requestId = new Hash256((byte[])(await SettlementEndToEndTests.Call(consumerOwner, ProvaContracts.ExampleChatConsumer, consumer, "lastRequestId"))[0]!);
+        await SettlementEndToEndTests.WaitUntil(async () => (bool)(await SettlementEndToEndTests.Call(consumerOwner, ProvaContracts.ExampleChatConsumer, consumer, "answered", requestId))[0]!,
+            TimeSpan.FromSeconds(60), "the chat consumer gets its callback");
+        output.WriteLine($"requestGeneration quorum:2 → callback: {clock.Elapsed.TotalMilliseconds:F0} ms");
+        string answer = (string)(await SettlementEndToEndTests.Call(consumerOwner, ProvaContracts.ExampleChatConsumer, consumer, "lastAnswer"))[0]!;
+        using var lm = LanguageModel.Load(RepoFiles.Get("models", "lm"), threads: 1);
+        var local = lm.Run(new GenerationRequest { PromptText = "The court", MaxTokens = 12, Sampling = new SamplingOptions() });
+        Assert.Equal(local.Text, answer);
+        Assert.False(string.IsNullOrEmpty(answer));
         foreach (var h in http)
         {
             h.Dispose();
