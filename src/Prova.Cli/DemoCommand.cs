@@ -162,7 +162,7 @@ internal static class DemoCommand
         Rule(console, "2b. a language model writes, token for token the same on every thread count");
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn("threads");
-        table.AddColumn("generated ids hash");
+        table.AddColumn("output hash (generated ids + text, as a receipt signs it)");
         table.AddColumn(new TableColumn("decode").RightAligned());
         string? reference = null;
         string text = "";
@@ -172,7 +172,7 @@ internal static class DemoCommand
             using var lm = LanguageModel.Load(bundle, threads);
             var options = new GenerationOptions { MaxNewTokens = 32, Sampling = lm.DefaultSampling() };
             var result = lm.Generate(lm.Encode(LmPrompt), options);
-            string hash = result.Result.OutputHash;
+            string hash = result.OutputHash;
             reference ??= hash;
             identical &= hash == reference;
             text = result.Text ?? "";

@@ -59,7 +59,7 @@ public sealed class GenerationTests : IDisposable
         var receipt = Receipt.FromJson(first.GetProperty("receipt"));
         var outputs = TensorJson.ReadNamedTensors(JsonSerializer.SerializeToUtf8Bytes(first), "outputs");
         Assert.True(receipt.Verify(inputs: request.ToTensors(), outputs: outputs, model: model, signer: NodeFactory.NodeKey.Address).IsValid);
-        Assert.Equal("0x" + request.Hash(), receipt.InputHash.ToString());
+        Assert.Equal(request.Hash(), receipt.InputHash.ToString());
 
         // The node's tokens are the ones a local run of the same bundle gives, and the text is what they decode to.
         var (ids, text) = GenerationOutput.Read(outputs);
@@ -67,6 +67,7 @@ public sealed class GenerationTests : IDisposable
         var local = lm.Run(request);
         Assert.Equal(local.Ids, ids);
         Assert.Equal(local.Text, text);
+        Assert.Equal(local.OutputHash, receipt.OutputHash.ToString());
         Assert.InRange(ids.Length, 1, 12);
 
         Assert.Equal(first.GetProperty("outputHash").GetString(), second.GetProperty("outputHash").GetString());

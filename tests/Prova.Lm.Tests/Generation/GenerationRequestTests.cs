@@ -122,7 +122,7 @@ public sealed class GenerationRequestTests
             try
             {
                 var request = GenerationRequest.FromTensors(tensors);
-                Assert.Equal(TensorEncoding.Hash(tensors), request.Hash());
+                Assert.Equal("0x" + TensorEncoding.Hash(tensors), request.Hash());
                 decoded++;
             }
             catch (InputException)
