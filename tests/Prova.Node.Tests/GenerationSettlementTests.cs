@@ -27,32 +27,10 @@ public sealed class GenerationSettlementTests(ITestOutputHelper output)
     public async Task A_node_that_signs_a_wrong_token_is_slashed_by_a_committee_that_regenerates()
     {
         var total = Stopwatch.StartNew();
-        using var anvil = await Anvil.StartAsync();
-        var parameters = new SettlementParameters { ChallengeWindow = 300, VotingPeriod = 120, UnbondingDelay = 900, CommitteeSize = 3 };
-        var deployment = await ChainDeployer.DeployAsync(anvil.Account(0), parameters);
-        string dir = Directory.CreateTempSubdirectory("prova-chain-gen-").FullName;
-        string deploymentPath = Path.Combine(dir, "deployment.json");
-        deployment.Save(deploymentPath);
         const int Liar = 2;
-        var keys = Enumerable.Range(0, 4).Select(_ => PrivateKey.Generate()).ToArray();
-        foreach (var key in keys)
-        {
-            await anvil.SetBalanceAsync(key.Address, 10 * SettlementParameters.Ether);
-        }
-        await using var net = await LocalCluster.StartAsync(4, (i, o) =>
-        {
-            o.Key = keys[i];
-            o.Deployment = deploymentPath;
-            o.ChainPollMs = 100;
-            o.BatchIntervalMs = 3_600_000;
-            o.Replicas = 0;
-            o.Faults = i == Liar ? "corrupt-output" : null;
-        });
-        var services = Enumerable.Range(0, 4).Select(i => net[i].Services.GetRequiredService<SettlementService>()).ToArray();
-        await Task.WhenAll(services.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(60));
+        await using var cluster = await ChainCluster.StartAsync(Liar);
+        var (anvil, deployment, keys, services, http, clients) = (cluster.Anvil, cluster.Deployment, cluster.Keys, cluster.Services, cluster.Http, cluster.Clients);
 
-        var http = Enumerable.Range(0, 4).Select(i => new HttpClient { BaseAddress = net[i].Url }).ToArray();
-        var clients = http.Select(h => new TestClient(h)).ToArray();
         Cid cid = default;
         foreach (var c in clients)
         {
@@ -109,17 +87,6 @@ public sealed class GenerationSettlementTests(ITestOutputHelper output)
         var local = lm.Run(new GenerationRequest { PromptText = "The court", MaxTokens = 12, Sampling = new SamplingOptions() });
         Assert.Equal(local.Text, answer);
         Assert.False(string.IsNullOrEmpty(answer));
-        foreach (var h in http)
-        {
-            h.Dispose();
-        }
-        try
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     private static async Task<Receipt> GenerateAsync(TestClient client, Cid cid, Dictionary<string, Tensor> inputs)

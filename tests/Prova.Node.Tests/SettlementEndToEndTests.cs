@@ -99,31 +99,10 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
     public async Task Receipts_settle_and_pay_a_liar_is_slashed_by_the_committee_and_a_contract_gets_an_inference()
     {
         var total = Stopwatch.StartNew();
-        using var anvil = await Anvil.StartAsync();
-        var parameters = new SettlementParameters { ChallengeWindow = 300, VotingPeriod = 120, UnbondingDelay = 900, CommitteeSize = 3 };
-        var deployment = await ChainDeployer.DeployAsync(anvil.Account(0), parameters);
-        string dir = Directory.CreateTempSubdirectory("prova-chain-e2e-").FullName;
-        string deploymentPath = Path.Combine(dir, "deployment.json");
-        deployment.Save(deploymentPath);
-
         // Node 1 corrupts its outputs (flips one bit, signs what it returns); the others are honest.
         const int Liar = 1;
-        var keys = Enumerable.Range(0, 4).Select(_ => PrivateKey.Generate()).ToArray();
-        foreach (var key in keys)
-        {
-            await anvil.SetBalanceAsync(key.Address, 10 * s_ether);
-        }
-        await using var net = await LocalCluster.StartAsync(4, (i, o) =>
-        {
-            o.Key = keys[i];
-            o.Deployment = deploymentPath;
-            o.ChainPollMs = 100;
-            o.BatchIntervalMs = 3_600_000; // batches are flushed by the test
-            o.Replicas = 0;
-            o.Faults = i == Liar ? "corrupt-output" : null;
-        });
-        var services = Enumerable.Range(0, 4).Select(i => net[i].Services.GetRequiredService<SettlementService>()).ToArray();
-        await Task.WhenAll(services.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(60));
+        await using var cluster = await ChainCluster.StartAsync(Liar);
+        var (anvil, parameters, deployment, keys, services) = (cluster.Anvil, cluster.Parameters, cluster.Deployment, cluster.Keys, cluster.Services);
         output.WriteLine($"anvil + deploy + 4 nodes registered: {total.Elapsed.TotalSeconds:F1} s");
 
         var chain = services[0].Chain;
@@ -135,8 +114,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
 
         // The model: on every node (committee members re-execute it) and registered on ModelRegistry.
         byte[] model = TestModels.Mlp();
-        var http = Enumerable.Range(0, 4).Select(i => new HttpClient { BaseAddress = net[i].Url }).ToArray();
-        var clients = http.Select(h => new TestClient(h)).ToArray();
+        var (http, clients) = (cluster.Http, cluster.Clients);
         Cid cid = default;
         foreach (var c in clients)
         {
@@ -302,17 +280,6 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         Assert.Equal(3, accepted.Distinct().Count());
         Assert.DoesNotContain(keys[Liar].Address, accepted);
 
-        foreach (var h in http)
-        {
-            h.Dispose();
-        }
         output.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s");
-        try
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 }
