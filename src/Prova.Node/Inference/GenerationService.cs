@@ -116,7 +116,10 @@ public sealed class GenerationService : IDisposable
             var lm = pool.Rent();
             try
             {
-                return await Task.Run(() => Generate(model, lm, prepare, requestId, mode, onText, start, cancellationToken), cancellationToken);
+                // A generation holds its thread for its whole length: a dedicated thread, so that running generations do not
+                // starve the thread pool that writes their streamed text to the clients (with pool threads, text arrived in one burst at the end).
+                return await Task.Factory.StartNew(() => Generate(model, lm, prepare, requestId, mode, onText, start, cancellationToken),
+                    cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
             finally
             {
@@ -158,6 +161,11 @@ public sealed class GenerationService : IDisposable
                     if (firstToken == 0)
                     {
                         firstToken = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    }
+                    if (_faults.Faults.SlowMs > 0)
+                    {
+                        // The slow fault on a generation: every token waits (a slow node; tests of streaming and disconnects).
+                        cancellationToken.WaitHandle.WaitOne(_faults.Faults.SlowMs);
                     }
                 }, cancellationToken);
         }
