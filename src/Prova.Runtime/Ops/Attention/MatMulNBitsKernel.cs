@@ -15,7 +15,8 @@ namespace Prova.Runtime.Ops.Attention;
 /// when k is even, the high nibble when odd), scales [N · n_blocks], optional zero points (uint8 packed two
 /// blocks per byte, low nibble first, or float32 [N · n_blocks]; default 8), optional bias [N].
 ///
-/// Prova's exact definition (accuracy_level is accepted and ignored — every level computes this):
+/// Prova's exact definition at accuracy_level 0–3, and at 4 with float zero points (accuracy_level 4 with uint8 or
+/// default zero points quantizes A to int8 per block instead: <see cref="PackedNBitsInt8"/>, docs/llm-ops.md):
 /// <c>w[k, n] = (q[k, n] − zp[n, k / block_size]) × scale[n, k / block_size]</c> in float32 (the
 /// difference is exact, the product rounds once), then
 /// <c>y[m, n] = fma(A[m, K−1], w[K−1, n], … fma(A[m, 0], w[0, n], 0))</c> with k ascending — the same
@@ -38,7 +39,11 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
     private readonly int _n;
     private readonly int _blockSize;
     private readonly int _blocks;
+    private readonly bool _int8Compute;
     private PackedNBits? _packed;
+    private PackedNBitsInt8? _packed8;
+    private long _rowBytes;
+    private byte* _quantized;
     private int _m;
     private int _groups;
     private int _rowChunks;
@@ -70,6 +75,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         _n = (int)n;
         _blockSize = (int)bs;
         _blocks = (_k + _blockSize - 1) / _blockSize;
+        _int8Compute = node.GetInt("accuracy_level", 0) == 4;
     }
 
     public override void Infer(InferContext ctx)
@@ -118,11 +124,21 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
                 throw ModelException.ForNode(Node, $"bias of shape {Fmt(ctx.InputShape(5))} must hold N={_n} values");
             }
         }
-        // Keyed by B; the kind names the scales and zero-point tensors too (identity within the session).
-        string kind = $"nbits4-g64:{_k}x{_n}:{_blockSize}:{RuntimeHelpers.GetHashCode(scales)}:{(zp is null ? 0 : RuntimeHelpers.GetHashCode(zp))}";
-        _packed = ctx.Constants.GetOrAdd(b, kind, () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
         _m = (int)Product(aShape, 0, aShape.Length - 1);
-        _groups = (_n + GroupCols - 1) / GroupCols;
+        // Keyed by B; the kind names the scales and zero-point tensors too (identity within the session).
+        string tensors = $"{_k}x{_n}:{_blockSize}:{RuntimeHelpers.GetHashCode(scales)}:{(zp is null ? 0 : RuntimeHelpers.GetHashCode(zp))}";
+        if (_int8Compute && (zp is null || zp.Type == DataType.UInt8))
+        {
+            _packed8 = ctx.Constants.GetOrAdd(b, "nbits4-i8:" + tensors, () => new PackedNBitsInt8(b, scales, zp, _k, _n, _blockSize));
+            _rowBytes = (_packed8.RowBytes + 63) & ~63L;
+            ctx.RequestScratch(_rowBytes * _m);
+            _groups = _packed8.Groups;
+        }
+        else
+        {
+            _packed = ctx.Constants.GetOrAdd(b, "nbits4-g64:" + tensors, () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
+            _groups = (_n + GroupCols - 1) / GroupCols;
+        }
         _rowChunks = (_m + RowChunk - 1) / RowChunk;
         var yShape = (int[])aShape.Clone();
         yShape[^1] = _n;
@@ -140,12 +156,25 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         {
             return;
         }
+        if (_packed8 is not null)
+        {
+            _quantized = ctx.Scratch;
+            for (int r = 0; r < _m; r++)
+            {
+                _packed8.QuantizeRow(_a + (long)r * _k, _quantized + r * _rowBytes);
+            }
+        }
         ctx.Pool.For(units, this, 1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int begin, int end)
     {
+        if (_packed8 is not null)
+        {
+            ExecuteInt8(_packed8, begin, end);
+            return;
+        }
         int bs = _blockSize;
         float* w = stackalloc float[bs * GroupCols];
         float* tile = stackalloc float[RowChunk * GroupCols];
@@ -176,6 +205,37 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
                     for (int j = 0; j < cols; j++)
                     {
                         dst[j] = src[j] + _bias[c0 + j];
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ExecuteInt8(PackedNBitsInt8 packed, int begin, int end)
+    {
+        const int cols = PackedNBitsInt8.GroupCols;
+        float* tile = stackalloc float[cols];
+        for (int u = begin; u < end; u++)
+        {
+            int g = u % _groups;
+            int m0 = u / _groups * RowChunk;
+            int rows = Math.Min(RowChunk, _m - m0);
+            int c0 = g * cols;
+            int valid = Math.Min(cols, _n - c0);
+            for (int r = 0; r < rows; r++)
+            {
+                packed.Row(g, _quantized + (m0 + r) * _rowBytes, tile, _bits);
+                float* dst = _y + (long)(m0 + r) * _n + c0;
+                if (_bias is null)
+                {
+                    new ReadOnlySpan<float>(tile, valid).CopyTo(new Span<float>(dst, valid));
+                }
+                else
+                {
+                    for (int j = 0; j < valid; j++)
+                    {
+                        dst[j] = tile[j] + _bias[c0 + j];
                     }
                 }
             }

@@ -1,0 +1,280 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Prova.Core;
+
+namespace Prova.Runtime.Ops.Attention;
+
+/// <summary>
+/// MatMulNBits at accuracy_level 4 (int8 compute), Prova's definition (docs/llm-ops.md):
+/// each row of A is quantized per block of block_size along K — <c>amax = max |a|</c>,
+/// <c>sa = amax / 127</c>, <c>inv = amax ≠ 0 ? 127 / amax : 0</c>, <c>aq = round-half-even(a × inv)</c>
+/// clamped to [−127, 127] (NaN → 0) — then per output and block the integer
+/// <c>i = Σ aq[k] × q[k, n] − zp[n, b] × Σ aq[k]</c> (exact in int32) and, blocks ascending,
+/// <c>acc = fma((float)i, sa[b] × scale[n, b], acc)</c> from 0; then + bias.
+///
+/// Integer sums are exact in any order, and the float steps are per output in block order, so every vector
+/// width (AVX-VNNI, AVX2, SSSE3, scalar) and thread count gives the same bits. Weights are repacked once
+/// per session into groups of 16 columns: per 8 k, 64 bytes where bytes 4c..4c+3 hold column c's k..k+3
+/// in their low nibbles and k+4..k+7 in their high nibbles, so one 32-byte load and a mask (or a shift
+/// and a mask) give eight columns' 4-element dot-product operands.
+/// </summary>
+[SkipLocalsInit]
+internal sealed unsafe class PackedNBitsInt8
+{
+    public const int GroupCols = 16;
+
+    private readonly byte[] _q;
+    private readonly float[] _scale;
+    private readonly int[] _zp;
+    private readonly byte* _qPtr;
+    private readonly float* _scalePtr;
+    private readonly int* _zpPtr;
+
+    public PackedNBitsInt8(Tensor b, Tensor scales, Tensor? zeroPoints, int k, int n, int blockSize)
+    {
+        K = k;
+        BlockSize = blockSize;
+        Blocks = (k + blockSize - 1) / blockSize;
+        PaddedK = Blocks * blockSize;
+        Groups = (n + GroupCols - 1) / GroupCols;
+        int blob = blockSize / 2;
+        _q = GC.AllocateArray<byte>(checked(Groups * PaddedK * 8), pinned: true);
+        _scale = GC.AllocateArray<float>(checked(Groups * Blocks * GroupCols), pinned: true);
+        _zp = GC.AllocateArray<int>(_scale.Length, pinned: true);
+        _qPtr = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_q, 0);
+        _scalePtr = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(_scale, 0);
+        _zpPtr = (int*)Marshal.UnsafeAddrOfPinnedArrayElement(_zp, 0);
+        var bq = b.Bytes();
+        var s = scales.Span<float>();
+        int zpRow = (Blocks + 1) / 2;
+        for (int col = 0; col < n; col++)
+        {
+            int g = col / GroupCols;
+            int c = col % GroupCols;
+            long groupBase = (long)g * PaddedK * 8;
+            for (int kk = 0; kk < k; kk++)
+            {
+                int src = bq[col * Blocks * blob + kk / 2];
+                int q = (kk & 1) == 0 ? src & 0xF : src >> 4;
+                int t = kk & 7;
+                _q[groupBase + (kk >> 3) * 64 + c * 4 + (t & 3)] |= (byte)(t < 4 ? q : q << 4);
+            }
+            for (int blk = 0; blk < Blocks; blk++)
+            {
+                int at = (g * Blocks + blk) * GroupCols + c;
+                _scale[at] = s[col * Blocks + blk];
+                if (zeroPoints is null)
+                {
+                    _zp[at] = 8;
+                }
+                else
+                {
+                    int zb = zeroPoints.Bytes()[col * zpRow + blk / 2];
+                    _zp[at] = (blk & 1) == 0 ? zb & 0xF : zb >> 4;
+                }
+            }
+        }
+    }
+
+    public int K { get; }
+
+    public int BlockSize { get; }
+
+    public int Blocks { get; }
+
+    /// <summary>K rounded up to whole blocks: the length of one quantized row (padding is zero).</summary>
+    public int PaddedK { get; }
+
+    public int Groups { get; }
+
+    /// <summary>Bytes of scratch one quantized row takes: PaddedK int8 values, then per block its scale and its sum.</summary>
+    public long RowBytes => PaddedK + (long)Blocks * 8;
+
+    /// <summary>Quantizes row a (K floats) into dst (<see cref="RowBytes"/> bytes), as the type summary defines.</summary>
+    public void QuantizeRow(float* a, byte* dst)
+    {
+        sbyte* aq = (sbyte*)dst;
+        float* sa = (float*)(dst + PaddedK);
+        int* sums = (int*)(sa + Blocks);
+        for (int kb = 0; kb < Blocks; kb++)
+        {
+            int k0 = kb * BlockSize;
+            int kn = Math.Min(BlockSize, K - k0);
+            float amax = 0f;
+            for (int i = 0; i < kn; i++)
+            {
+                amax = MathF.Max(amax, MathF.Abs(a[k0 + i]));
+            }
+            float inv = amax != 0f ? 127f / amax : 0f;
+            int sum = 0;
+            for (int i = 0; i < kn; i++)
+            {
+                float v = MathF.Round(a[k0 + i] * inv, MidpointRounding.ToEven);
+                int q = float.IsNaN(v) ? 0 : v >= 127f ? 127 : v <= -127f ? -127 : (int)v;
+                aq[k0 + i] = (sbyte)q;
+                sum += q;
+            }
+            for (int i = kn; i < BlockSize; i++)
+            {
+                aq[k0 + i] = 0;
+            }
+            sa[kb] = amax / 127f;
+            sums[kb] = sum;
+        }
+    }
+
+    /// <summary>The 16 outputs of column group g for one quantized row (from <see cref="QuantizeRow"/>), before bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Row(int g, byte* row, float* y, int bits)
+    {
+        if (bits >= 256 && AvxVnni.IsSupported)
+        {
+            Row256(g, row, y, vnni: true);
+        }
+        else if (bits >= 256 && Avx2.IsSupported)
+        {
+            Row256(g, row, y, vnni: false);
+        }
+        else if (bits >= 128 && Ssse3.IsSupported)
+        {
+            Row128(g, row, y);
+        }
+        else
+        {
+            RowScalar(g, row, y);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot256(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x, bool vnni)
+    {
+        if (vnni)
+        {
+            return AvxVnni.MultiplyWideningAndAdd(acc, w, x);
+        }
+        // |w × x| ≤ 15 × 127, so the 16-bit pair sums never saturate; the result equals vpdpbusd's.
+        var pairs = Avx2.MultiplyAddAdjacent(w, x);
+        return acc + Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Row256(int g, byte* row, float* y, bool vnni)
+    {
+        sbyte* aq = (sbyte*)row;
+        float* sa = (float*)(row + PaddedK);
+        int* sums = (int*)(sa + Blocks);
+        byte* q = _qPtr + (long)g * PaddedK * 8;
+        float* scale = _scalePtr + g * Blocks * GroupCols;
+        int* zp = _zpPtr + g * Blocks * GroupCols;
+        var mask = Vector256.Create((byte)0x0F);
+        var f0 = Vector256<float>.Zero;
+        var f1 = Vector256<float>.Zero;
+        int steps = BlockSize / 8;
+        for (int kb = 0; kb < Blocks; kb++)
+        {
+            var a0 = Vector256<int>.Zero;
+            var a1 = Vector256<int>.Zero;
+            var a2 = Vector256<int>.Zero;
+            var a3 = Vector256<int>.Zero;
+            var b0 = Vector256<int>.Zero;
+            var b1 = Vector256<int>.Zero;
+            var b2 = Vector256<int>.Zero;
+            var b3 = Vector256<int>.Zero;
+            byte* qb = q + (long)kb * steps * 64;
+            sbyte* xb = aq + kb * BlockSize;
+            for (int s = 0; s < steps; s += 2)
+            {
+                var w0 = Vector256.Load(qb);
+                var w1 = Vector256.Load(qb + 32);
+                var w2 = Vector256.Load(qb + 64);
+                var w3 = Vector256.Load(qb + 96);
+                var x0 = Vector256.Create(*(int*)xb).AsSByte();
+                var x1 = Vector256.Create(*(int*)(xb + 4)).AsSByte();
+                var x2 = Vector256.Create(*(int*)(xb + 8)).AsSByte();
+                var x3 = Vector256.Create(*(int*)(xb + 12)).AsSByte();
+                a0 = Dot256(a0, w0 & mask, x0, vnni);
+                a1 = Dot256(a1, Vector256.ShiftRightLogical(w0.AsUInt16(), 4).AsByte() & mask, x1, vnni);
+                a2 = Dot256(a2, w1 & mask, x0, vnni);
+                a3 = Dot256(a3, Vector256.ShiftRightLogical(w1.AsUInt16(), 4).AsByte() & mask, x1, vnni);
+                b0 = Dot256(b0, w2 & mask, x2, vnni);
+                b1 = Dot256(b1, Vector256.ShiftRightLogical(w2.AsUInt16(), 4).AsByte() & mask, x3, vnni);
+                b2 = Dot256(b2, w3 & mask, x2, vnni);
+                b3 = Dot256(b3, Vector256.ShiftRightLogical(w3.AsUInt16(), 4).AsByte() & mask, x3, vnni);
+                qb += 128;
+                xb += 16;
+            }
+            var sum = Vector256.Create(sums[kb]);
+            var i0 = (a0 + a1) + (b0 + b1) - Vector256.Load(zp + kb * GroupCols) * sum;
+            var i1 = (a2 + a3) + (b2 + b3) - Vector256.Load(zp + kb * GroupCols + 8) * sum;
+            var s0 = Vector256.Create(sa[kb]);
+            f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(i0), s0 * Vector256.Load(scale + kb * GroupCols), f0);
+            f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(i1), s0 * Vector256.Load(scale + kb * GroupCols + 8), f1);
+        }
+        f0.Store(y);
+        f1.Store(y + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Row128(int g, byte* row, float* y)
+    {
+        sbyte* aq = (sbyte*)row;
+        float* sa = (float*)(row + PaddedK);
+        int* sums = (int*)(sa + Blocks);
+        byte* q = _qPtr + (long)g * PaddedK * 8;
+        float* scale = _scalePtr + g * Blocks * GroupCols;
+        int* zp = _zpPtr + g * Blocks * GroupCols;
+        var mask = Vector128.Create((byte)0x0F);
+        var ones = Vector128.Create((short)1);
+        int steps = BlockSize / 8;
+        for (int h = 0; h < GroupCols; h += 4)
+        {
+            var f = Vector128<float>.Zero;
+            for (int kb = 0; kb < Blocks; kb++)
+            {
+                var acc = Vector128<int>.Zero;
+                byte* qb = q + (long)kb * steps * 64 + h * 4;
+                sbyte* xb = aq + kb * BlockSize;
+                for (int s = 0; s < steps; s++)
+                {
+                    var w = Vector128.Load(qb);
+                    var lo = Ssse3.MultiplyAddAdjacent(w & mask, Vector128.Create(*(int*)xb).AsSByte());
+                    var hi = Ssse3.MultiplyAddAdjacent(Vector128.ShiftRightLogical(w.AsUInt16(), 4).AsByte() & mask, Vector128.Create(*(int*)(xb + 4)).AsSByte());
+                    acc += Sse2.MultiplyAddAdjacent(lo, ones) + Sse2.MultiplyAddAdjacent(hi, ones);
+                    qb += 64;
+                    xb += 8;
+                }
+                var i = acc - Vector128.Load(zp + kb * GroupCols + h) * Vector128.Create(sums[kb]);
+                f = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(i), Vector128.Create(sa[kb]) * Vector128.Load(scale + kb * GroupCols + h), f);
+            }
+            f.Store(y + h);
+        }
+    }
+
+    private void RowScalar(int g, byte* row, float* y)
+    {
+        sbyte* aq = (sbyte*)row;
+        float* sa = (float*)(row + PaddedK);
+        int* sums = (int*)(sa + Blocks);
+        byte* q = _qPtr + (long)g * PaddedK * 8;
+        for (int c = 0; c < GroupCols; c++)
+        {
+            float f = 0f;
+            for (int kb = 0; kb < Blocks; kb++)
+            {
+                int dot = 0;
+                for (int kk = kb * BlockSize; kk < (kb + 1) * BlockSize; kk++)
+                {
+                    int t = kk & 7;
+                    int by = q[(kk >> 3) * 64 + c * 4 + (t & 3)];
+                    dot += aq[kk] * (t < 4 ? by & 0xF : by >> 4);
+                }
+                int at = (g * Blocks + kb) * GroupCols + c;
+                int i = dot - _zpPtr[at] * sums[kb];
+                f = MathF.FusedMultiplyAdd(i, sa[kb] * _scalePtr[at], f);
+            }
+            y[c] = f;
+        }
+    }
+}
