@@ -27,10 +27,10 @@ internal sealed unsafe class PackedNBitsInt8
 
     private readonly byte[] _q;
     private readonly float[] _scale;
-    private readonly int[] _zp;
+    private readonly byte[]? _zp;
     private readonly byte* _qPtr;
     private readonly float* _scalePtr;
-    private readonly int* _zpPtr;
+    private readonly byte* _zpPtr;
 
     public PackedNBitsInt8(Tensor b, Tensor scales, Tensor? zeroPoints, int k, int n, int blockSize)
     {
@@ -42,10 +42,14 @@ internal sealed unsafe class PackedNBitsInt8
         int blob = blockSize / 2;
         _q = GC.AllocateArray<byte>(checked(Groups * PaddedK * 8), pinned: true);
         _scale = GC.AllocateArray<float>(checked(Groups * Blocks * GroupCols), pinned: true);
-        _zp = GC.AllocateArray<int>(_scale.Length, pinned: true);
         _qPtr = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_q, 0);
         _scalePtr = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(_scale, 0);
-        _zpPtr = (int*)Marshal.UnsafeAddrOfPinnedArrayElement(_zp, 0);
+        // Without zero points every block's is 8: nothing stored, nothing read per block.
+        if (zeroPoints is not null)
+        {
+            _zp = GC.AllocateArray<byte>(_scale.Length, pinned: true);
+            _zpPtr = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_zp, 0);
+        }
         var bq = b.Bytes();
         var s = scales.Span<float>();
         int zpRow = (Blocks + 1) / 2;
@@ -65,14 +69,10 @@ internal sealed unsafe class PackedNBitsInt8
             {
                 int at = (g * Blocks + blk) * GroupCols + c;
                 _scale[at] = s[col * Blocks + blk];
-                if (zeroPoints is null)
+                if (_zp is not null)
                 {
-                    _zp[at] = 8;
-                }
-                else
-                {
-                    int zb = zeroPoints.Bytes()[col * zpRow + blk / 2];
-                    _zp[at] = (blk & 1) == 0 ? zb & 0xF : zb >> 4;
+                    int zb = zeroPoints!.Bytes()[col * zpRow + blk / 2];
+                    _zp[at] = (byte)((blk & 1) == 0 ? zb & 0xF : zb >> 4);
                 }
             }
         }
@@ -167,7 +167,9 @@ internal sealed unsafe class PackedNBitsInt8
         int* sums = (int*)(sa + Blocks);
         byte* q = _qPtr + (long)g * PaddedK * 8;
         float* scale = _scalePtr + g * Blocks * GroupCols;
-        int* zp = _zpPtr + g * Blocks * GroupCols;
+        byte* zp = _zpPtr is null ? null : _zpPtr + g * Blocks * GroupCols;
+        var z0 = Vector256.Create(8);
+        var z1 = z0;
         var mask = Vector256.Create((byte)0x0F);
         var f0 = Vector256<float>.Zero;
         var f1 = Vector256<float>.Zero;
@@ -205,15 +207,151 @@ internal sealed unsafe class PackedNBitsInt8
                 qb += 128;
                 xb += 16;
             }
+            if (zp is not null)
+            {
+                z0 = Avx2.ConvertToVector256Int32(zp + kb * GroupCols);
+                z1 = Avx2.ConvertToVector256Int32(zp + kb * GroupCols + 8);
+            }
             var sum = Vector256.Create(sums[kb]);
-            var i0 = (a0 + a1) + (b0 + b1) - Vector256.Load(zp + kb * GroupCols) * sum;
-            var i1 = (a2 + a3) + (b2 + b3) - Vector256.Load(zp + kb * GroupCols + 8) * sum;
+            var i0 = (a0 + a1) + (b0 + b1) - z0 * sum;
+            var i1 = (a2 + a3) + (b2 + b3) - z1 * sum;
             var s0 = Vector256.Create(sa[kb]);
             f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(i0), s0 * Vector256.Load(scale + kb * GroupCols), f0);
             f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(i1), s0 * Vector256.Load(scale + kb * GroupCols + 8), f1);
         }
         f0.Store(y);
         f1.Store(y + 8);
+    }
+
+    /// <summary>
+    /// Four quantized rows (row, row + stride, ...) against column group g, outputs y, y + yStride, ...: the same
+    /// integers and float steps per output as <see cref="Row"/>, with each weight load shared by the four rows.
+    /// Returns false where the width has no four-row path (the caller then runs <see cref="Row"/> per row).
+    /// </summary>
+    public bool TryRows4(int g, byte* row, long stride, float* y, int yStride, int bits)
+    {
+        if (bits >= 256 && AvxVnni.IsSupported)
+        {
+            Rows4x256(g, row, stride, y, yStride, vnni: true);
+            return true;
+        }
+        if (bits >= 256 && Avx2.IsSupported)
+        {
+            Rows4x256(g, row, stride, y, yStride, vnni: false);
+            return true;
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Rows4x256(int g, byte* row, long stride, float* y, int yStride, bool vnni)
+    {
+        byte* q = _qPtr + (long)g * PaddedK * 8;
+        float* scale = _scalePtr + g * Blocks * GroupCols;
+        byte* zp = _zpPtr is null ? null : _zpPtr + g * Blocks * GroupCols;
+        var z0 = Vector256.Create(8);
+        var z1 = z0;
+        var mask = Vector256.Create((byte)0x0F);
+        sbyte* x0p = (sbyte*)row;
+        sbyte* x1p = (sbyte*)(row + stride);
+        sbyte* x2p = (sbyte*)(row + 2 * stride);
+        sbyte* x3p = (sbyte*)(row + 3 * stride);
+        var f00 = Vector256<float>.Zero;
+        var f01 = Vector256<float>.Zero;
+        var f10 = Vector256<float>.Zero;
+        var f11 = Vector256<float>.Zero;
+        var f20 = Vector256<float>.Zero;
+        var f21 = Vector256<float>.Zero;
+        var f30 = Vector256<float>.Zero;
+        var f31 = Vector256<float>.Zero;
+        int steps = BlockSize / 8;
+        for (int kb = 0; kb < Blocks; kb++)
+        {
+            // Per row: columns 0–7 (low and high nibbles), columns 8–15 (low and high).
+            var r0a = Vector256<int>.Zero;
+            var r0b = Vector256<int>.Zero;
+            var r1a = Vector256<int>.Zero;
+            var r1b = Vector256<int>.Zero;
+            var r2a = Vector256<int>.Zero;
+            var r2b = Vector256<int>.Zero;
+            var r3a = Vector256<int>.Zero;
+            var r3b = Vector256<int>.Zero;
+            var r0c = Vector256<int>.Zero;
+            var r0d = Vector256<int>.Zero;
+            var r1c = Vector256<int>.Zero;
+            var r1d = Vector256<int>.Zero;
+            var r2c = Vector256<int>.Zero;
+            var r2d = Vector256<int>.Zero;
+            var r3c = Vector256<int>.Zero;
+            var r3d = Vector256<int>.Zero;
+            byte* qb = q + (long)kb * steps * 64;
+            int k0 = kb * BlockSize;
+            for (int st = 0; st < steps; st++)
+            {
+                var w0 = Vector256.Load(qb);
+                var w1 = Vector256.Load(qb + 32);
+                var lo0 = w0 & mask;
+                var hi0 = Vector256.ShiftRightLogical(w0.AsUInt16(), 4).AsByte() & mask;
+                var lo1 = w1 & mask;
+                var hi1 = Vector256.ShiftRightLogical(w1.AsUInt16(), 4).AsByte() & mask;
+                int k = k0 + st * 8;
+                var x = Vector256.Create(*(int*)(x0p + k)).AsSByte();
+                var xh = Vector256.Create(*(int*)(x0p + k + 4)).AsSByte();
+                r0a = Dot256(r0a, lo0, x, vnni);
+                r0b = Dot256(r0b, hi0, xh, vnni);
+                r0c = Dot256(r0c, lo1, x, vnni);
+                r0d = Dot256(r0d, hi1, xh, vnni);
+                x = Vector256.Create(*(int*)(x1p + k)).AsSByte();
+                xh = Vector256.Create(*(int*)(x1p + k + 4)).AsSByte();
+                r1a = Dot256(r1a, lo0, x, vnni);
+                r1b = Dot256(r1b, hi0, xh, vnni);
+                r1c = Dot256(r1c, lo1, x, vnni);
+                r1d = Dot256(r1d, hi1, xh, vnni);
+                x = Vector256.Create(*(int*)(x2p + k)).AsSByte();
+                xh = Vector256.Create(*(int*)(x2p + k + 4)).AsSByte();
+                r2a = Dot256(r2a, lo0, x, vnni);
+                r2b = Dot256(r2b, hi0, xh, vnni);
+                r2c = Dot256(r2c, lo1, x, vnni);
+                r2d = Dot256(r2d, hi1, xh, vnni);
+                x = Vector256.Create(*(int*)(x3p + k)).AsSByte();
+                xh = Vector256.Create(*(int*)(x3p + k + 4)).AsSByte();
+                r3a = Dot256(r3a, lo0, x, vnni);
+                r3b = Dot256(r3b, hi0, xh, vnni);
+                r3c = Dot256(r3c, lo1, x, vnni);
+                r3d = Dot256(r3d, hi1, xh, vnni);
+                qb += 64;
+            }
+            if (zp is not null)
+            {
+                z0 = Avx2.ConvertToVector256Int32(zp + kb * GroupCols);
+                z1 = Avx2.ConvertToVector256Int32(zp + kb * GroupCols + 8);
+            }
+            var sc0 = Vector256.Load(scale + kb * GroupCols);
+            var sc1 = Vector256.Load(scale + kb * GroupCols + 8);
+            Finish(row, kb, r0a + r0b, r0c + r0d, z0, z1, sc0, sc1, ref f00, ref f01);
+            Finish(row + stride, kb, r1a + r1b, r1c + r1d, z0, z1, sc0, sc1, ref f10, ref f11);
+            Finish(row + 2 * stride, kb, r2a + r2b, r2c + r2d, z0, z1, sc0, sc1, ref f20, ref f21);
+            Finish(row + 3 * stride, kb, r3a + r3b, r3c + r3d, z0, z1, sc0, sc1, ref f30, ref f31);
+        }
+        f00.Store(y);
+        f01.Store(y + 8);
+        f10.Store(y + yStride);
+        f11.Store(y + yStride + 8);
+        f20.Store(y + 2 * yStride);
+        f21.Store(y + 2 * yStride + 8);
+        f30.Store(y + 3 * yStride);
+        f31.Store(y + 3 * yStride + 8);
+    }
+
+    /// <summary>One block's float step for 16 outputs of one row: acc = fma((float)(dot − zp × Σaq), sa × scale, acc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Finish(byte* row, int kb, Vector256<int> d0, Vector256<int> d1, Vector256<int> z0, Vector256<int> z1, Vector256<float> sc0, Vector256<float> sc1, ref Vector256<float> f0, ref Vector256<float> f1)
+    {
+        float* sa = (float*)(row + PaddedK);
+        var sum = Vector256.Create(((int*)(sa + Blocks))[kb]);
+        var s0 = Vector256.Create(sa[kb]);
+        f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0 - z0 * sum), s0 * sc0, f0);
+        f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1 - z1 * sum), s0 * sc1, f1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -224,7 +362,7 @@ internal sealed unsafe class PackedNBitsInt8
         int* sums = (int*)(sa + Blocks);
         byte* q = _qPtr + (long)g * PaddedK * 8;
         float* scale = _scalePtr + g * Blocks * GroupCols;
-        int* zp = _zpPtr + g * Blocks * GroupCols;
+        byte* zp = _zpPtr is null ? null : _zpPtr + g * Blocks * GroupCols;
         var mask = Vector128.Create((byte)0x0F);
         var ones = Vector128.Create((short)1);
         int steps = BlockSize / 8;
@@ -245,7 +383,9 @@ internal sealed unsafe class PackedNBitsInt8
                     qb += 64;
                     xb += 8;
                 }
-                var i = acc - Vector128.Load(zp + kb * GroupCols + h) * Vector128.Create(sums[kb]);
+                byte* z = zp + kb * GroupCols + h;
+                var zv = zp is null ? Vector128.Create(8) : Vector128.Create(z[0], z[1], z[2], z[3]);
+                var i = acc - zv * Vector128.Create(sums[kb]);
                 f = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(i), Vector128.Create(sa[kb]) * Vector128.Load(scale + kb * GroupCols + h), f);
             }
             f.Store(y + h);
@@ -271,7 +411,7 @@ internal sealed unsafe class PackedNBitsInt8
                     dot += aq[kk] * (t < 4 ? by & 0xF : by >> 4);
                 }
                 int at = (g * Blocks + kb) * GroupCols + c;
-                int i = dot - _zpPtr[at] * sums[kb];
+                int i = dot - (_zpPtr is null ? 8 : _zpPtr[at]) * sums[kb];
                 f = MathF.FusedMultiplyAdd(i, sa[kb] * _scalePtr[at], f);
             }
             y[c] = f;

@@ -215,7 +215,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
     private void ExecuteInt8(PackedNBitsInt8 packed, int begin, int end)
     {
         const int cols = PackedNBitsInt8.GroupCols;
-        float* tile = stackalloc float[cols];
+        float* tile = stackalloc float[4 * cols];
         for (int u = begin; u < end; u++)
         {
             int g = u % _groups;
@@ -223,21 +223,39 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
             int rows = Math.Min(RowChunk, _m - m0);
             int c0 = g * cols;
             int valid = Math.Min(cols, _n - c0);
-            for (int r = 0; r < rows; r++)
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                if (!packed.TryRows4(g, _quantized + (m0 + r) * _rowBytes, _rowBytes, tile, cols, _bits))
+                {
+                    break;
+                }
+                for (int i = 0; i < 4; i++)
+                {
+                    Emit(tile + i * cols, m0 + r + i, c0, valid);
+                }
+            }
+            for (; r < rows; r++)
             {
                 packed.Row(g, _quantized + (m0 + r) * _rowBytes, tile, _bits);
-                float* dst = _y + (long)(m0 + r) * _n + c0;
-                if (_bias is null)
-                {
-                    new ReadOnlySpan<float>(tile, valid).CopyTo(new Span<float>(dst, valid));
-                }
-                else
-                {
-                    for (int j = 0; j < valid; j++)
-                    {
-                        dst[j] = tile[j] + _bias[c0 + j];
-                    }
-                }
+                Emit(tile, m0 + r, c0, valid);
+            }
+        }
+    }
+
+    /// <summary>Writes one row's outputs [c0, c0 + count) from src, adding the bias.</summary>
+    private void Emit(float* src, int row, int c0, int count)
+    {
+        float* dst = _y + (long)row * _n + c0;
+        if (_bias is null)
+        {
+            new ReadOnlySpan<float>(src, count).CopyTo(new Span<float>(dst, count));
+        }
+        else
+        {
+            for (int j = 0; j < count; j++)
+            {
+                dst[j] = src[j] + _bias[c0 + j];
             }
         }
     }
