@@ -25,6 +25,9 @@ internal sealed unsafe class PackedNBitsInt8
 {
     public const int GroupCols = 16;
 
+    /// <summary>Tests clear this to run the AVX2 (vpmaddubsw + vpmaddwd) dot products on a machine with AVX-VNNI.</summary>
+    internal static volatile bool AllowVnni = true;
+
     private readonly byte[] _q;
     private readonly float[] _scale;
     private readonly byte[]? _zp;
@@ -93,6 +96,7 @@ internal sealed unsafe class PackedNBitsInt8
     public long RowBytes => PaddedK + (long)Blocks * 8;
 
     /// <summary>Quantizes row a (K floats) into dst (<see cref="RowBytes"/> bytes), as the type summary defines.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void QuantizeRow(float* a, byte* dst)
     {
         sbyte* aq = (sbyte*)dst;
@@ -129,13 +133,13 @@ internal sealed unsafe class PackedNBitsInt8
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Row(int g, byte* row, float* y, int bits)
     {
-        if (bits >= 256 && AvxVnni.IsSupported)
+        if (bits >= 256 && AvxVnni.IsSupported && AllowVnni)
         {
-            Row256(g, row, y, vnni: true);
+            Row256<VnniDot>(g, row, y);
         }
         else if (bits >= 256 && Avx2.IsSupported)
         {
-            Row256(g, row, y, vnni: false);
+            Row256<Avx2Dot>(g, row, y);
         }
         else if (bits >= 128 && Ssse3.IsSupported)
         {
@@ -147,20 +151,9 @@ internal sealed unsafe class PackedNBitsInt8
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot256(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x, bool vnni)
-    {
-        if (vnni)
-        {
-            return AvxVnni.MultiplyWideningAndAdd(acc, w, x);
-        }
-        // |w × x| ≤ 15 × 127, so the 16-bit pair sums never saturate; the result equals vpdpbusd's.
-        var pairs = Avx2.MultiplyAddAdjacent(w, x);
-        return acc + Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Row256(int g, byte* row, float* y, bool vnni)
+    private void Row256<TDot>(int g, byte* row, float* y)
+        where TDot : struct, IDot256
     {
         sbyte* aq = (sbyte*)row;
         float* sa = (float*)(row + PaddedK);
@@ -196,14 +189,14 @@ internal sealed unsafe class PackedNBitsInt8
                 var x1 = Vector256.Create(*(int*)(xb + 4)).AsSByte();
                 var x2 = Vector256.Create(*(int*)(xb + 8)).AsSByte();
                 var x3 = Vector256.Create(*(int*)(xb + 12)).AsSByte();
-                a0 = Dot256(a0, w0 & mask, x0, vnni);
-                a1 = Dot256(a1, Vector256.ShiftRightLogical(w0.AsUInt16(), 4).AsByte() & mask, x1, vnni);
-                a2 = Dot256(a2, w1 & mask, x0, vnni);
-                a3 = Dot256(a3, Vector256.ShiftRightLogical(w1.AsUInt16(), 4).AsByte() & mask, x1, vnni);
-                b0 = Dot256(b0, w2 & mask, x2, vnni);
-                b1 = Dot256(b1, Vector256.ShiftRightLogical(w2.AsUInt16(), 4).AsByte() & mask, x3, vnni);
-                b2 = Dot256(b2, w3 & mask, x2, vnni);
-                b3 = Dot256(b3, Vector256.ShiftRightLogical(w3.AsUInt16(), 4).AsByte() & mask, x3, vnni);
+                a0 = TDot.Dot(a0, w0 & mask, x0);
+                a1 = TDot.Dot(a1, Vector256.ShiftRightLogical(w0.AsUInt16(), 4).AsByte() & mask, x1);
+                a2 = TDot.Dot(a2, w1 & mask, x0);
+                a3 = TDot.Dot(a3, Vector256.ShiftRightLogical(w1.AsUInt16(), 4).AsByte() & mask, x1);
+                b0 = TDot.Dot(b0, w2 & mask, x2);
+                b1 = TDot.Dot(b1, Vector256.ShiftRightLogical(w2.AsUInt16(), 4).AsByte() & mask, x3);
+                b2 = TDot.Dot(b2, w3 & mask, x2);
+                b3 = TDot.Dot(b3, Vector256.ShiftRightLogical(w3.AsUInt16(), 4).AsByte() & mask, x3);
                 qb += 128;
                 xb += 16;
             }
@@ -230,21 +223,22 @@ internal sealed unsafe class PackedNBitsInt8
     /// </summary>
     public bool TryRows4(int g, byte* row, long stride, float* y, int yStride, int bits)
     {
-        if (bits >= 256 && AvxVnni.IsSupported)
+        if (bits >= 256 && AvxVnni.IsSupported && AllowVnni)
         {
-            Rows4x256(g, row, stride, y, yStride, vnni: true);
+            Rows4x256<VnniDot>(g, row, stride, y, yStride);
             return true;
         }
         if (bits >= 256 && Avx2.IsSupported)
         {
-            Rows4x256(g, row, stride, y, yStride, vnni: false);
+            Rows4x256<Avx2Dot>(g, row, stride, y, yStride);
             return true;
         }
         return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Rows4x256(int g, byte* row, long stride, float* y, int yStride, bool vnni)
+    private void Rows4x256<TDot>(int g, byte* row, long stride, float* y, int yStride)
+        where TDot : struct, IDot256
     {
         byte* q = _qPtr + (long)g * PaddedK * 8;
         float* scale = _scalePtr + g * Blocks * GroupCols;
@@ -297,28 +291,28 @@ internal sealed unsafe class PackedNBitsInt8
                 int k = k0 + st * 8;
                 var x = Vector256.Create(*(int*)(x0p + k)).AsSByte();
                 var xh = Vector256.Create(*(int*)(x0p + k + 4)).AsSByte();
-                r0a = Dot256(r0a, lo0, x, vnni);
-                r0b = Dot256(r0b, hi0, xh, vnni);
-                r0c = Dot256(r0c, lo1, x, vnni);
-                r0d = Dot256(r0d, hi1, xh, vnni);
+                r0a = TDot.Dot(r0a, lo0, x);
+                r0b = TDot.Dot(r0b, hi0, xh);
+                r0c = TDot.Dot(r0c, lo1, x);
+                r0d = TDot.Dot(r0d, hi1, xh);
                 x = Vector256.Create(*(int*)(x1p + k)).AsSByte();
                 xh = Vector256.Create(*(int*)(x1p + k + 4)).AsSByte();
-                r1a = Dot256(r1a, lo0, x, vnni);
-                r1b = Dot256(r1b, hi0, xh, vnni);
-                r1c = Dot256(r1c, lo1, x, vnni);
-                r1d = Dot256(r1d, hi1, xh, vnni);
+                r1a = TDot.Dot(r1a, lo0, x);
+                r1b = TDot.Dot(r1b, hi0, xh);
+                r1c = TDot.Dot(r1c, lo1, x);
+                r1d = TDot.Dot(r1d, hi1, xh);
                 x = Vector256.Create(*(int*)(x2p + k)).AsSByte();
                 xh = Vector256.Create(*(int*)(x2p + k + 4)).AsSByte();
-                r2a = Dot256(r2a, lo0, x, vnni);
-                r2b = Dot256(r2b, hi0, xh, vnni);
-                r2c = Dot256(r2c, lo1, x, vnni);
-                r2d = Dot256(r2d, hi1, xh, vnni);
+                r2a = TDot.Dot(r2a, lo0, x);
+                r2b = TDot.Dot(r2b, hi0, xh);
+                r2c = TDot.Dot(r2c, lo1, x);
+                r2d = TDot.Dot(r2d, hi1, xh);
                 x = Vector256.Create(*(int*)(x3p + k)).AsSByte();
                 xh = Vector256.Create(*(int*)(x3p + k + 4)).AsSByte();
-                r3a = Dot256(r3a, lo0, x, vnni);
-                r3b = Dot256(r3b, hi0, xh, vnni);
-                r3c = Dot256(r3c, lo1, x, vnni);
-                r3d = Dot256(r3d, hi1, xh, vnni);
+                r3a = TDot.Dot(r3a, lo0, x);
+                r3b = TDot.Dot(r3b, hi0, xh);
+                r3c = TDot.Dot(r3c, lo1, x);
+                r3d = TDot.Dot(r3d, hi1, xh);
                 qb += 64;
             }
             if (zp is not null)
@@ -417,4 +411,24 @@ internal sealed unsafe class PackedNBitsInt8
             y[c] = f;
         }
     }
+}
+
+/// <summary>acc + per 32-bit lane the dot product of four unsigned weight bytes and four signed activation bytes.</summary>
+internal interface IDot256
+{
+    static abstract Vector256<int> Dot(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x);
+}
+
+internal readonly struct VnniDot : IDot256
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
+}
+
+internal readonly struct Avx2Dot : IDot256
+{
+    /// <summary>|w × x| ≤ 15 × 127, so the 16-bit pair sums never saturate: the result equals vpdpbusd's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x)
+        => acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, x), Vector256.Create((short)1));
 }

@@ -35,6 +35,10 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
     private const int GroupCols = 64;
     private const int RowChunk = 16;
 
+    // The int8 path's rows per work item: a group's weights (K / 2 bytes) stay in L1 while this many quantized rows
+    // (about K bytes each) pass through L2.
+    private const int Int8RowChunk = 64;
+
     private readonly int _k;
     private readonly int _n;
     private readonly int _blockSize;
@@ -139,7 +143,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
             _packed = ctx.Constants.GetOrAdd(b, "nbits4-g64:" + tensors, () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
             _groups = (_n + GroupCols - 1) / GroupCols;
         }
-        _rowChunks = (_m + RowChunk - 1) / RowChunk;
+        _rowChunks = (_m + (_packed8 is null ? RowChunk : Int8RowChunk) - 1) / (_packed8 is null ? RowChunk : Int8RowChunk);
         var yShape = (int[])aShape.Clone();
         yShape[^1] = _n;
         ctx.SetOutput(0, DataType.Float32, yShape);
@@ -219,8 +223,8 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         for (int u = begin; u < end; u++)
         {
             int g = u % _groups;
-            int m0 = u / _groups * RowChunk;
-            int rows = Math.Min(RowChunk, _m - m0);
+            int m0 = u / _groups * Int8RowChunk;
+            int rows = Math.Min(Int8RowChunk, _m - m0);
             int c0 = g * cols;
             int valid = Math.Min(cols, _n - c0);
             int r = 0;
@@ -244,6 +248,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
     }
 
     /// <summary>Writes one row's outputs [c0, c0 + count) from src, adding the bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Emit(float* src, int row, int c0, int count)
     {
         float* dst = _y + (long)row * _n + c0;
