@@ -18,7 +18,7 @@ public sealed class MatMulNBitsTests(ITestOutputHelper output)
 {
     private sealed record Case(int M, int K, int N, int BlockSize, bool Zp, bool FloatZp, bool Bias, OnnxModel Model, Dictionary<string, Tensor> Feeds, float[] Reference);
 
-    private Case Make(int seed, int[] aShape, int k, int n, int blockSize, bool zp, bool floatZp, bool bias, int accuracyLevel = 0)
+    private Case Make(int seed, int[] aShape, int k, int n, int blockSize, bool zp, bool floatZp, bool bias, int accuracyLevel = 0, Action<float[]>? tweakA = null)
     {
         output.WriteLine($"seed {seed}");
         var rng = new Random(seed);
@@ -48,6 +48,7 @@ public sealed class MatMulNBitsTests(ITestOutputHelper output)
             scales[i] = (float)(rng.NextDouble() * 0.2 + 0.01) * (rng.Next(2) == 0 ? 1 : -1);
         }
         var a = Random(rng, m * k);
+        tweakA?.Invoke(a);
         var inits = new Dictionary<string, Tensor>
         {
             ["B"] = Tensor.Create([n, blocks, blob], bq),
@@ -259,6 +260,51 @@ public sealed class MatMulNBitsTests(ITestOutputHelper output)
             max = Math.Max(max, Math.Abs(v));
         }
         AssertClose(ort, c.Reference, 1e-4f * max, 1e-4f, $"MatMulNBits level 4 {m}x{k}x{n} vs ONNX Runtime");
+    }
+
+    /// <summary>
+    /// accuracy_level 4 with awkward activations: a block of zeros, a denormal-only block (127 / amax overflows),
+    /// huge values, an infinity and a NaN. Finite blocks follow the written-out formula; every path gives the
+    /// same bits, NaN outputs included.
+    /// </summary>
+    [Fact]
+    public void AccuracyLevel4SpecialActivationsGiveTheSameBitsOnEveryPath()
+    {
+        var c = Make(77, [3, 160], 160, 40, 32, true, false, true, accuracyLevel: 4, tweakA: a =>
+        {
+            for (int i = 0; i < 32; i++)
+            {
+                a[i] = 0f;                                   // row 0, block 0: all zero
+                a[32 + i] = i % 2 == 0 ? 1e-42f : -3e-43f;   // row 0, block 1: denormals only
+                a[64 + i] *= 3e37f;                          // row 0, block 2: huge
+            }
+            a[160 + 40] = float.PositiveInfinity;            // row 1, block 1
+            a[320 + 100] = float.NaN;                        // row 2, block 3
+        });
+        float[]? first = null;
+        int saved = SimdLevel.MaxVectorBits;
+        try
+        {
+            foreach (var (bits, vnni) in new[] { (512, true), (256, true), (256, false), (128, true), (0, true) })
+            {
+                SimdLevel.MaxVectorBits = bits;
+                PackedNBitsInt8.AllowVnni = vnni;
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var y = Floats(RunProva(c.Model, c.Feeds, threads)["Y"]);
+                    first ??= y;
+                    AssertBits(first, y, $"special activations (threads {threads}, bits {bits}, vnni {vnni})");
+                }
+            }
+        }
+        finally
+        {
+            SimdLevel.MaxVectorBits = saved;
+            PackedNBitsInt8.AllowVnni = true;
+        }
+        // Row 0 is finite: the formula holds there; rows 1 and 2 hold a non-finite block, so their outputs are NaN.
+        AssertBits(c.Reference.AsSpan(0, 40).ToArray(), first!.AsSpan(0, 40).ToArray(), "special activations, finite row");
+        Assert.All(first.AsSpan(40, 80).ToArray(), v => Assert.True(float.IsNaN(v), $"expected NaN, got {v}"));
     }
 
     [Fact]

@@ -95,38 +95,118 @@ internal sealed unsafe class PackedNBitsInt8
     /// <summary>Bytes of scratch one quantized row takes: PaddedK int8 values, then per block its scale and its sum.</summary>
     public long RowBytes => PaddedK + (long)Blocks * 8;
 
-    /// <summary>Quantizes row a (K floats) into dst (<see cref="RowBytes"/> bytes), as the type summary defines.</summary>
+    /// <summary>
+    /// Quantizes row a (K floats) into dst (<see cref="RowBytes"/> bytes), as the type summary defines. Every
+    /// step is exact or one IEEE rounding per element (max, ×, round-half-even, clamp), so the 256-bit and the
+    /// scalar loops give the same bytes; a block holding a NaN takes the scalar loop (vector max drops NaNs).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void QuantizeRow(float* a, byte* dst)
+    public void QuantizeRow(float* a, byte* dst, int bits)
     {
         sbyte* aq = (sbyte*)dst;
         float* sa = (float*)(dst + PaddedK);
         int* sums = (int*)(sa + Blocks);
+        bool vector = bits >= 256 && Avx2.IsSupported;
         for (int kb = 0; kb < Blocks; kb++)
         {
             int k0 = kb * BlockSize;
             int kn = Math.Min(BlockSize, K - k0);
-            float amax = 0f;
-            for (int i = 0; i < kn; i++)
+            if (!vector || !QuantizeBlock256(a + k0, kn, aq + k0, out sa[kb], out sums[kb]))
             {
-                amax = MathF.Max(amax, MathF.Abs(a[k0 + i]));
-            }
-            float inv = amax != 0f ? 127f / amax : 0f;
-            int sum = 0;
-            for (int i = 0; i < kn; i++)
-            {
-                float v = MathF.Round(a[k0 + i] * inv, MidpointRounding.ToEven);
-                int q = float.IsNaN(v) ? 0 : v >= 127f ? 127 : v <= -127f ? -127 : (int)v;
-                aq[k0 + i] = (sbyte)q;
-                sum += q;
+                QuantizeBlockScalar(a + k0, kn, aq + k0, out sa[kb], out sums[kb]);
             }
             for (int i = kn; i < BlockSize; i++)
             {
                 aq[k0 + i] = 0;
             }
-            sa[kb] = amax / 127f;
-            sums[kb] = sum;
         }
+    }
+
+    private static void QuantizeBlockScalar(float* a, int kn, sbyte* aq, out float scale, out int sum)
+    {
+        float amax = 0f;
+        for (int i = 0; i < kn; i++)
+        {
+            amax = MathF.Max(amax, MathF.Abs(a[i]));
+        }
+        float inv = amax != 0f ? 127f / amax : 0f;
+        sum = 0;
+        for (int i = 0; i < kn; i++)
+        {
+            aq[i] = (sbyte)Quantize(a[i], inv);
+            sum += aq[i];
+        }
+        scale = amax / 127f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Quantize(float x, float inv)
+    {
+        float v = MathF.Round(x * inv, MidpointRounding.ToEven);
+        return float.IsNaN(v) ? 0 : v >= 127f ? 127 : v <= -127f ? -127 : (int)v;
+    }
+
+    /// <summary>The 256-bit loop; false (nothing trusted) when the block holds a NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool QuantizeBlock256(float* a, int kn, sbyte* aq, out float scale, out int sum)
+    {
+        var max = Vector256<float>.Zero;
+        var nan = Vector256<float>.Zero;
+        int full = kn & ~15;
+        for (int i = 0; i < full; i += 8)
+        {
+            var v = Vector256.Load(a + i);
+            nan |= ~Vector256.Equals(v, v);
+            max = Vector256.Max(max, Vector256.Abs(v));
+        }
+        float amax = 0f;
+        for (int j = 0; j < 8; j++)
+        {
+            amax = MathF.Max(amax, max.GetElement(j));
+        }
+        for (int i = full; i < kn; i++)
+        {
+            if (float.IsNaN(a[i]))
+            {
+                scale = 0f;
+                sum = 0;
+                return false;
+            }
+            amax = MathF.Max(amax, MathF.Abs(a[i]));
+        }
+        float inv = amax != 0f ? 127f / amax : 0f;
+        // A NaN, an infinity (inv = 0 meets it: NaN) or an infinite inv (denormal amax: 0 × ∞) would reach lanes
+        // whose max, min and conversion differ from the scalar loop's: that block goes the scalar way.
+        if (nan != Vector256<float>.Zero || !float.IsFinite(amax) || !float.IsFinite(inv))
+        {
+            scale = 0f;
+            sum = 0;
+            return false;
+        }
+        var vinv = Vector256.Create(inv);
+        var hi = Vector256.Create(127f);
+        var lo = Vector256.Create(-127f);
+        var acc = Vector256<int>.Zero;
+        for (int i = 0; i < full; i += 16)
+        {
+            // |x| ≤ amax, so |x × inv| ≤ 127 (plus rounding): the clamp only trims a last ulp.
+            var r0 = Avx.RoundToNearestInteger(Vector256.Load(a + i) * vinv);
+            var r1 = Avx.RoundToNearestInteger(Vector256.Load(a + i + 8) * vinv);
+            var i0 = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(r0, lo), hi));
+            var i1 = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(r1, lo), hi));
+            acc += i0 + i1;
+            var s16 = Vector256.Narrow(i0, i1);
+            Vector128.Narrow(s16.GetLower(), s16.GetUpper()).Store(aq + i);
+        }
+        int total = Vector256.Sum(acc);
+        for (int i = full; i < kn; i++)
+        {
+            aq[i] = (sbyte)Quantize(a[i], inv);
+            total += aq[i];
+        }
+        scale = amax / 127f;
+        sum = total;
+        return true;
     }
 
     /// <summary>The 16 outputs of column group g for one quantized row (from <see cref="QuantizeRow"/>), before bias.</summary>

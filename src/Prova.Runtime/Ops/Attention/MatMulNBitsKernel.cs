@@ -165,7 +165,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
             _quantized = ctx.Scratch;
             for (int r = 0; r < _m; r++)
             {
-                _packed8.QuantizeRow(_a + (long)r * _k, _quantized + r * _rowBytes);
+                _packed8.QuantizeRow(_a + (long)r * _k, _quantized + r * _rowBytes, _bits);
             }
         }
         ctx.Pool.For(units, this, 1);
