@@ -353,6 +353,7 @@ public sealed class MatMulNBitsTests(ITestOutputHelper output)
     [InlineData(48, 2048, 2048, 4)]
     [InlineData(1, 768, 32000, 4)]
     [InlineData(48, 768, 32000, 4)]
+    [InlineData(48, 768, 32000, 0)]
     public void DecodeTimeAgainstOnnxRuntime(int m, int k, int n, int accuracyLevel)
     {
         var c = Make(42, [m, k], k, n, 32, true, false, false, accuracyLevel);

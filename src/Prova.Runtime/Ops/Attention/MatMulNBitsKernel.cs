@@ -25,7 +25,7 @@ namespace Prova.Runtime.Ops.Attention;
 ///
 /// B is repacked once per session (<see cref="ConstantCache"/>) into groups of 64 columns: per k, 32
 /// bytes where byte j of panel p holds column 16p + j (low nibble) and 16p + j + 8 (high nibble), so one
-/// 8-byte load expands to 16 columns. Work items are (64-column group, 16-row chunk) pairs; each
+/// 8-byte load expands to 16 columns. Work items are (64-column group, 64-row chunk) pairs; each
 /// dequantizes one block at a time and runs the k-chains vectorised across columns only, so the
 /// thread count and the vector width (512/256/128/scalar, <see cref="SimdLevel"/>) never change a bit.
 /// </summary>
@@ -33,10 +33,9 @@ namespace Prova.Runtime.Ops.Attention;
 internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
 {
     private const int GroupCols = 64;
-    private const int RowChunk = 16;
-
-    // The int8 path's rows per work item: a group's weights (K / 2 bytes) stay in L1 while this many quantized rows
-    // (about K bytes each) pass through L2.
+    // Rows per work item: a group's packed weights are read from memory once per this many rows (the float path's
+    // tile of 64 × 64 floats is 16 KiB of stack; the int8 path's quantized rows, about K bytes each, pass through L2).
+    private const int RowChunk = 64;
     private const int Int8RowChunk = 64;
 
     private readonly int _k;
