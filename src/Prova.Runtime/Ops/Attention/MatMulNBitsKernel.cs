@@ -15,7 +15,8 @@ namespace Prova.Runtime.Ops.Attention;
 /// when k is even, the high nibble when odd), scales [N · n_blocks], optional zero points (uint8 packed two
 /// blocks per byte, low nibble first, or float32 [N · n_blocks]; default 8), optional bias [N].
 ///
-/// Prova's exact definition (accuracy_level is accepted and ignored — every level computes this):
+/// Prova's exact definition at accuracy_level 0–3, and at 4 with float zero points (accuracy_level 4 with uint8 or
+/// default zero points quantizes A to int8 per block instead: <see cref="PackedNBitsInt8"/>, docs/llm-ops.md):
 /// <c>w[k, n] = (q[k, n] − zp[n, k / block_size]) × scale[n, k / block_size]</c> in float32 (the
 /// difference is exact, the product rounds once), then
 /// <c>y[m, n] = fma(A[m, K−1], w[K−1, n], … fma(A[m, 0], w[0, n], 0))</c> with k ascending — the same
@@ -24,7 +25,7 @@ namespace Prova.Runtime.Ops.Attention;
 ///
 /// B is repacked once per session (<see cref="ConstantCache"/>) into groups of 64 columns: per k, 32
 /// bytes where byte j of panel p holds column 16p + j (low nibble) and 16p + j + 8 (high nibble), so one
-/// 8-byte load expands to 16 columns. Work items are (64-column group, 16-row chunk) pairs; each
+/// 8-byte load expands to 16 columns. Work items are (64-column group, 64-row chunk) pairs; each
 /// dequantizes one block at a time and runs the k-chains vectorised across columns only, so the
 /// thread count and the vector width (512/256/128/scalar, <see cref="SimdLevel"/>) never change a bit.
 /// </summary>
@@ -32,13 +33,20 @@ namespace Prova.Runtime.Ops.Attention;
 internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
 {
     private const int GroupCols = 64;
-    private const int RowChunk = 16;
+    // Rows per work item: a group's packed weights are read from memory once per this many rows (the float path's
+    // tile of 64 × 64 floats is 16 KiB of stack; the int8 path's quantized rows, about K bytes each, pass through L2).
+    private const int RowChunk = 64;
+    private const int Int8RowChunk = 64;
 
     private readonly int _k;
     private readonly int _n;
     private readonly int _blockSize;
     private readonly int _blocks;
+    private readonly bool _int8Compute;
     private PackedNBits? _packed;
+    private PackedNBitsInt8? _packed8;
+    private long _rowBytes;
+    private byte* _quantized;
     private int _m;
     private int _groups;
     private int _rowChunks;
@@ -70,6 +78,7 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         _n = (int)n;
         _blockSize = (int)bs;
         _blocks = (_k + _blockSize - 1) / _blockSize;
+        _int8Compute = node.GetInt("accuracy_level", 0) == 4;
     }
 
     public override void Infer(InferContext ctx)
@@ -118,12 +127,22 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
                 throw ModelException.ForNode(Node, $"bias of shape {Fmt(ctx.InputShape(5))} must hold N={_n} values");
             }
         }
-        // Keyed by B; the kind names the scales and zero-point tensors too (identity within the session).
-        string kind = $"nbits4-g64:{_k}x{_n}:{_blockSize}:{RuntimeHelpers.GetHashCode(scales)}:{(zp is null ? 0 : RuntimeHelpers.GetHashCode(zp))}";
-        _packed = ctx.Constants.GetOrAdd(b, kind, () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
         _m = (int)Product(aShape, 0, aShape.Length - 1);
-        _groups = (_n + GroupCols - 1) / GroupCols;
-        _rowChunks = (_m + RowChunk - 1) / RowChunk;
+        // Keyed by B; the kind names the scales and zero-point tensors too (identity within the session).
+        string tensors = $"{_k}x{_n}:{_blockSize}:{RuntimeHelpers.GetHashCode(scales)}:{(zp is null ? 0 : RuntimeHelpers.GetHashCode(zp))}";
+        if (_int8Compute && (zp is null || zp.Type == DataType.UInt8))
+        {
+            _packed8 = ctx.Constants.GetOrAdd(b, "nbits4-i8:" + tensors, () => new PackedNBitsInt8(b, scales, zp, _k, _n, _blockSize));
+            _rowBytes = (_packed8.RowBytes + 63) & ~63L;
+            ctx.RequestScratch(_rowBytes * _m);
+            _groups = _packed8.Groups;
+        }
+        else
+        {
+            _packed = ctx.Constants.GetOrAdd(b, "nbits4-g64:" + tensors, () => new PackedNBits(b, scales, zp, _k, _n, _blockSize));
+            _groups = (_n + GroupCols - 1) / GroupCols;
+        }
+        _rowChunks = (_m + (_packed8 is null ? RowChunk : Int8RowChunk) - 1) / (_packed8 is null ? RowChunk : Int8RowChunk);
         var yShape = (int[])aShape.Clone();
         yShape[^1] = _n;
         ctx.SetOutput(0, DataType.Float32, yShape);
@@ -140,12 +159,25 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
         {
             return;
         }
+        if (_packed8 is not null)
+        {
+            _quantized = ctx.Scratch;
+            for (int r = 0; r < _m; r++)
+            {
+                _packed8.QuantizeRow(_a + (long)r * _k, _quantized + r * _rowBytes, _bits);
+            }
+        }
         ctx.Pool.For(units, this, 1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int begin, int end)
     {
+        if (_packed8 is not null)
+        {
+            ExecuteInt8(_packed8, begin, end);
+            return;
+        }
         int bs = _blockSize;
         float* w = stackalloc float[bs * GroupCols];
         float* tile = stackalloc float[RowChunk * GroupCols];
@@ -183,6 +215,56 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ExecuteInt8(PackedNBitsInt8 packed, int begin, int end)
+    {
+        const int cols = PackedNBitsInt8.GroupCols;
+        float* tile = stackalloc float[4 * cols];
+        for (int u = begin; u < end; u++)
+        {
+            int g = u % _groups;
+            int m0 = u / _groups * Int8RowChunk;
+            int rows = Math.Min(Int8RowChunk, _m - m0);
+            int c0 = g * cols;
+            int valid = Math.Min(cols, _n - c0);
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                if (!packed.TryRows4(g, _quantized + (m0 + r) * _rowBytes, _rowBytes, tile, cols, _bits))
+                {
+                    break;
+                }
+                for (int i = 0; i < 4; i++)
+                {
+                    Emit(tile + i * cols, m0 + r + i, c0, valid);
+                }
+            }
+            for (; r < rows; r++)
+            {
+                packed.Row(g, _quantized + (m0 + r) * _rowBytes, tile, _bits);
+                Emit(tile, m0 + r, c0, valid);
+            }
+        }
+    }
+
+    /// <summary>Writes one row's outputs [c0, c0 + count) from src, adding the bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Emit(float* src, int row, int c0, int count)
+    {
+        float* dst = _y + (long)row * _n + c0;
+        if (_bias is null)
+        {
+            new ReadOnlySpan<float>(src, count).CopyTo(new Span<float>(dst, count));
+        }
+        else
+        {
+            for (int j = 0; j < count; j++)
+            {
+                dst[j] = src[j] + _bias[c0 + j];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Accumulate(PackedNBits packed, int g, int m0, int rows, float* w, float* tile)
     {
         int bs = _blockSize;
@@ -191,9 +273,109 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
             int k0 = kb * bs;
             int kn = Math.Min(bs, _k - k0);
             packed.Dequantize(g, kb, k0, kn, w, _bits);
-            for (int r = 0; r < rows; r++)
+            int r = 0;
+            if (_bits >= 256)
+            {
+                for (; r + 4 <= rows; r += 4)
+                {
+                    Chain4(_a + (long)(m0 + r) * _k + k0, _k, w, kn, tile + r * GroupCols, _bits);
+                }
+            }
+            for (; r < rows; r++)
             {
                 Chain(_a + (long)(m0 + r) * _k + k0, w, kn, tile + r * GroupCols, _bits);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Chain"/> for four rows (a, a + lda, …; acc rows 64 apart) at once: each weight load feeds four
+    /// rows' independent chains, the per-output operations unchanged. Widths 512 and 256 only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chain4(float* a, int lda, float* w, int kn, float* acc, int bits)
+    {
+        float* a1 = a + lda;
+        float* a2 = a1 + lda;
+        float* a3 = a2 + lda;
+        if (bits >= 512)
+        {
+            for (int h = 0; h < GroupCols; h += 32)
+            {
+                var c00 = Vector512.Load(acc + h);
+                var c01 = Vector512.Load(acc + h + 16);
+                var c10 = Vector512.Load(acc + GroupCols + h);
+                var c11 = Vector512.Load(acc + GroupCols + h + 16);
+                var c20 = Vector512.Load(acc + 2 * GroupCols + h);
+                var c21 = Vector512.Load(acc + 2 * GroupCols + h + 16);
+                var c30 = Vector512.Load(acc + 3 * GroupCols + h);
+                var c31 = Vector512.Load(acc + 3 * GroupCols + h + 16);
+                for (int k = 0; k < kn; k++)
+                {
+                    float* wk = w + k * GroupCols + h;
+                    var w0 = Vector512.Load(wk);
+                    var w1 = Vector512.Load(wk + 16);
+                    var x = Vector512.Create(a[k]);
+                    c00 = Vector512.FusedMultiplyAdd(x, w0, c00);
+                    c01 = Vector512.FusedMultiplyAdd(x, w1, c01);
+                    x = Vector512.Create(a1[k]);
+                    c10 = Vector512.FusedMultiplyAdd(x, w0, c10);
+                    c11 = Vector512.FusedMultiplyAdd(x, w1, c11);
+                    x = Vector512.Create(a2[k]);
+                    c20 = Vector512.FusedMultiplyAdd(x, w0, c20);
+                    c21 = Vector512.FusedMultiplyAdd(x, w1, c21);
+                    x = Vector512.Create(a3[k]);
+                    c30 = Vector512.FusedMultiplyAdd(x, w0, c30);
+                    c31 = Vector512.FusedMultiplyAdd(x, w1, c31);
+                }
+                c00.Store(acc + h);
+                c01.Store(acc + h + 16);
+                c10.Store(acc + GroupCols + h);
+                c11.Store(acc + GroupCols + h + 16);
+                c20.Store(acc + 2 * GroupCols + h);
+                c21.Store(acc + 2 * GroupCols + h + 16);
+                c30.Store(acc + 3 * GroupCols + h);
+                c31.Store(acc + 3 * GroupCols + h + 16);
+            }
+        }
+        else
+        {
+            for (int h = 0; h < GroupCols; h += 16)
+            {
+                var c00 = Vector256.Load(acc + h);
+                var c01 = Vector256.Load(acc + h + 8);
+                var c10 = Vector256.Load(acc + GroupCols + h);
+                var c11 = Vector256.Load(acc + GroupCols + h + 8);
+                var c20 = Vector256.Load(acc + 2 * GroupCols + h);
+                var c21 = Vector256.Load(acc + 2 * GroupCols + h + 8);
+                var c30 = Vector256.Load(acc + 3 * GroupCols + h);
+                var c31 = Vector256.Load(acc + 3 * GroupCols + h + 8);
+                for (int k = 0; k < kn; k++)
+                {
+                    float* wk = w + k * GroupCols + h;
+                    var w0 = Vector256.Load(wk);
+                    var w1 = Vector256.Load(wk + 8);
+                    var x = Vector256.Create(a[k]);
+                    c00 = Vector256.FusedMultiplyAdd(x, w0, c00);
+                    c01 = Vector256.FusedMultiplyAdd(x, w1, c01);
+                    x = Vector256.Create(a1[k]);
+                    c10 = Vector256.FusedMultiplyAdd(x, w0, c10);
+                    c11 = Vector256.FusedMultiplyAdd(x, w1, c11);
+                    x = Vector256.Create(a2[k]);
+                    c20 = Vector256.FusedMultiplyAdd(x, w0, c20);
+                    c21 = Vector256.FusedMultiplyAdd(x, w1, c21);
+                    x = Vector256.Create(a3[k]);
+                    c30 = Vector256.FusedMultiplyAdd(x, w0, c30);
+                    c31 = Vector256.FusedMultiplyAdd(x, w1, c31);
+                }
+                c00.Store(acc + h);
+                c01.Store(acc + h + 8);
+                c10.Store(acc + GroupCols + h);
+                c11.Store(acc + GroupCols + h + 8);
+                c20.Store(acc + 2 * GroupCols + h);
+                c21.Store(acc + 2 * GroupCols + h + 8);
+                c30.Store(acc + 3 * GroupCols + h);
+                c31.Store(acc + 3 * GroupCols + h + 8);
             }
         }
     }
