@@ -40,6 +40,42 @@ internal sealed class ModelSourceOptions
         return (null, null);
     }
 
+    /// <summary>
+    /// A language model's folder for re-running a generation: <c>--model</c> (a bundle folder or a model file), <c>--store D</c>
+    /// or <c>--node URL</c> (written to the cache, every chunk verified), else the cache when it already holds the CID;
+    /// (null, null) when none has it. The folder's CID is checked again by the verifier.
+    /// </summary>
+    public (string? Path, string? Source) ResolveFolder(ParseResult parse, Cid? cid)
+    {
+        if (parse.GetValue(Model) is { } path)
+        {
+            if (!File.Exists(path) && !Directory.Exists(path))
+            {
+                throw new CliException($"model '{path}' does not exist (give the bundle folder or its model file)");
+            }
+            return (path, path);
+        }
+        if (cid is not { } c)
+        {
+            return (null, null);
+        }
+        string? storeDir = parse.GetValue(Store);
+        string? url = parse.GetValue(Node);
+        if (storeDir is null && url is null)
+        {
+            string cached = Path.Combine(ModelFolders.DefaultCacheDirectory, c.ToString());
+            return ModelFolder.IsComplete(cached, c) ? (cached, $"cache {cached}") : (null, null);
+        }
+        string folder = "";
+        NetworkOptions.Run(async ct =>
+        {
+            using var client = url is null ? null : NetworkOptions.Client(url);
+            folder = await ModelFolders.ResolveAsync(c, storeDirectory: storeDir, client: client, cancellationToken: ct);
+            return 0;
+        });
+        return (folder, storeDir is not null ? $"store {storeDir}" : $"node {url}");
+    }
+
     private static byte[] Pull(string url, Cid cid)
     {
         byte[] bytes = [];
