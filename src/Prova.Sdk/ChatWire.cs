@@ -197,7 +197,7 @@ internal static class ChatWire
             {
                 foreach (var choice in choices.EnumerateArray())
                 {
-                    if (choice.ValueKind != JsonValueKind.Object || choice.TryGetProperty("index", out var i) && i.ValueKind == JsonValueKind.Number && i.GetInt32() != 0)
+                    if (choice.ValueKind != JsonValueKind.Object || choice.TryGetProperty("index", out var i) && !(i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out int index) && index == 0))
                     {
                         continue;
                     }

@@ -276,9 +276,26 @@ public static class ProvaChat
     public static string? GetProvaMode(this ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue(ModeKey, out var value) == true ? value?.ToString() : null;
 
-    /// <summary>The node's result file of this answer (receipts, the signed request and output; for a quorum its verdict), or null.</summary>
-    public static ResultFile? GetProvaResult(this ChatResponse response) =>
-        response.AdditionalProperties?.TryGetValue(ResultKey, out var value) == true ? value as ResultFile : null;
+    /// <summary>
+    /// The node's result file of this answer (receipts, the signed request and output; for a quorum its verdict), or null.
+    /// A response gathered from a stream (<c>ToChatResponse</c>) keeps the last update's properties on its message: both are looked at.
+    /// </summary>
+    public static ResultFile? GetProvaResult(this ChatResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        if (response.AdditionalProperties?.TryGetValue(ResultKey, out var value) == true && value is ResultFile result)
+        {
+            return result;
+        }
+        for (int i = response.Messages.Count - 1; i >= 0; i--)
+        {
+            if (response.Messages[i].AdditionalProperties?.TryGetValue(ResultKey, out var v) == true && v is ResultFile r)
+            {
+                return r;
+            }
+        }
+        return null;
+    }
 
     /// <summary>The result file carried by a stream's last update, or null for the other updates.</summary>
     public static ResultFile? GetProvaResult(this ChatResponseUpdate update) =>
