@@ -119,9 +119,10 @@ public sealed partial class ProvaClient : IDisposable
     {
         string path = name is null ? "v1/models" : "v1/models?name=" + Uri.EscapeDataString(name);
         using var doc = await GetJsonAsync(path, cancellationToken);
-        if (!doc.RootElement.TryGetProperty("models", out var models) || models.ValueKind != JsonValueKind.Array)
+        // The OpenAI list object {"object": "list", "data": [...]} (nodes before it answered {"models": [...]}).
+        if (!(doc.RootElement.TryGetProperty("data", out var models) || doc.RootElement.TryGetProperty("models", out models)) || models.ValueKind != JsonValueKind.Array)
         {
-            throw BadResponse("the model list has no \"models\" array");
+            throw BadResponse("the model list has no \"data\" array");
         }
         return Wrap(() => models.EnumerateArray().Select(Json.ReadModel).ToList());
     }

@@ -30,7 +30,7 @@ public sealed class ApiTests : IDisposable
         var cid = await _client.PushAsync(model, "mlp", chunkSize: 1024);
 
         var list = await _client.Http.GetFromJsonAsync<JsonElement>("/v1/models");
-        var entry = Assert.Single(list.GetProperty("models").EnumerateArray());
+        var entry = Assert.Single(list.GetProperty("data").EnumerateArray());
         Assert.Equal(cid.ToString(), entry.GetProperty("cid").GetString());
         Assert.Equal("mlp", entry.GetProperty("name").GetString());
         Assert.Equal(TestClient.Owner.Address.ToString(), entry.GetProperty("owner").GetString());
@@ -113,7 +113,7 @@ public sealed class ApiTests : IDisposable
         Assert.Equal(HttpStatusCode.Created, (await _client.PublishAsync(other, "strangers-model", "1", owner: TestClient.Stranger)).StatusCode);
 
         var versions = await _client.Http.GetFromJsonAsync<JsonElement>("/v1/models?name=owned");
-        Assert.Equal(["1.0.0", "2.0.0"], versions.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("version").GetString()));
+        Assert.Equal(["1.0.0", "2.0.0"], versions.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("version").GetString()));
     }
 
     [Fact]

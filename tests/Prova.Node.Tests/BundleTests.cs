@@ -46,7 +46,7 @@ public sealed class BundleTests : IDisposable
         await TestClient.ExpectProblem(await _client.Http.GetAsync($"/v1/models/{bundle.Cid}/content"), 404, "not-found");
 
         var list = await _client.Http.GetFromJsonAsync<JsonElement>("/v1/models");
-        var entry = Assert.Single(list.GetProperty("models").EnumerateArray());
+        var entry = Assert.Single(list.GetProperty("data").EnumerateArray());
         Assert.Equal("bundle", entry.GetProperty("kind").GetString());
         Assert.Equal(4, entry.GetProperty("files").GetArrayLength());
         var inference = await _client.InferAsync(bundle.Cid, TestModels.Input());
@@ -95,7 +95,7 @@ public sealed class BundleTests : IDisposable
         await TestClient.ExpectProblem(await _client.PublishAsync(v2.Cid, "lm", "1.0.0"), 409, "version-exists");
         await TestClient.Expect(await _client.PublishAsync(v2.Cid, "lm", "2.0.0"), HttpStatusCode.Created);
         var versions = await _client.Http.GetFromJsonAsync<JsonElement>("/v1/models?name=lm");
-        Assert.Equal([v1.Cid.ToString(), v2.Cid.ToString()], versions.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("cid").GetString()));
+        Assert.Equal([v1.Cid.ToString(), v2.Cid.ToString()], versions.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("cid").GetString()));
     }
 
     [Fact]

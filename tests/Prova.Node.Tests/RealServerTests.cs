@@ -49,7 +49,7 @@ public sealed class RealServerTests
                 Assert.Equal(address, node.Address);
                 using var http = new HttpClient { BaseAddress = node.Url };
                 var list = await http.GetFromJsonAsync<JsonElement>("/v1/models");
-                Assert.Equal(cid.ToString(), list.GetProperty("models")[0].GetProperty("cid").GetString());
+                Assert.Equal(cid.ToString(), list.GetProperty("data")[0].GetProperty("cid").GetString());
                 Assert.Equal(model, await http.GetByteArrayAsync($"/v1/models/{cid}/content"));
             }
 

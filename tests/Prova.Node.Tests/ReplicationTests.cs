@@ -23,7 +23,7 @@ public sealed class ReplicationTests
     /// <summary>The model's listing entry without the node-local publication time.</summary>
     private static async Task<string> ListingAsync(HttpClient http, Cid cid)
     {
-        var list = JsonDocument.Parse(await http.GetStringAsync("/v1/models")).RootElement.GetProperty("models");
+        var list = JsonDocument.Parse(await http.GetStringAsync("/v1/models")).RootElement.GetProperty("data");
         var entry = Assert.Single(list.EnumerateArray(), e => e.GetProperty("cid").GetString() == cid.ToString());
         var fields = entry.EnumerateObject().Where(p => p.Name != "publishedAt").Select(p => $"{p.Name}={p.Value.GetRawText()}");
         return string.Join("\n", fields);

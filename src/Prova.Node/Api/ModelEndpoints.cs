@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -18,7 +19,7 @@ internal static partial class ModelEndpoints
 {
     public sealed record PublishRequest(string Cid, string Name, string Version, string? Description, string? License, string Owner, ulong Timestamp, string Signature);
 
-    public sealed record ModelList(IReadOnlyList<ModelInfo> Models);
+    public sealed record ModelList(string Object, IReadOnlyList<ModelInfo> Data);
 
     private static readonly JsonDocumentOptions s_json = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
 
@@ -239,8 +240,31 @@ internal static partial class ModelEndpoints
                 ? value.GetString()
                 : throw ApiException.BadRequest($"\"{name}\" must be a string");
 
-    private static IResult List(string? name, ModelCatalog catalog, ContentStore store) =>
-        Results.Ok(new ModelList(catalog.List(name).Select(m => WithFiles(m, store)).ToArray()));
+    /// <summary>
+    /// The OpenAI list object, <c>{"object": "list", "data": [...]}</c>, each entry OpenAI's model object (<c>id</c> = the CID,
+    /// <c>object</c> "model", <c>created</c> = the signed publication timestamp, <c>owned_by</c> = the owner's address)
+    /// followed by Prova's metadata of the version (as <c>GET /v1/models/{cid}</c>), so OpenAI clients and the Prova SDK read one layout.
+    /// </summary>
+    private static IResult List(string? name, ModelCatalog catalog, ContentStore store)
+    {
+        var data = new JsonArray();
+        foreach (var m in catalog.List(name))
+        {
+            var entry = new JsonObject
+            {
+                ["id"] = m.Cid,
+                ["object"] = "model",
+                ["created"] = m.Timestamp,
+                ["owned_by"] = m.Owner,
+            };
+            foreach (var (key, value) in JsonSerializer.SerializeToNode(WithFiles(m, store), JsonSerializerOptions.Web)!.AsObject())
+            {
+                entry[key] = value?.DeepClone();
+            }
+            data.Add(entry);
+        }
+        return Results.Json(new JsonObject { ["object"] = "list", ["data"] = data });
+    }
 
     private static IResult Get(string cid, ModelCatalog catalog, ContentStore store)
     {

@@ -43,6 +43,7 @@ public static class NodeApp
         services.AddSingleton<ReceiptSigner>();
         services.AddSingleton<GenerationService>();
         services.AddSingleton<InferenceService>();
+        services.AddSingleton<PeerQuorum>();
         services.AddSingleton<ProofService>();
         services.AddSingleton<FaultInjector>();
         services.AddSingleton<PeerTable>();
@@ -134,6 +135,7 @@ public static class NodeApp
         BundleEndpoints.Map(app);
         ModelEndpoints.Map(app);
         InferEndpoints.Map(app);
+        OpenAiEndpoints.Map(app);
         PeerEndpoints.Map(app);
         SettlementEndpoints.Map(app);
         app.MapFallback((HttpContext context) =>

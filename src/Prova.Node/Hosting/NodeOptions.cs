@@ -58,6 +58,9 @@ public sealed class NodeOptions
     /// <summary>The longest context (prompt + generated tokens) a generation may use, whatever the model allows.</summary>
     public int MaxContextTokens { get; set; } = 8192;
 
+    /// <summary>Largest body of <c>POST /v1/chat/completions</c> and <c>/v1/completions</c> (a prompt is at most MaxContextTokens tokens).</summary>
+    public long MaxChatRequestBytes { get; set; } = 1 << 20;
+
     /// <summary>The key password; when null, PROVA_KEY_PASSWORD. Never logged.</summary>
     public string? KeyPassword { get; set; }
 
@@ -140,6 +143,7 @@ public sealed class NodeOptions
         GenerationQueueLimit = other.GenerationQueueLimit;
         MaxGenerationTokens = other.MaxGenerationTokens;
         MaxContextTokens = other.MaxContextTokens;
+        MaxChatRequestBytes = other.MaxChatRequestBytes;
         KeyPassword = other.KeyPassword;
         LightKeystore = other.LightKeystore;
         Key = other.Key;
@@ -208,6 +212,10 @@ public sealed class NodeOptions
         if (MaxConcurrentInferences < 1)
         {
             problems.Add($"Node:MaxConcurrentInferences {MaxConcurrentInferences} must be at least 1");
+        }
+        if (MaxChatRequestBytes < 1024 || MaxChatRequestBytes > int.MaxValue)
+        {
+            problems.Add($"Node:MaxChatRequestBytes {MaxChatRequestBytes} must be within 1024..{int.MaxValue}");
         }
         if (MaxConcurrentGenerations < 1)
         {

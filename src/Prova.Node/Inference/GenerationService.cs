@@ -159,6 +159,11 @@ public sealed class GenerationService : IDisposable
                     {
                         firstToken = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                     }
+                    if (_faults.Faults.SlowMs > 0)
+                    {
+                        // The slow fault on a generation: every token waits (a slow node; tests of streaming and disconnects).
+                        cancellationToken.WaitHandle.WaitOne(_faults.Faults.SlowMs);
+                    }
                 }, cancellationToken);
         }
         catch (Exception ex) when (ex is LmException or InputException)

@@ -17,7 +17,7 @@ public sealed record NodeFaults
     /// <summary>Flip one bit of the first output tensor, then hash and sign what is returned.</summary>
     public bool CorruptOutput { get; init; }
 
-    /// <summary>Delay each inference by this many milliseconds.</summary>
+    /// <summary>Delay each inference by this many milliseconds, and each token of a generation.</summary>
     public int SlowMs { get; init; }
 
     /// <summary>Serve this many inference requests, then die on the next one; null = never.</summary>

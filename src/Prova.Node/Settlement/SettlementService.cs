@@ -38,7 +38,7 @@ public sealed class SettlementService : BackgroundService
     private readonly InferenceService _inference;
     private readonly ModelCatalog _catalog;
     private readonly PeerService _peers;
-    private readonly PeerTable _peerTable;
+    private readonly PeerQuorum _quorum;
     private readonly ILogger<SettlementService> _logger;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,7 +56,7 @@ public sealed class SettlementService : BackgroundService
     private string? _lastError;
 
     public SettlementService(IOptions<NodeOptions> options, SettlementMode mode, IServiceProvider services, NodeIdentity identity,
-        InferenceService inference, ModelCatalog catalog, PeerService peers, PeerTable peerTable, IHostApplicationLifetime lifetime, ILogger<SettlementService> logger)
+        InferenceService inference, ModelCatalog catalog, PeerService peers, PeerQuorum quorum, IHostApplicationLifetime lifetime, ILogger<SettlementService> logger)
     {
         _options = options.Value;
         _mode = mode;
@@ -65,7 +65,7 @@ public sealed class SettlementService : BackgroundService
         _inference = inference;
         _catalog = catalog;
         _peers = peers;
-        _peerTable = peerTable;
+        _quorum = quorum;
         _logger = logger;
         lifetime.ApplicationStarted.Register(() => _started.TrySetResult());
     }
@@ -468,11 +468,7 @@ public sealed class SettlementService : BackgroundService
     private async Task GatherQuorumAsync(Cid model, IReadOnlyDictionary<string, Tensor> inputs, InferenceRequestInfo request, Hash256 outputHash,
         int quorum, List<Receipt> receipts, CancellationToken cancellationToken)
     {
-        var candidates = _peerTable.Records()
-            .Where(p => p.Address != _identity.Address && p.Models.Contains(model))
-            .OrderBy(p => Replicator.Rank(request.RequestId, p.Address).ToString(), StringComparer.Ordinal);
-        var clientOptions = new ProvaClientOptions { RequestTimeout = TimeSpan.FromSeconds(_options.RequestTimeoutSeconds), ConnectTimeout = TimeSpan.FromSeconds(5) };
-        foreach (var peer in candidates)
+        foreach (var peer in _quorum.Candidates(model, request.RequestId))
         {
             if (receipts.Count >= quorum)
             {
@@ -484,20 +480,24 @@ public sealed class SettlementService : BackgroundService
                 {
                     continue;
                 }
-                using var client = new ProvaClient(new Uri(peer.Url), clientOptions);
-                var answer = await client.InferAsync(model, inputs, request.Mode, request.RequestId, cancellationToken).ConfigureAwait(false);
-                if (answer.Verification.IsValid && answer.Receipt.Node == peer.Address && answer.Receipt.OutputHash == outputHash)
-                {
-                    receipts.Add(answer.Receipt);
-                }
-                else
-                {
-                    SettlementLog.RequestSkipped(_logger, request.RequestId, $"peer {peer.Address} answered {answer.Receipt.OutputHash}, not {outputHash}");
-                }
             }
             catch (Exception ex) when (ex is ProvaException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 SettlementLog.RequestSkipped(_logger, request.RequestId, $"peer {peer.Address}: {ex.Message}");
+                continue;
+            }
+            var answer = await _quorum.AskAsync(peer, model, inputs, request.Mode, request.RequestId, cancellationToken).ConfigureAwait(false);
+            if (answer.Failure is not null)
+            {
+                SettlementLog.RequestSkipped(_logger, request.RequestId, answer.Failure);
+            }
+            else if (answer.Result!.Receipt.OutputHash == outputHash)
+            {
+                receipts.Add(answer.Result.Receipt);
+            }
+            else
+            {
+                SettlementLog.RequestSkipped(_logger, request.RequestId, $"peer {peer.Address} answered {answer.Result.Receipt.OutputHash}, not {outputHash}");
             }
         }
     }
