@@ -38,13 +38,12 @@ internal static class ChatCommand
         var maxTokens = new Option<int?>("--max-tokens", "-n") { Description = "Most tokens per answer (default: the node's).", HelpName = "N" };
         var temperature = new Option<float?>("--temperature") { Description = "0 is greedy; above 0 samples (default: the model's generation_config.json).", HelpName = "T" };
         var topP = new Option<float?>("--top-p") { Description = "Sample only from the smallest set of tokens holding probability P.", HelpName = "P" };
-        var topK = new Option<int?>("--top-k") { Description = "Sample only among the K most likely tokens.", HelpName = "K" };
         var seed = new Option<long?>("--seed") { Description = "The sampler's seed: same seed, same tokens, on every node.", HelpName = "S" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the node (for a stream: between two events).", DefaultValueFactory = _ => 300, HelpName = "s" };
         var json = new Option<bool>("--json") { Description = "With --prompt: print {text, finishReason, usage, result} as JSON instead of streaming." };
         var command = new Command("chat", "Chat with a language model on the network; every answer carries a signed receipt that 'prova verify' re-executes token by token.")
         {
-            model, mode, node, prompt, output, evidence, system, maxTokens, temperature, topP, topK, seed, timeout, json,
+            model, mode, node, prompt, output, evidence, system, maxTokens, temperature, topP, seed, timeout, json,
         };
         command.SetAction(parse => NetworkOptions.Run(async ct =>
         {
@@ -73,7 +72,6 @@ internal static class ChatCommand
                 MaxOutputTokens = parse.GetValue(maxTokens),
                 Temperature = parse.GetValue(temperature),
                 TopP = parse.GetValue(topP),
-                TopK = parse.GetValue(topK),
                 Seed = parse.GetValue(seed),
             };
             var history = new List<ChatMessage>();

@@ -90,6 +90,7 @@ internal static class ChatWire
                 }
                 if (TopK is { } k)
                 {
+                    // Not in OpenAI's API: sent for nodes that take it. The signed request says which top_k was used (not checked).
                     w.WriteNumber("top_k", k);
                 }
                 if (Seed is { } seed)
@@ -374,9 +375,13 @@ internal static class ChatWire
         {
             if (throwOnDisagreement)
             {
-                throw new ChatQuorumDisagreementException(
-                    $"the nodes of the {result.Mode} quorum disagreed on the generated tokens ({verdict.Nodes.Count} nodes)"
-                    + (verdict.Evidence is null ? "" : ": the answer carries evidence; 'prova verify' names the node that lied"), result, text);
+                throw verdict.Evidence is not null
+                    ? new ChatQuorumDisagreementException(
+                        $"the {verdict.Nodes.Count} nodes of the {result.Mode} quorum disagreed on the generated tokens: the answer carries evidence, and 'prova verify' on it names the node that lied",
+                        result, text)
+                    : new ChatQuorumDisagreementException(
+                        $"the {result.Mode} quorum was not reached: {verdict.Nodes.Count} node(s) answered"
+                        + (verdict.Failures.Count > 0 ? $" ({string.Join("; ", verdict.Failures)})" : ""), result, text, "quorum-incomplete");
             }
             return result;
         }
@@ -411,7 +416,6 @@ internal static class ChatWire
         string? changed = asked.MaxTokens is { } max && request.MaxTokens > max ? $"max_tokens {request.MaxTokens} (asked {max})"
             : asked.Temperature is { } t && s.Temperature != t ? $"temperature {s.Temperature.ToString(CultureInfo.InvariantCulture)} (asked {t.ToString(CultureInfo.InvariantCulture)})"
             : asked.TopP is { } p && s.TopP != p ? $"top_p {s.TopP.ToString(CultureInfo.InvariantCulture)} (asked {p.ToString(CultureInfo.InvariantCulture)})"
-            : asked.TopK is { } k && s.TopK != k ? $"top_k {s.TopK} (asked {k})"
             : asked.Seed is { } seed && s.Seed != (ulong)seed ? $"seed {s.Seed} (asked {seed})"
             : !request.Stop.SequenceEqual(asked.Stop) ? "the stop strings"
             : null;

@@ -312,11 +312,15 @@ public static class ProvaChat
     }
 }
 
-/// <summary>A <c>quorum:K</c> chat answer whose nodes disagreed: the answer's text, its result and the evidence (check it with <c>prova verify</c>).</summary>
+/// <summary>
+/// A <c>quorum:K</c> chat answer whose nodes disagreed (<c>quorum-disagreement</c>: the answer's text, its result and the
+/// evidence, to check with <c>prova verify</c>) or whose quorum was not reached (<c>quorum-incomplete</c>: fewer than K
+/// nodes answered; no evidence).
+/// </summary>
 public sealed class ChatQuorumDisagreementException : ProvaClientException
 {
-    public ChatQuorumDisagreementException(string message, ResultFile result, string text)
-        : base(message, "quorum-disagreement")
+    public ChatQuorumDisagreementException(string message, ResultFile result, string text, string code = "quorum-disagreement")
+        : base(message, code)
     {
         Result = result;
         Text = text;

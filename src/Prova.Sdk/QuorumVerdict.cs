@@ -6,13 +6,17 @@ namespace Prova.Sdk;
 
 /// <summary>
 /// The outcome of a <c>quorum:K</c> chat completion as the answering node reports it in the result's <c>verdict</c>
-/// (docs/cli.md, "The result file"): <c>{"agreed": bool, "outputHash": "0x…", "nodes": ["0x…", …], "evidence": {…}}</c>.
-/// On disagreement <see cref="Evidence"/> is the evidence file of the quorum (<see cref="EvidenceFile"/>), to be checked
-/// with <c>prova verify</c>, which names the node that lied.
+/// (docs/cli.md, "The result file"): <c>{"agreed": bool, "quorum": K, "outputHash": "0x…", "nodes": [{"node", "outputHash"}…], "failures": […]}</c>.
+/// On disagreement the node replaces the result's <c>evidence</c> member by the quorum's evidence file
+/// (<see cref="EvidenceFile"/>, whose <c>receipts</c> are all K receipts): <see cref="Evidence"/>, to be checked with
+/// <c>prova verify</c>, which names the node that lied. A result written by the SDK nests it as <c>verdict.evidence</c>.
 /// </summary>
 public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyList<string> Nodes)
 {
     public EvidenceFile? Evidence { get; init; }
+
+    /// <summary>Why some of the K nodes gave no answer (a quorum that was not reached), as the node reports it.</summary>
+    public IReadOnlyList<string> Failures { get; init; } = [];
 
     public void WriteJson(Utf8JsonWriter writer)
     {
@@ -28,6 +32,15 @@ public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyLi
             writer.WriteStringValue(node);
         }
         writer.WriteEndArray();
+        if (Failures.Count > 0)
+        {
+            writer.WriteStartArray("failures");
+            foreach (var failure in Failures)
+            {
+                writer.WriteStringValue(failure);
+            }
+            writer.WriteEndArray();
+        }
         if (Evidence is not null)
         {
             writer.WritePropertyName("evidence");
@@ -71,9 +84,17 @@ public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyLi
                 });
             }
         }
+        var failures = new List<string>();
+        if (v.TryGetProperty("failures", out var fs) && fs.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var failure in fs.EnumerateArray())
+            {
+                failures.Add(failure.ValueKind == JsonValueKind.String ? failure.GetString()! : failure.GetRawText());
+            }
+        }
         var evidence = FindEvidence(v) ?? FindEvidence(result)
             ?? (result.TryGetProperty("evidence", out var e) && e.ValueKind == JsonValueKind.Object ? FindEvidence(e) : null);
-        return new QuorumVerdict(agreed.GetBoolean(), hash, nodes) { Evidence = evidence };
+        return new QuorumVerdict(agreed.GetBoolean(), hash, nodes) { Evidence = evidence, Failures = failures };
     }
 
     private static EvidenceFile? FindEvidence(JsonElement parent)
