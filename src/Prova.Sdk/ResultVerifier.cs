@@ -204,8 +204,15 @@ public static class ResultVerifier
             string? node = root.TryGetProperty("node", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
             var file = new ResultFile
             {
-                Model = model, Mode = mode, RequestId = requestId, Inputs = inputs, Outputs = outputs, Receipts = receipts, Proof = proof,
-                Node = node, Verdict = verdict,
+                Model = model,
+                Mode = mode,
+                RequestId = requestId,
+                Inputs = inputs,
+                Outputs = outputs,
+                Receipts = receipts,
+                Proof = proof,
+                Node = node,
+                Verdict = verdict,
             };
             statedHashes = (Stated(root, "inputHash"), Stated(root, "outputHash"));
             Pass(checks, "format", $"model {model}, mode {mode}, {inputs.Count} input(s), {outputs.Count} output(s), {receipts.Count} receipt(s)");
