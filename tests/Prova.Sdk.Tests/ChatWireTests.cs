@@ -190,9 +190,9 @@ public sealed class ChatWireTests(GenerationNodeFixture f, ITestOutputHelper out
     [Fact]
     public async Task TheNodesOpenAiErrorsSurfaceWithTheirMessage()
     {
-        var refused = ChatWire.Error("""{"error": {"message": "max_tokens 9999 is above this node's limit of 512", "type": "invalid_request_error", "param": "max_tokens", "code": "max-tokens-exceeded"}}"""u8.ToArray(), 400, "Bad Request");
-        Assert.Equal("node refused the chat request: max_tokens 9999 is above this node's limit of 512 (400 max-tokens-exceeded)", refused.Message);
-        Assert.Equal("max-tokens-exceeded", refused.Code);
+        var refused = ChatWire.Error("""{"error": {"message": "max_tokens 9999 is above this node's limit of 512", "type": "invalid_request_error", "param": "max_tokens", "code": "max_tokens_exceeded"}}"""u8.ToArray(), 400, "Bad Request");
+        Assert.Equal("node refused the chat request: max_tokens 9999 is above this node's limit of 512 (400 max_tokens_exceeded)", refused.Message);
+        Assert.Equal("max_tokens_exceeded", refused.Code);
         Assert.Equal(400, refused.Status);
         Assert.Equal("max_tokens 9999 is above this node's limit of 512", refused.Detail);
 
