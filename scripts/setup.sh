@@ -41,3 +41,12 @@ if ! cmp -s "$contracts_dir/package-lock.json" "$contracts_dir/node_modules/.pro
     npm ci --prefix "$contracts_dir" --no-audit --no-fund --loglevel=error >/dev/null
     cp "$contracts_dir/package-lock.json" "$contracts_dir/node_modules/.prova-lock"
 fi
+
+# The official openai npm client for the OpenAI-compatible API tests (tests/Prova.Node.Tests/OpenAi): npm ci,
+# skipped when node_modules was installed from the current package-lock.json.
+openai_js_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/openai-js" && pwd)"
+if ! $contracts_only && ! cmp -s "$openai_js_dir/package-lock.json" "$openai_js_dir/node_modules/.prova-lock"; then
+    echo "setup: npm ci --prefix tests/openai-js"
+    npm ci --prefix "$openai_js_dir" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$openai_js_dir/package-lock.json" "$openai_js_dir/node_modules/.prova-lock"
+fi

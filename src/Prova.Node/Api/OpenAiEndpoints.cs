@@ -49,13 +49,19 @@ internal static class OpenAiEndpoints
         }
         catch (ApiException ex) when (!context.Response.HasStarted)
         {
-            await OpenAiErrors.WriteAsync(context, ex);
+            await OpenAiErrors.WriteAsync(context, ex, chat);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
             await OpenAiErrors.WriteAsync(context, ex.StatusCode == 413
                 ? new ApiException(413, "payload-too-large", "the request body is larger than the server allows")
-                : OpenAiErrors.Invalid(null, ex.Message));
+                : OpenAiErrors.Invalid(null, ex.Message), chat);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Prova.Node");
+            Log.Unhandled(logger, ex, context.Request.Method, context.Request.Path);
+            await OpenAiErrors.WriteAsync(context, new ApiException(500, "internal", "an internal error occurred; see the node log"), chat);
         }
     }
 

@@ -31,14 +31,14 @@ internal static class OpenAiErrors
         (_, var code) => (ex.Status, "invalid_request_error", Snake(code)),
     };
 
-    public static Task WriteAsync(HttpContext context, ApiException ex)
+    public static Task WriteAsync(HttpContext context, ApiException ex, bool chat)
     {
         var (status, type, code) = Map(ex);
         if (ex.Extensions.TryGetValue("retryAfterSeconds", out var retry) && retry is int seconds)
         {
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
-        string? param = ex.Extensions.TryGetValue(ParamKey, out var p) ? p as string : ParamOf(ex.Code);
+        string? param = ex.Extensions.TryGetValue(ParamKey, out var p) ? p as string : ParamOf(ex.Code, chat);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         return context.Response.Body.WriteAsync(Json(ex.Message, type, param, code), context.RequestAborted).AsTask();
@@ -62,11 +62,11 @@ internal static class OpenAiErrors
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static string? ParamOf(string code) => code switch
+    private static string? ParamOf(string code, bool chat) => code switch
     {
         "unknown-model" or "not-a-language-model" => "model",
         "max-tokens-exceeded" => "max_tokens",
-        "context-length-exceeded" => "messages",
+        "context-length-exceeded" => chat ? "messages" : "prompt",
         "unsupported-mode" => "prova.mode",
         _ => null,
     };

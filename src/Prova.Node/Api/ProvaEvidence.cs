@@ -13,7 +13,7 @@ internal sealed record QuorumOutcome(int K, IReadOnlyList<PeerAnswer> Answers, I
 /// The <c>prova</c> member of an OpenAI-compatible response (docs/verified-chat.md): exactly a result file as
 /// <c>prova infer -o</c> writes it (<see cref="ResultFile"/>: the request tensors, the generation's output tensors,
 /// their hashes and every receipt), so a client can save it as result.json and run <c>prova verify</c> on it; for
-/// <c>quorum:K</c> with a <c>verdict</c> member, and on disagreement an <c>evidence</c> member in the
+/// <c>quorum:K</c> with a <c>verdict</c> member, which on disagreement holds an <c>evidence</c> member in the
 /// <see cref="EvidenceFile"/> format for <c>prova verify</c> and <c>prova challenge</c>.
 /// </summary>
 internal static class ProvaEvidence
@@ -66,6 +66,7 @@ internal static class ProvaEvidence
             verdict["failures"] = failures;
         }
         prova["verdict"] = verdict;
+        // The result file's own "evidence" holds its receipts; the dispute goes with the verdict.
         if (receipts.Exists(r => r.OutputHash != local.Receipt.OutputHash))
         {
             var evidence = new EvidenceFile
@@ -76,7 +77,7 @@ internal static class ProvaEvidence
                 Receipts = receipts,
                 Outputs = receipts.ConvertAll(r => new EvidenceOutput(r.Node, r.OutputHash)),
             };
-            prova["evidence"] = JsonNode.Parse(evidence.ToJsonBytes());
+            verdict["evidence"] = JsonNode.Parse(evidence.ToJsonBytes());
         }
         return prova;
     }

@@ -42,6 +42,7 @@ public sealed class ChatCompletionTests(LmNodeFixture fixture) : IClassFixture<L
         Assert.Equal(prova.GetProperty("inputHash").GetString(), receipt.InputHash.ToString());
         Assert.Equal(prova.GetProperty("outputHash").GetString(), receipt.OutputHash.ToString());
         Assert.Equal(r.GetProperty("id").GetString(), "chatcmpl-" + receipt.RequestId.ToString()[2..]);
+        Assert.True(Prova.Sdk.ResultVerifier.Verify(Encoding.UTF8.GetBytes(prova.GetRawText())).IsValid, "prova is not a result file that verifies");
 
         // The signed request is the chat template's token ids, the bundle's sampling defaults (generation_config.json) and the seed.
         using var lm = LmNode.LoadModel();
