@@ -7,13 +7,15 @@ namespace Prova.Sdk;
 /// <summary>
 /// The outcome of a <c>quorum:K</c> chat completion as the answering node reports it in the result's <c>verdict</c>
 /// (docs/cli.md, "The result file"): <c>{"agreed": bool, "quorum": K, "outputHash": "0x…", "nodes": [{"node", "outputHash"}…], "failures": […]}</c>.
-/// On disagreement the node replaces the result's <c>evidence</c> member by the quorum's evidence file
-/// (<see cref="EvidenceFile"/>, whose <c>receipts</c> are all K receipts): <see cref="Evidence"/>, to be checked with
-/// <c>prova verify</c>, which names the node that lied. A result written by the SDK nests it as <c>verdict.evidence</c>.
+/// On disagreement <c>verdict.evidence</c> is the quorum's evidence file (<see cref="EvidenceFile"/>, all K receipts):
+/// <see cref="Evidence"/>, to be checked with <c>prova verify</c>, which names the node that lied.
 /// </summary>
-public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyList<string> Nodes)
+public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyList<EvidenceOutput> Nodes)
 {
     public EvidenceFile? Evidence { get; init; }
+
+    /// <summary>K of <c>quorum:K</c>, when the node says it.</summary>
+    public int? Quorum { get; init; }
 
     /// <summary>Why some of the K nodes gave no answer (a quorum that was not reached), as the node reports it.</summary>
     public IReadOnlyList<string> Failures { get; init; } = [];
@@ -22,6 +24,10 @@ public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyLi
     {
         writer.WriteStartObject();
         writer.WriteBoolean("agreed", Agreed);
+        if (Quorum is { } k)
+        {
+            writer.WriteNumber("quorum", k);
+        }
         if (OutputHash is { } hash)
         {
             writer.WriteString("outputHash", hash.ToString());
@@ -29,7 +35,10 @@ public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyLi
         writer.WriteStartArray("nodes");
         foreach (var node in Nodes)
         {
-            writer.WriteStringValue(node);
+            writer.WriteStartObject();
+            writer.WriteString("node", node.Node.ToString());
+            writer.WriteString("outputHash", node.OutputHash.ToString());
+            writer.WriteEndObject();
         }
         writer.WriteEndArray();
         if (Failures.Count > 0)
@@ -71,19 +80,19 @@ public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyLi
                 ? parsed
                 : throw new EvidenceFormatException("\"verdict.outputHash\" is not 0x + 64 hex digits");
         }
-        var nodes = new List<string>();
+        var nodes = new List<EvidenceOutput>();
         if (v.TryGetProperty("nodes", out var ns) && ns.ValueKind == JsonValueKind.Array)
         {
             foreach (var n in ns.EnumerateArray())
             {
-                nodes.Add(n.ValueKind switch
+                if (n.ValueKind != JsonValueKind.Object || !Address.TryParse(Str(n, "node"), out var node) || !Hash256.TryParse(Str(n, "outputHash"), out var signed))
                 {
-                    JsonValueKind.String => n.GetString()!,
-                    JsonValueKind.Object when (Str(n, "address") ?? Str(n, "node")) is { } a => a,
-                    _ => n.GetRawText(),
-                });
+                    throw new EvidenceFormatException($"\"verdict.nodes[{nodes.Count}]\" is not {{\"node\": \"0x…\", \"outputHash\": \"0x…\"}}");
+                }
+                nodes.Add(new EvidenceOutput(node, signed));
             }
         }
+        int? quorum = v.TryGetProperty("quorum", out var q) && q.ValueKind == JsonValueKind.Number && q.TryGetInt32(out int k) ? k : null;
         var failures = new List<string>();
         if (v.TryGetProperty("failures", out var fs) && fs.ValueKind == JsonValueKind.Array)
         {
@@ -94,7 +103,7 @@ public sealed record QuorumVerdict(bool Agreed, Hash256? OutputHash, IReadOnlyLi
         }
         var evidence = FindEvidence(v) ?? FindEvidence(result)
             ?? (result.TryGetProperty("evidence", out var e) && e.ValueKind == JsonValueKind.Object ? FindEvidence(e) : null);
-        return new QuorumVerdict(agreed.GetBoolean(), hash, nodes) { Evidence = evidence, Failures = failures };
+        return new QuorumVerdict(agreed.GetBoolean(), hash, nodes) { Evidence = evidence, Failures = failures, Quorum = quorum };
     }
 
     private static EvidenceFile? FindEvidence(JsonElement parent)

@@ -179,7 +179,7 @@ public sealed class ChatWireTests(GenerationNodeFixture f, ITestOutputHelper out
             Receipts = f.Result.Receipts,
             Outputs = [new EvidenceOutput(f.Result.Receipts[0].Node, f.Result.Receipts[0].OutputHash)],
         };
-        var disagreed = f.Result with { Verdict = new QuorumVerdict(false, null, ["0x1", "0x2"]) { Evidence = evidence } };
+        var disagreed = f.Result with { Verdict = new QuorumVerdict(false, null, evidence.Outputs) { Evidence = evidence } };
         var ex = await Assert.ThrowsAsync<ChatQuorumDisagreementException>(() => ReadStreamAsync(Stream(result: disagreed), Asked()));
         Assert.Equal(evidence.ToJson(), ex.Evidence!.ToJson());
         Assert.Equal(Text, ex.Text);

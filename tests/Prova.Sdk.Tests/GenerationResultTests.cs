@@ -172,10 +172,11 @@ public sealed class GenerationResultTests(GenerationNodeFixture f) : IClassFixtu
             Receipts = [honest, lie.Receipts[0]],
             Outputs = [new EvidenceOutput(honest.Node, honest.OutputHash), new EvidenceOutput(s_liar.Address, lie.Receipts[0].OutputHash)],
         };
-        var withVerdict = f.Result with { Verdict = new QuorumVerdict(false, null, [honest.Node.ToString(), s_liar.Address.ToString()]) { Evidence = evidence } };
+        var withVerdict = f.Result with { Verdict = new QuorumVerdict(false, honest.OutputHash, evidence.Outputs) { Evidence = evidence, Quorum = 2 } };
         var read = ResultVerifier.Verify(withVerdict.ToJsonBytes()).Result!;
         Assert.False(read.Verdict!.Agreed);
-        Assert.Equal(2, read.Verdict.Nodes.Count);
+        Assert.Equal(evidence.Outputs, read.Verdict.Nodes);
+        Assert.Equal(2, read.Verdict.Quorum);
         Assert.Equal(evidence.ToJson(), read.Verdict.Evidence!.ToJson());
         Assert.Equal(withVerdict.ToJson(), read.ToJson());
         string text = Encoding.UTF8.GetString(withVerdict.ToJsonBytes()).Replace("\"agreed\": false", "\"agreed\": \"no\"", StringComparison.Ordinal);
