@@ -10,7 +10,7 @@ namespace Prova.Cli;
 /// </summary>
 internal sealed class ModelSourceOptions
 {
-    public Option<string?> Model { get; } = new("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof).", HelpName = "file" };
+    public Option<string?> Model { get; } = new("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof; for a generation: the bundle folder, re-run token by token).", HelpName = "file|DIR" };
 
     public Option<string?> Store { get; } = new("--store") { Description = "A node data directory to take the model from (for re-execution).", HelpName = "D" };
 
@@ -38,6 +38,21 @@ internal sealed class ModelSourceOptions
             return (Pull(url, c2), $"node {url}");
         }
         return (null, null);
+    }
+
+    /// <summary>
+    /// <paramref name="options"/> with the model to re-execute: for a generation its folder (<see cref="ResolveFolder"/>),
+    /// otherwise its bytes (<see cref="Resolve"/>); and where it came from (null when no source has it).
+    /// </summary>
+    public (ResultVerifierOptions Options, string? Source) Apply(ParseResult parse, Cid? cid, bool generation, ResultVerifierOptions options)
+    {
+        if (generation)
+        {
+            var (folder, folderSource) = ResolveFolder(parse, cid);
+            return (options with { ModelPath = folder }, folderSource);
+        }
+        var (bytes, source) = Resolve(parse, cid);
+        return (bytes is null ? options : options with { ModelBytes = bytes }, source);
     }
 
     /// <summary>

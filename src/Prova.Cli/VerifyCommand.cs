@@ -41,21 +41,8 @@ internal static class VerifyCommand
             var parsed = evidence is null ? ResultVerifier.Verify(bytes, options).Result : null;
             Cid? modelCid = evidence?.Model ?? parsed?.Model;
             bool generation = evidence is not null ? GenerationRequest.IsGenerationRequest(evidence.Inputs) : parsed?.IsGeneration == true;
-            string? modelSource;
-            if (generation)
-            {
-                // A generation is re-run from its model folder (tokenizer, configs), token by token.
-                (string? folder, modelSource) = models.ResolveFolder(parse, modelCid);
-                options = options with { ModelPath = folder };
-            }
-            else
-            {
-                (byte[]? modelBytes, modelSource) = models.Resolve(parse, modelCid);
-                if (modelBytes is not null)
-                {
-                    options = options with { ModelBytes = modelBytes };
-                }
-            }
+            // A generation is re-run from its model folder (tokenizer, configs), token by token; a model from its bytes.
+            (options, string? modelSource) = models.Apply(parse, modelCid, generation, options);
             if (evidence is null)
             {
                 ProofCli.RequireKey(bytes, modelSource);

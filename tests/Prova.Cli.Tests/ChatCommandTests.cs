@@ -203,5 +203,11 @@ public sealed class ChatQuorumCliTests : IDisposable
         Assert.DoesNotContain($"node {cluster[0].Address} lied", verify.Out, StringComparison.Ordinal);
         var json = JsonDocument.Parse(CliHarness.Run("verify", evidence, "--model", ChatCliFixture.ModelFolder, "--json").Out).RootElement;
         Assert.Equal([cluster[1].Address.ToString()], json.GetProperty("liars").EnumerateArray().Select(e => e.GetString()));
+
+        // 'prova challenge' checks the evidence the same way (the folder re-runs the generation) before it looks at the chain.
+        string missing = _dir.File("no-deployment.json");
+        var challenge = CliHarness.Run("challenge", evidence, "--model", ChatCliFixture.ModelFolder, "--chain", "http://127.0.0.1:1", "--deployment", missing);
+        Assert.Equal(2, challenge.ExitCode);
+        Assert.Contains($"deployment file '{missing}' does not exist", challenge.Err, StringComparison.Ordinal);
     }
 }
