@@ -30,7 +30,11 @@ internal static class ChatCommand
             DefaultValueFactory = _ => Receipt.AttestedMode,
             HelpName = "mode",
         };
-        var node = NetworkOptions.Node();
+        var node = new Option<string[]>("--node")
+        {
+            Description = "The node's URL (default: $PROVA_NODE or http://127.0.0.1:7420); several (repeated or comma-separated) are asked in turn, the next one when a node is unreachable, busy or lacks the model.",
+            HelpName = "URL",
+        };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Ask this one question and exit (without it: a conversation in the terminal).", HelpName = "TEXT" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the (last) answer's result file, for 'prova verify'.", HelpName = "file" };
         var evidence = new Option<string?>("--evidence") { Description = "Where to write the evidence if the quorum disagrees (default: prova-evidence-<request>.json beside the result).", HelpName = "file" };
@@ -61,7 +65,7 @@ internal static class ChatCommand
             {
                 throw new CliException("--json needs --prompt (a conversation is printed as it streams)");
             }
-            using var client = new ProvaChatClient(ProvaClient.ParseNodeUrl(parse.GetValue(node)!), new ProvaChatClientOptions
+            using var client = new ProvaChatClient(InferCommand.Seeds(parse.GetValue(node)), new ProvaChatClientOptions
             {
                 DefaultModel = parse.GetValue(model)!,
                 Mode = ProvaChat.NormalizeMode(parse.GetValue(mode)!),
@@ -97,7 +101,7 @@ internal static class ChatCommand
     private static async Task<int> ConverseAsync(CliContext context, ProvaChatClient client, List<ChatMessage> history, ChatOptions options,
         Settings settings, CancellationToken ct)
     {
-        context.Error.WriteLine($"chat with {client.GetService<ChatClientMetadata>()?.DefaultModelId} at {client.BaseUrl} — '{ExitCommand}' or Ctrl-D ends it");
+        context.Error.WriteLine($"chat with {client.GetService<ChatClientMetadata>()?.DefaultModelId} at {string.Join(", ", client.Nodes)} — '{ExitCommand}' or Ctrl-D ends it");
         int code = ExitCodes.Success;
         while (true)
         {

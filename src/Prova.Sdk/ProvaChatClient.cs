@@ -49,19 +49,34 @@ public sealed class ProvaChatClient : IChatClient
     private readonly HttpClient _http;
     private readonly ProvaChatClientOptions _options;
     private readonly ChatClientMetadata _metadata;
+    private int _next = -1;
 
     public ProvaChatClient(Uri nodeUrl, ProvaChatClientOptions? options = null, HttpMessageHandler? handler = null)
+        : this([nodeUrl], options, handler)
     {
+    }
+
+    /// <summary>
+    /// A client of several nodes: each request goes to the next node in turn, and one that cannot be reached, is busy
+    /// (429, 5xx) or does not host the model (404) before it sends anything is replaced by the following one.
+    /// </summary>
+    public ProvaChatClient(IEnumerable<Uri> nodeUrls, ProvaChatClientOptions? options = null, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(nodeUrls);
         _options = options ?? new ProvaChatClientOptions();
         ProvaChat.NormalizeMode(_options.Mode);
-        BaseUrl = nodeUrl.AbsoluteUri.EndsWith('/') ? nodeUrl : new Uri(nodeUrl.AbsoluteUri + "/");
+        Nodes = nodeUrls.Select(u => u.AbsoluteUri.EndsWith('/') ? u : new Uri(u.AbsoluteUri + "/")).Distinct().ToList();
+        if (Nodes.Count == 0)
+        {
+            throw new ArgumentException("at least one node URL is needed", nameof(nodeUrls));
+        }
         handler ??= new SocketsHttpHandler
         {
             ConnectTimeout = _options.ConnectTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             AutomaticDecompression = DecompressionMethods.None,
         };
-        _http = new HttpClient(handler, disposeHandler: true) { BaseAddress = BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _metadata = new ChatClientMetadata("prova", BaseUrl, _options.DefaultModel);
     }
 
@@ -71,43 +86,49 @@ public sealed class ProvaChatClient : IChatClient
     {
     }
 
-    public Uri BaseUrl { get; }
+    /// <summary>The first node.</summary>
+    public Uri BaseUrl => Nodes[0];
+
+    /// <summary>The nodes asked, in turn.</summary>
+    public IReadOnlyList<Uri> Nodes { get; }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var asked = ChatWire.Request.From(messages, options, _options);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
+        var (response, node, timeout) = await ConnectAsync(asked, stream: false, cancellationToken);
         byte[] body;
-        try
+        using (timeout)
+        using (response)
         {
-            using var response = await SendAsync(asked, stream: false, timeout.Token);
-            body = await ReadLimitedAsync(response, _options.MaxResponseBytes, timeout.Token);
+            try
+            {
+                body = await ReadLimitedAsync(response, _options.MaxResponseBytes, timeout.Token);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw TimedOut(node, ex);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException)
+            {
+                throw Unreachable(node, ex);
+            }
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw TimedOut(ex);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
-        {
-            throw Unreachable(ex);
-        }
-        return ChatWire.ParseCompletion(body, asked, BaseUrl, _options.ThrowOnDisagreement);
+        return ChatWire.ParseCompletion(body, asked, node, _options.ThrowOnDisagreement);
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var asked = ChatWire.Request.From(messages, options, _options);
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        idle.CancelAfter(_options.RequestTimeout);
-        using var response = await StartStreamAsync(asked, idle, cancellationToken);
-        using var reader = new ChatWire.SseReader(await OpenStreamAsync(response, idle.Token, cancellationToken), _options.MaxResponseBytes);
-        var state = new ChatWire.StreamState(asked, BaseUrl, _options.ThrowOnDisagreement);
+        var (response, node, idle) = await ConnectAsync(asked, stream: true, cancellationToken);
+        using var idleScope = idle;
+        using var responseScope = response;
+        using var reader = new ChatWire.SseReader(await OpenStreamAsync(response, node, idle.Token, cancellationToken), _options.MaxResponseBytes);
+        var state = new ChatWire.StreamState(asked, node, _options.ThrowOnDisagreement);
         while (!state.Done)
         {
             idle.CancelAfter(_options.RequestTimeout);
-            string? data = await NextEventAsync(reader, idle.Token, cancellationToken);
+            string? data = await NextEventAsync(reader, node, idle.Token, cancellationToken);
             if (data is null)
             {
                 break;
@@ -117,27 +138,59 @@ public sealed class ProvaChatClient : IChatClient
                 yield return update;
             }
         }
-        // Dispose (the using above) closes the connection: a node stops generating for a client that leaves early.
+        // Dispose (the usings above) closes the connection: a node stops generating for a client that leaves early.
         yield return state.Finish();
     }
 
-    private async Task<HttpResponseMessage> StartStreamAsync(ChatWire.Request asked, CancellationTokenSource idle, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the request to the nodes in turn until one answers with a success status; returns its response and the
+    /// timeout source (already running) that bounds the rest of the answer. Failures after that are not retried.
+    /// </summary>
+    private async Task<(HttpResponseMessage Response, Uri Node, CancellationTokenSource Timeout)> ConnectAsync(ChatWire.Request asked, bool stream,
+        CancellationToken cancellationToken)
     {
-        try
+        int first = (int)((uint)Interlocked.Increment(ref _next) % (uint)Nodes.Count);
+        var failures = new List<ProvaClientException>();
+        for (int i = 0; i < Nodes.Count; i++)
         {
-            return await SendAsync(asked, stream: true, idle.Token);
+            var node = Nodes[(first + i) % Nodes.Count];
+            var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            ProvaClientException failure;
+            try
+            {
+                return (await SendAsync(node, asked, stream, timeout.Token), node, timeout);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                failure = TimedOut(node, ex);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException)
+            {
+                failure = Unreachable(node, ex);
+            }
+            catch (ProvaClientException ex) when (ex.Status is 404 or 429 or >= 500)
+            {
+                failure = ex;
+            }
+            catch
+            {
+                timeout.Dispose();
+                throw;
+            }
+            timeout.Dispose();
+            failures.Add(failure);
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        if (failures.Count == 1)
         {
-            throw TimedOut(ex);
+            throw failures[0];
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
-        {
-            throw Unreachable(ex);
-        }
+        var last = failures[^1];
+        throw new ProvaClientException($"none of the {Nodes.Count} nodes answered: {string.Join("; ", failures.Select(f => f.Message))}",
+            last.Code, last.Status, last.Detail, last);
     }
 
-    private async Task<Stream> OpenStreamAsync(HttpResponseMessage response, CancellationToken token, CancellationToken cancellationToken)
+    private async Task<Stream> OpenStreamAsync(HttpResponseMessage response, Uri node, CancellationToken token, CancellationToken cancellationToken)
     {
         try
         {
@@ -145,15 +198,15 @@ public sealed class ProvaChatClient : IChatClient
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw TimedOut(ex);
+            throw TimedOut(node, ex);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
-            throw Unreachable(ex);
+            throw Unreachable(node, ex);
         }
     }
 
-    private async Task<string?> NextEventAsync(ChatWire.SseReader reader, CancellationToken token, CancellationToken cancellationToken)
+    private async Task<string?> NextEventAsync(ChatWire.SseReader reader, Uri node, CancellationToken token, CancellationToken cancellationToken)
     {
         try
         {
@@ -161,20 +214,20 @@ public sealed class ProvaChatClient : IChatClient
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ProvaClientException($"node at {BaseUrl} sent nothing for {_options.RequestTimeout.TotalSeconds:0.#} s in the middle of a chat stream", "timeout", inner: ex);
+            throw new ProvaClientException($"node at {node} sent nothing for {_options.RequestTimeout.TotalSeconds:0.#} s in the middle of a chat stream", "timeout", inner: ex);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
-            throw new ProvaClientException($"the chat stream from node at {BaseUrl} broke off: {Innermost(ex)}", "unreachable", inner: ex);
+            throw new ProvaClientException($"the chat stream from node at {node} broke off: {Innermost(ex)}", "unreachable", inner: ex);
         }
     }
 
     /// <summary>Sends the request; a non-success answer becomes the node's error (<see cref="ChatWire.Error"/>).</summary>
-    private async Task<HttpResponseMessage> SendAsync(ChatWire.Request asked, bool stream, CancellationToken token)
+    private async Task<HttpResponseMessage> SendAsync(Uri node, ChatWire.Request asked, bool stream, CancellationToken token)
     {
         using var content = new ByteArrayContent(asked.ToJson(stream));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var request = new HttpRequestMessage(HttpMethod.Post, Path) { Content = content };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(node, Path)) { Content = content };
         request.Headers.Add(ProvaChat.ModeHeader, asked.Mode);
         if (stream)
         {
@@ -225,11 +278,11 @@ public sealed class ProvaChatClient : IChatClient
         return result.ToArray();
     }
 
-    private ProvaClientException TimedOut(Exception ex) =>
-        new($"node at {BaseUrl} did not answer POST /{Path} within {_options.RequestTimeout.TotalSeconds:0.#} s", "timeout", inner: ex);
+    private ProvaClientException TimedOut(Uri node, Exception ex) =>
+        new($"node at {node} did not answer POST /{Path} within {_options.RequestTimeout.TotalSeconds:0.#} s", "timeout", inner: ex);
 
-    private ProvaClientException Unreachable(Exception ex) =>
-        new($"cannot reach node at {BaseUrl}: {Innermost(ex)}", "unreachable", inner: ex);
+    private static ProvaClientException Unreachable(Uri node, Exception ex) =>
+        new($"cannot reach node at {node}: {Innermost(ex)}", "unreachable", inner: ex);
 
     private static string Innermost(Exception ex)
     {

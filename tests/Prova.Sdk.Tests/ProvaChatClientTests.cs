@@ -113,3 +113,40 @@ public sealed class ProvaChatClientTests(GenerationNodeFixture f) : IClassFixtur
         Assert.NotNull(next.GetProvaResult());
     }
 }
+
+/// <summary>A client of several nodes: a node that cannot be reached or lacks the model is replaced by the next before anything is sent back.</summary>
+public sealed class ProvaChatClientFailoverTests(GenerationNodeFixture f) : IClassFixture<GenerationNodeFixture>
+{
+    [Fact]
+    public async Task UnreachableNodesAndNodesWithoutTheModelAreSkippedAndTheAnsweringNodeIsNamed()
+    {
+        var empty = new NodeFixture();
+        await empty.InitializeAsync();
+        try
+        {
+            Uri dead = new("http://127.0.0.1:1/");
+            using var client = new ProvaChatClient([dead, empty.Node.Url, f.Node.Node.Url], new ProvaChatClientOptions { DefaultModel = f.Model.ToString() });
+            for (int i = 0; i < 3; i++)
+            {
+                var response = await client.GetResponseAsync("Hello", new ChatOptions { MaxOutputTokens = 3, Seed = 1 });
+                Assert.Equal(f.Node.Node.Url.AbsoluteUri, response.GetProvaResult()!.Node);
+                string streamedBy = "";
+                await foreach (var update in client.GetStreamingResponseAsync("Hello", new ChatOptions { MaxOutputTokens = 3, Seed = 1 }))
+                {
+                    streamedBy = update.GetProvaResult()?.Node ?? streamedBy;
+                }
+                Assert.Equal(f.Node.Node.Url.AbsoluteUri, streamedBy);
+            }
+
+            using var none = new ProvaChatClient([dead, empty.Node.Url], new ProvaChatClientOptions { DefaultModel = f.Model.ToString() });
+            var ex = await Assert.ThrowsAsync<ProvaClientException>(() => none.GetResponseAsync("Hello"));
+            Assert.StartsWith("none of the 2 nodes answered: ", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("cannot reach node at http://127.0.0.1:1/", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("does not exist on this node", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await empty.DisposeAsync();
+        }
+    }
+}
