@@ -241,35 +241,43 @@ internal static partial class ModelEndpoints
                 : throw ApiException.BadRequest($"\"{name}\" must be a string");
 
     /// <summary>
-    /// The OpenAI list object, <c>{"object": "list", "data": [...]}</c>, each entry OpenAI's model object (<c>id</c> = the CID,
-    /// <c>object</c> "model", <c>created</c> = the signed publication timestamp, <c>owned_by</c> = the owner's address)
-    /// followed by Prova's metadata of the version (as <c>GET /v1/models/{cid}</c>), so OpenAI clients and the Prova SDK read one layout.
+    /// The OpenAI list object, <c>{"object": "list", "data": [...]}</c>, each entry a <see cref="ModelObject"/>, so OpenAI
+    /// clients and the Prova SDK read one layout (docs/node-api.md).
     /// </summary>
     private static IResult List(string? name, ModelCatalog catalog, ContentStore store)
     {
         var data = new JsonArray();
         foreach (var m in catalog.List(name))
         {
-            var entry = new JsonObject
-            {
-                ["id"] = m.Cid,
-                ["object"] = "model",
-                ["created"] = m.Timestamp,
-                ["owned_by"] = m.Owner,
-            };
-            foreach (var (key, value) in JsonSerializer.SerializeToNode(WithFiles(m, store), JsonSerializerOptions.Web)!.AsObject())
-            {
-                entry[key] = value?.DeepClone();
-            }
-            data.Add(entry);
+            data.Add(ModelObject(WithFiles(m, store)));
         }
         return Results.Json(new JsonObject { ["object"] = "list", ["data"] = data });
+    }
+
+    /// <summary>
+    /// OpenAI's model object (<c>id</c> = the CID, <c>object</c> "model", <c>created</c> = the signed publication timestamp,
+    /// <c>owned_by</c> = the owner's address) followed by Prova's metadata of the version.
+    /// </summary>
+    private static JsonObject ModelObject(ModelInfo info)
+    {
+        var entry = new JsonObject
+        {
+            ["id"] = info.Cid,
+            ["object"] = "model",
+            ["created"] = info.Timestamp,
+            ["owned_by"] = info.Owner,
+        };
+        foreach (var (key, value) in JsonSerializer.SerializeToNode(info, JsonSerializerOptions.Web)!.AsObject())
+        {
+            entry[key] = value?.DeepClone();
+        }
+        return entry;
     }
 
     private static IResult Get(string cid, ModelCatalog catalog, ContentStore store)
     {
         var parsed = BlobEndpoints.ParseCid(cid);
-        return Results.Ok(WithFiles(catalog.Find(parsed) ?? throw ApiException.UnknownModel(parsed.ToString()), store));
+        return Results.Json(ModelObject(WithFiles(catalog.Find(parsed) ?? throw ApiException.UnknownModel(parsed.ToString()), store)));
     }
 
     /// <summary>True when <paramref name="cid"/> is published here, or is a file of a bundle published here.</summary>

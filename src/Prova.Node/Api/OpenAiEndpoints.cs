@@ -136,7 +136,9 @@ internal static class OpenAiEndpoints
             prepared.TrySetCanceled(CancellationToken.None);
             if (quorum is not null && !quorum.IsCompleted)
             {
+                // This node failed or the client left: the peers' generations are of no use any more.
                 await peerCancel.CancelAsync();
+                _ = quorum.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
         }
     }

@@ -116,7 +116,10 @@ public sealed class GenerationService : IDisposable
             var lm = pool.Rent();
             try
             {
-                return await Task.Run(() => Generate(model, lm, prepare, requestId, mode, onText, start, cancellationToken), cancellationToken);
+                // A generation holds its thread for its whole length: a dedicated thread, so that running generations do not
+                // starve the thread pool that writes their streamed text to the clients (with pool threads, text arrived in one burst at the end).
+                return await Task.Factory.StartNew(() => Generate(model, lm, prepare, requestId, mode, onText, start, cancellationToken),
+                    cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
             finally
             {

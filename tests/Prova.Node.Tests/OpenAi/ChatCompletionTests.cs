@@ -197,9 +197,14 @@ public sealed class ChatCompletionTests(LmNodeFixture fixture) : IClassFixture<L
         Assert.Equal(LmNode.Name, model.GetProperty("name").GetString());
         Assert.Equal("bundle", model.GetProperty("kind").GetString());
 
+        // OpenAI's "retrieve model" is the same object.
+        var one = await Node.Http.GetFromJsonAsync<JsonElement>($"/v1/models/{Node.Cid}");
+        Assert.Equal(model.GetRawText(), one.GetRawText());
+
         using var sdk = new Prova.Sdk.ProvaClient(Node.Host.Url);
         var models = await sdk.ListModelsAsync();
         Assert.Equal(Node.Cid, Assert.Single(models).Cid);
+        Assert.Equal(LmNode.Name, (await sdk.GetModelAsync(Node.Cid)).Name);
     }
 
     internal static string Content(JsonElement completion) => completion.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
