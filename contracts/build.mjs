@@ -15,7 +15,10 @@ const srcDir = join(root, "src");
 const outDir = join(root, "out");
 
 // The artifacts other parts of Prova use (Prova.Evm generates bindings from them).
-export const ARTIFACTS = ["ModelRegistry", "NodeRegistry", "Settlement", "InferenceRequests", "ExampleConsumer", "IProvaConsumer"];
+export const ARTIFACTS = [
+    "ModelRegistry", "NodeRegistry", "Settlement", "InferenceRequests", "ExampleConsumer", "IProvaConsumer",
+    "ExampleChatConsumer", "IProvaGenerationConsumer",
+];
 
 // Keep in sync with foundry.toml (optimizer, optimizer_runs, evm_version, bytecode_hash).
 export const SETTINGS = {

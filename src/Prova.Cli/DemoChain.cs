@@ -9,8 +9,10 @@ using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Core.Receipts;
 using Prova.Evm.Devnet;
+using Prova.Lm;
 using Prova.Node.Settlement;
 using Prova.Runtime;
+using Prova.Runtime.Generation;
 using Spectre.Console;
 
 namespace Prova.Cli;
@@ -72,10 +74,7 @@ internal sealed class DemoChain
     /// <summary>Registers the model on ModelRegistry and has a client deposit escrow and send each honest node a voucher.</summary>
     public async Task<bool> RegisterAndPayAsync(Cid cid, string name, IEnumerable<DevnetNode> honest, CancellationToken ct)
     {
-        using var owner = Chain(ModelOwnerKey);
-        await owner.SendAsync(ProvaContracts.ModelRegistry, Deployment.ModelRegistry, "register", 0, ct, cid.Digest.ToArray(), name);
-        bool registered = (bool)(await owner.CallAsync(ProvaContracts.ModelRegistry, Deployment.ModelRegistry, "isRegistered", cid.Digest.ToArray()))[0]!;
-        _console.MarkupLine($"[grey]on chain[/] ModelRegistry.register({cid.ToString()[..16]}…, \"{Markup.Escape(name)}\") by {owner.Address}");
+        bool registered = await RegisterAsync(cid, name, ct);
 
         using var client = Chain(ClientKey);
         await client.SendAsync(ProvaContracts.Settlement, Deployment.Settlement, "deposit", SettlementParameters.Ether, ct);
@@ -91,10 +90,22 @@ internal sealed class DemoChain
         return registered && accepted == honest.Count();
     }
 
-    /// <summary>Batches, the challenge of <paramref name="lie"/>, the slash, the fees and a contract's request.</summary>
-    public async Task<bool> SettleAsync(Devnet devnet, int liarIndex, Receipt lie, IReadOnlyDictionary<string, Tensor> lieInputs,
-        Cid cid, string modelPath, IReadOnlyDictionary<string, Tensor> consumerInputs, CancellationToken ct)
+    /// <summary>Registers a model on ModelRegistry (by the demo's model owner); true when the registry then knows it.</summary>
+    public async Task<bool> RegisterAsync(Cid cid, string name, CancellationToken ct)
     {
+        using var owner = Chain(ModelOwnerKey);
+        await owner.SendAsync(ProvaContracts.ModelRegistry, Deployment.ModelRegistry, "register", 0, ct, cid.Digest.ToArray(), name);
+        _console.MarkupLine($"[grey]on chain[/] ModelRegistry.register({cid.ToString()[..16]}…, \"{Markup.Escape(name)}\") by {owner.Address}");
+        return (bool)(await owner.CallAsync(ProvaContracts.ModelRegistry, Deployment.ModelRegistry, "isRegistered", cid.Digest.ToArray()))[0]!;
+    }
+
+    /// <summary>Batches, the challenge of the lie, the slash, the fees and a contract's request.</summary>
+    public async Task<bool> SettleAsync(Devnet devnet, int liarIndex, ChallengedLie challenged, Cid cid, string modelPath,
+        IReadOnlyDictionary<string, Tensor> consumerInputs, CancellationToken ct)
+    {
+        var lie = challenged.Lie;
+        var lieInputs = challenged.Inputs;
+        bool generation = challenged.Model != cid;
         var liar = devnet.Nodes[liarIndex];
         var honest = devnet.Nodes.Where(n => n != liar).ToList();
         using var chain = Chain(0);
@@ -138,7 +149,9 @@ internal sealed class DemoChain
             return false;
         }
 
-        DemoCommand.Rule(_console, "10. challenge the lie on chain: the committee re-executes, the liar is slashed");
+        DemoCommand.Rule(_console, generation
+            ? "10. challenge the generation lie on chain: the committee regenerates, the liar is slashed"
+            : "10. challenge the lie on chain: the committee re-executes, the liar is slashed");
         var batchId = BigInteger.Parse(inclusion.GetProperty("batchId").GetString()!, CultureInfo.InvariantCulture);
         var siblings = inclusion.GetProperty("proof").EnumerateArray().Select(p => Hash256.Parse(p.GetString()!)).ToArray();
         using var challenger = Chain(ChallengerKey);
@@ -220,7 +233,35 @@ internal sealed class DemoChain
         grid.AddRow("[grey]this engine[/]", $"[green]{local}[/]");
         _console.Write(new Panel(grid).Header("the contract's output hash").Border(BoxBorder.Rounded));
         ok &= DemoCommand.Check(_console, answered && result == local, "consumer callback: the contract's output hash equals this machine's engine", "the consumer contract did not get the right answer");
+        if (generation && DemoAssets.FindRepository() is { } root)
+        {
+            ok &= await AskLanguageModelAsync(challenged.Model, Path.Combine(root, "models", "lm"), ct);
+        }
         return ok;
+    }
+
+    /// <summary>A contract asks the language model a question (InferenceRequests.requestGeneration) and gets the text back.</summary>
+    private async Task<bool> AskLanguageModelAsync(Cid model, string bundle, CancellationToken ct)
+    {
+        const string Prompt = "The court";
+        const uint MaxTokens = 12;
+        var account = Anvil.Account(ConsumerKey);
+        var consumer = await ChainDeployer.DeployAsync(account, ProvaContracts.ExampleChatConsumer, [Deployment.InferenceRequests], ct);
+        using var chain = Chain(ConsumerKey);
+        var clock = Stopwatch.StartNew();
+        await chain.SendAsync(ProvaContracts.ExampleChatConsumer, consumer, "chat", SettlementParameters.Ether / 100, ct, model.Digest.ToArray(), Prompt, MaxTokens, "quorum:2");
+        var requestId = new Hash256((byte[])(await chain.CallAsync(ProvaContracts.ExampleChatConsumer, consumer, "lastRequestId"))[0]!);
+        _console.MarkupLine($"[grey]ExampleChatConsumer {consumer}.chat(lm/default, \"{Prompt}\", {MaxTokens} tokens, \"quorum:2\"): the contract builds the generation request on chain[/]");
+        bool answered = await WaitUntil(async () => (bool)(await chain.CallAsync(ProvaContracts.ExampleChatConsumer, consumer, "answered", requestId))[0]!, TimeSpan.FromSeconds(60), ct);
+        string text = answered ? (string)(await chain.CallAsync(ProvaContracts.ExampleChatConsumer, consumer, "lastAnswer"))[0]! : "";
+        using var lm = LanguageModel.Load(bundle, threads: 1);
+        string local = lm.Run(new GenerationRequest { PromptText = Prompt, MaxTokens = (int)MaxTokens, Sampling = new SamplingOptions() }).Text ?? "";
+        var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
+        grid.AddRow("[grey]callback[/]", $"onGenerationResult after {clock.Elapsed.TotalSeconds:F1} s (two nodes generated from the prompt, signed, one called fulfil)");
+        grid.AddRow("[grey]on chain[/]", answered ? $"{Markup.Escape(Prompt)}[bold]{Markup.Escape(text)}[/]" : "[red]no answer[/]");
+        grid.AddRow("[grey]this engine[/]", $"{Markup.Escape(Prompt)}[bold]{Markup.Escape(local)}[/]");
+        _console.Write(new Panel(grid).Header("a contract asks the language model").Border(BoxBorder.Rounded));
+        return DemoCommand.Check(_console, answered && text == local, "the contract received the text, token for token what this machine's engine writes", "the chat consumer did not get the right answer");
     }
 
     private SettlementChain Chain(int key) => new(Anvil.Client, Anvil.DevKeys[key], Deployment);

@@ -162,7 +162,7 @@ internal static class DemoCommand
         Rule(console, "2b. a language model writes, token for token the same on every thread count");
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn("threads");
-        table.AddColumn("generated ids hash");
+        table.AddColumn("output hash (generated ids + text, as a receipt signs it)");
         table.AddColumn(new TableColumn("decode").RightAligned());
         string? reference = null;
         string text = "";
@@ -172,7 +172,7 @@ internal static class DemoCommand
             using var lm = LanguageModel.Load(bundle, threads);
             var options = new GenerationOptions { MaxNewTokens = 32, Sampling = lm.DefaultSampling() };
             var result = lm.Generate(lm.Encode(LmPrompt), options);
-            string hash = result.Result.OutputHash;
+            string hash = result.OutputHash;
             reference ??= hash;
             identical &= hash == reference;
             text = result.Text ?? "";
@@ -207,7 +207,7 @@ internal static class DemoCommand
         foreach (var n in devnet.Nodes)
         {
             nodes.AddRow(n.Index.ToString(CultureInfo.InvariantCulture), n.Address.ToString(), n.Url.AbsoluteUri.TrimEnd('/'),
-                n.Fault is null ? "[green]honest[/]" : "[red]flips one output bit, signs it anyway[/]");
+                n.Fault is null ? "[green]honest[/]" : "[red]lies: flips an output bit or swaps a generated token, signs it anyway[/]");
         }
         console.Write(nodes);
         if (chain is not null)
@@ -314,10 +314,14 @@ internal static class DemoCommand
         {
             ok &= await DemoProofStep.RunAsync(console, prover, assets, dir, ct);
         }
+        var (chatOk, chatLie) = await DemoChatStep.RunAsync(console, devnet, network, owner, LyingNode, dir, ct);
+        ok &= chatOk;
 
         if (chain is not null && lie is not null)
         {
-            ok &= await chain.SettleAsync(devnet, LyingNode, lie, example.Inputs, pushed.Cid, assets.ModelPath, assets.Examples[^1].Inputs, ct);
+            // The lie about a generation is the one challenged when there is one: the committee regenerates it.
+            var challenged = chatLie is not null && await chain.RegisterAsync(chatLie.Model, "lm/default", ct) ? chatLie : new ChallengedLie(pushed.Cid, lie, example.Inputs);
+            ok &= await chain.SettleAsync(devnet, LyingNode, challenged, pushed.Cid, assets.ModelPath, assets.Examples[^1].Inputs, ct);
         }
         console.MarkupLine("[grey]stopping the devnet and removing its temporary stores[/]");
         return ok;

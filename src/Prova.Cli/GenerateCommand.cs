@@ -78,13 +78,15 @@ internal static class GenerateCommand
             RepetitionPenalty = s.Penalty ?? defaults.RepetitionPenalty,
             Seed = s.Seed,
         };
-        sampling.Validate();
-        var options = new GenerationOptions { MaxNewTokens = s.MaxNewTokens, Sampling = sampling };
+        // The request as the network signs it: its hash is the inputHash a node's receipt would carry.
+        var request = new GenerationRequest { PromptIds = ids, MaxTokens = s.MaxNewTokens, Sampling = sampling, Stop = s.Stop ?? [] };
+        request.Validate();
+        var options = request.Options;
 
         if (s.Json)
         {
-            var quiet = lm.Generate(ids, options, s.Stop);
-            context.Out.WriteLine(ResultJson(ids, quiet, sampling));
+            var quiet = lm.Generate(ids, options, request.Stop);
+            context.Out.WriteLine(ResultJson(request, quiet));
             return ExitCodes.Success;
         }
 
@@ -94,13 +96,14 @@ internal static class GenerateCommand
         {
             console.Markup($"[bold]{Markup.Escape(s.Prompt)}[/]");
         }
-        var result = lm.Generate(ids, options, s.Stop,
+        var result = lm.Generate(ids, options, request.Stop,
             onText: piece => console.Markup(Markup.Escape(piece)),
             onToken: lm.Tokenizer is null ? id => console.Markup($"{id} ") : null);
         console.WriteLine();
         var r = result.Result;
         console.MarkupLine($"[grey]{r.Ids.Length} tokens ({Reason(result)}) · prefill {TensorView.Ms(r.PrefillMs)} · {r.TokensPerSecond.ToString("F1", CultureInfo.InvariantCulture)} tokens/s[/]");
-        console.MarkupLine($"[grey]output hash:[/] [bold]{r.OutputHash}[/]");
+        console.MarkupLine($"[grey]input hash:[/]  {request.Hash()}  [grey](prompt tokens + sampling + seed + stop)[/]");
+        console.MarkupLine($"[grey]output hash:[/] [bold]{result.OutputHash}[/]  [grey](what a node's receipt for this generation carries)[/]");
         return ExitCodes.Success;
     }
 
@@ -152,9 +155,11 @@ internal static class GenerateCommand
         return ids;
     }
 
-    /// <summary>{"ids": [...], "text": "...", "outputHash", "prefillMs", "tokensPerSecond", ...}</summary>
-    private static string ResultJson(int[] promptIds, TextGeneration g, SamplingOptions sampling)
+    /// <summary>{"ids": [...], "text": "...", "inputHash", "outputHash", "prefillMs", "tokensPerSecond", ...}</summary>
+    private static string ResultJson(GenerationRequest request, TextGeneration g)
     {
+        int[] promptIds = request.PromptIds!;
+        var sampling = request.Sampling;
         var r = g.Result;
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
@@ -174,7 +179,8 @@ internal static class GenerateCommand
             {
                 w.WriteNull("text");
             }
-            w.WriteString("outputHash", r.OutputHash);
+            w.WriteString("inputHash", request.Hash());
+            w.WriteString("outputHash", g.OutputHash);
             w.WriteNumber("prefillMs", Math.Round(r.PrefillMs, 3));
             w.WriteNumber("tokensPerSecond", Math.Round(r.TokensPerSecond, 2));
             w.WriteNumber("decodeMs", Math.Round(r.DecodeMs, 3));

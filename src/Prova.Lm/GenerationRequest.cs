@@ -125,8 +125,8 @@ public sealed record GenerationRequest
         return tensors;
     }
 
-    /// <summary>The receipt's input hash of this request.</summary>
-    public string Hash() => TensorEncoding.Hash(ToTensors());
+    /// <summary>The input hash a node's receipt carries for this request: 0x + SHA-256 of <see cref="ToTensors"/>.</summary>
+    public string Hash() => "0x" + TensorEncoding.Hash(ToTensors());
 
     /// <summary>True when <paramref name="tensors"/> is shaped like a generation request (has its parameter tensors).</summary>
     public static bool IsGenerationRequest(IReadOnlyDictionary<string, Tensor> tensors) =>

@@ -13,6 +13,9 @@ public sealed record TextGeneration(GenerationResult Result, string? Text, strin
 
     /// <summary>The generation's canonical output tensors (<see cref="GenerationOutput"/>): what a receipt's output hash covers.</summary>
     public Dictionary<string, Tensor> ToTensors() => GenerationOutput.ToTensors(Ids, Text);
+
+    /// <summary>The output hash a node's receipt carries for this generation: 0x + SHA-256 of <see cref="ToTensors"/>.</summary>
+    public string OutputHash => "0x" + TensorEncoding.Hash(ToTensors());
 }
 
 /// <summary>

@@ -36,6 +36,14 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Contains("✓ verdict NodeLied: node 3 lost 0.5 ETH of its stake", output);
         Assert.Contains("✓ fees collected: each honest node received 0.001 ETH", output);
         Assert.Contains("✓ consumer callback: the contract's output hash equals this machine's engine", output);
+        // The chat step: the default language model under quorum:3, a one-token lie caught, challenged (the committee
+        // regenerates) and slashed, and a contract asking the model a question gets the text this engine writes.
+        Assert.Contains("✓ every node holds the language model", output);
+        Assert.Matches(@"✓ three nodes signed the same \d+ tokens, and generating here gives every one of them", output);
+        Assert.Matches(@"node 3 \(0x[0-9a-fA-F]{40}\) signed token #\d+ = \d+", output);
+        Assert.Contains("✓ the lying node is caught on a generation", output);
+        Assert.Contains("challenge the generation lie on chain: the committee regenerates", output);
+        Assert.Contains("✓ the contract received the text, token for token what this machine's engine writes", output);
         Assert.DoesNotContain("✗", output.Replace("✗ the nodes disagree", ""));
 
         // The files it wrote verify with `prova verify`; the evidence names the liar; a changed result fails with exit 1.

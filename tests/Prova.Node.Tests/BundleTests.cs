@@ -50,7 +50,7 @@ public sealed class BundleTests : IDisposable
         Assert.Equal("bundle", entry.GetProperty("kind").GetString());
         Assert.Equal(4, entry.GetProperty("files").GetArrayLength());
         var inference = await _client.InferAsync(bundle.Cid, TestModels.Input());
-        Assert.Contains("is a bundle", (await TestClient.ExpectProblem(inference, 422, "unsupported-model")).GetProperty("detail").GetString());
+        Assert.Contains("must be a generation request", (await TestClient.ExpectProblem(inference, 422, "invalid-input")).GetProperty("detail").GetString());
 
         // A single-file model keeps its shape: kind "model", no files.
         var single = await _client.PushAsync(TestModels.Mlp(seed: 9), "mlp");

@@ -29,7 +29,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
 {
     private static readonly BigInteger s_ether = SettlementParameters.Ether;
 
-    private static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    internal static async Task WaitUntil(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
@@ -45,13 +45,19 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
     private static async Task<Cid> PushAsync(TestClient client, byte[] model, Deployment deployment, string name = "mlp")
     {
         var manifest = await client.UploadAsync(model);
+        return await PublishAsync(client, manifest.Cid, deployment, name);
+    }
+
+    /// <summary>Publishes uploaded content under the deployment's EIP-712 domain (what chain-mode nodes check).</summary>
+    internal static async Task<Cid> PublishAsync(TestClient client, Cid cid, Deployment deployment, string name)
+    {
         var owner = TestClient.Owner;
         ulong timestamp = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var publication = new ModelPublication(name, "1.0.0", manifest.Cid, owner.Address, timestamp);
+        var publication = new ModelPublication(name, "1.0.0", cid, owner.Address, timestamp);
         var signature = owner.Sign(publication.ToTypedData(deployment.ChainId, deployment.Settlement).SigningHash());
         var response = await client.Http.PostAsJsonAsync("/v1/models", new
         {
-            cid = manifest.Cid.ToString(),
+            cid = cid.ToString(),
             name,
             version = "1.0.0",
             description = "test model",
@@ -61,7 +67,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
             signature = signature.ToString(),
         });
         await TestClient.Expect(response, HttpStatusCode.Created, HttpStatusCode.OK);
-        return manifest.Cid;
+        return cid;
     }
 
     private static async Task<Receipt> InferAsync(TestClient client, Cid cid, Dictionary<string, Tensor> inputs)
@@ -72,18 +78,18 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         return Receipt.FromJson(body.RootElement.GetProperty("receipt"));
     }
 
-    private static async Task<object?[]> Call(EvmAccount from, ContractArtifact contract, Address at, string function, params object?[] args)
+    internal static async Task<object?[]> Call(EvmAccount from, ContractArtifact contract, Address at, string function, params object?[] args)
     {
         var f = contract.Abi.Function(function);
         var data = await from.Client.CallAsync(new CallRequest { From = from.Address, To = at, Data = f.EncodeCall(args) }, BlockTag.Latest, contract.Errors);
         return f.DecodeOutput(data);
     }
 
-    private static Task<TransactionReceipt> Send(EvmAccount from, ContractArtifact contract, Address at, string function, BigInteger value, params object?[] args) =>
+    internal static Task<TransactionReceipt> Send(EvmAccount from, ContractArtifact contract, Address at, string function, BigInteger value, params object?[] args) =>
         from.SendAndWaitAsync(new TransactionRequest { To = at, Data = contract.Abi.Function(function).EncodeCall(args), Value = value, Errors = contract.Errors });
 
     /// <summary>The verdict of a resolved challenge (1 NodeLied, 2 ChallengeFailed, 3 Inconclusive), or null while open.</summary>
-    private static async Task<int?> ResolvedVerdict(SettlementChain chain, Deployment deployment, BigInteger challengeId)
+    internal static async Task<int?> ResolvedVerdict(SettlementChain chain, Deployment deployment, BigInteger challengeId)
     {
         var resolved = await chain.EventsAsync(ProvaContracts.Settlement, deployment.Settlement, "ChallengeResolved", deployment.Block, (await chain.HeadAsync()).Number);
         return resolved.Where(e => (BigInteger)e.Values[0]! == challengeId).Select(e => (int?)(int)(BigInteger)e.Values[1]!).FirstOrDefault();
@@ -93,31 +99,10 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
     public async Task Receipts_settle_and_pay_a_liar_is_slashed_by_the_committee_and_a_contract_gets_an_inference()
     {
         var total = Stopwatch.StartNew();
-        using var anvil = await Anvil.StartAsync();
-        var parameters = new SettlementParameters { ChallengeWindow = 300, VotingPeriod = 120, UnbondingDelay = 900, CommitteeSize = 3 };
-        var deployment = await ChainDeployer.DeployAsync(anvil.Account(0), parameters);
-        string dir = Directory.CreateTempSubdirectory("prova-chain-e2e-").FullName;
-        string deploymentPath = Path.Combine(dir, "deployment.json");
-        deployment.Save(deploymentPath);
-
         // Node 1 corrupts its outputs (flips one bit, signs what it returns); the others are honest.
         const int Liar = 1;
-        var keys = Enumerable.Range(0, 4).Select(_ => PrivateKey.Generate()).ToArray();
-        foreach (var key in keys)
-        {
-            await anvil.SetBalanceAsync(key.Address, 10 * s_ether);
-        }
-        await using var net = await LocalCluster.StartAsync(4, (i, o) =>
-        {
-            o.Key = keys[i];
-            o.Deployment = deploymentPath;
-            o.ChainPollMs = 100;
-            o.BatchIntervalMs = 3_600_000; // batches are flushed by the test
-            o.Replicas = 0;
-            o.Faults = i == Liar ? "corrupt-output" : null;
-        });
-        var services = Enumerable.Range(0, 4).Select(i => net[i].Services.GetRequiredService<SettlementService>()).ToArray();
-        await Task.WhenAll(services.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(60));
+        await using var cluster = await ChainCluster.StartAsync(Liar);
+        var (anvil, parameters, deployment, keys, services) = (cluster.Anvil, cluster.Parameters, cluster.Deployment, cluster.Keys, cluster.Services);
         output.WriteLine($"anvil + deploy + 4 nodes registered: {total.Elapsed.TotalSeconds:F1} s");
 
         var chain = services[0].Chain;
@@ -129,8 +114,7 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
 
         // The model: on every node (committee members re-execute it) and registered on ModelRegistry.
         byte[] model = TestModels.Mlp();
-        var http = Enumerable.Range(0, 4).Select(i => new HttpClient { BaseAddress = net[i].Url }).ToArray();
-        var clients = http.Select(h => new TestClient(h)).ToArray();
+        var (http, clients) = (cluster.Http, cluster.Clients);
         Cid cid = default;
         foreach (var c in clients)
         {
@@ -296,17 +280,6 @@ public sealed class SettlementEndToEndTests(ITestOutputHelper output)
         Assert.Equal(3, accepted.Distinct().Count());
         Assert.DoesNotContain(keys[Liar].Address, accepted);
 
-        foreach (var h in http)
-        {
-            h.Dispose();
-        }
         output.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s");
-        try
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 }

@@ -26,6 +26,32 @@ public class SettlementTensorTests(ITestOutputHelper output)
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), TensorEncoding.Hash(tensors));
     }
 
+    /// <summary>The request bytes InferenceRequests.requestGeneration builds on chain (the vector pinned in
+    /// tests/Prova.Core.Tests/GenerationVectorTests.cs and contracts/test/Generation.t.sol).</summary>
+    [Fact]
+    public void A_generation_request_built_on_chain_decodes_to_its_tensors()
+    {
+        byte[] bytes = Convert.FromHexString(
+            "080000000a0000006d61785f746f6b656e730700000000200000000000000006000000" +
+            "70726f6d707402010000000d0000000000000048692c2050726f766120e29c9312000000" +
+            "72657065746974696f6e5f70656e616c74790100000000cdcc8c3f04000000736565640d" +
+            "00000000efcdab89674523010400000073746f70020100000009000000000000000a0a00" +
+            "557365723a000b00000074656d706572617475726501000000003333333f05000000746f" +
+            "705f6b0700000000280000000000000005000000746f705f7001000000006666663f");
+        var tensors = CanonicalTensors.Decode(bytes);
+        Assert.Equal(["max_tokens", "prompt", "repetition_penalty", "seed", "stop", "temperature", "top_k", "top_p"], tensors.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(32L, tensors["max_tokens"].Span<long>()[0]);
+        Assert.Equal(0, tensors["max_tokens"].Rank);
+        Assert.Equal("Hi, Prova ✓", System.Text.Encoding.UTF8.GetString(tensors["prompt"].Span<byte>()));
+        Assert.Equal(1.1f, tensors["repetition_penalty"].Span<float>()[0]);
+        Assert.Equal(0x0123456789abcdefUL, tensors["seed"].Span<ulong>()[0]);
+        Assert.Equal("\n\n\0User:\0"u8.ToArray(), tensors["stop"].Span<byte>().ToArray());
+        Assert.Equal(0.7f, tensors["temperature"].Span<float>()[0]);
+        Assert.Equal(40L, tensors["top_k"].Span<long>()[0]);
+        Assert.Equal(0.9f, tensors["top_p"].Span<float>()[0]);
+        Assert.Equal(bytes, CanonicalTensors.Encode(tensors));
+    }
+
     [Fact]
     public void Malformed_bytes_are_typed_errors_never_crashes()
     {

@@ -84,6 +84,12 @@ public sealed class NodeFactory : WebApplicationFactory<Program>
 /// <summary>Small synthetic language-model folders (the real models/lm may not exist).</summary>
 internal static class TestBundles
 {
+    private static readonly Lazy<Dictionary<string, byte[]>> s_defaultLm = new(() =>
+        Directory.GetFiles(RepoFiles.Get("models", "lm")).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes, StringComparer.Ordinal));
+
+    /// <summary>The committed default language model (models/lm), file by file.</summary>
+    public static IReadOnlyDictionary<string, byte[]> DefaultLm => s_defaultLm.Value;
+
     /// <summary>model.onnx (a real small ONNX), model.onnx.data spanning many 1 KiB chunks, tokenizer and configs.</summary>
     public static Dictionary<string, byte[]> Lm(int dataBytes = 10_000, int seed = 5)
     {

@@ -48,7 +48,7 @@ public sealed class GenerationService : IDisposable
     private readonly FaultInjector _faults;
     private readonly ILogger<GenerationService> _logger;
     private readonly SemaphoreSlim _slots;
-    private readonly ConcurrentDictionary<Cid, Lazy<Task<ModelPool>>> _pools = new();
+    private readonly ConcurrentDictionary<Cid, Lazy<Task<IdlePool<LanguageModel>>>> _pools = new();
     private int _waiting;
     private int _running;
 
@@ -249,32 +249,46 @@ public sealed class GenerationService : IDisposable
         }
     }
 
-    private async Task<ModelPool> PoolAsync(Cid model, CancellationToken cancellationToken)
+    private async Task<IdlePool<LanguageModel>> PoolAsync(Cid model, CancellationToken cancellationToken)
     {
         var published = _catalog.Find(model) ?? throw ApiException.UnknownModel(model.ToString());
         if (published.Kind != ModelInfo.BundleKind)
         {
             throw new ApiException(422, "not-a-language-model", $"{model} is a single ONNX file; generations need a language-model bundle (a folder with model.onnx, config.json and a tokenizer; docs/language-models.md)");
         }
-        var lazy = _pools.GetOrAdd(model, cid => new Lazy<Task<ModelPool>>(() => LoadAsync(cid), LazyThreadSafetyMode.ExecutionAndPublication));
+        var lazy = _pools.GetOrAdd(model, cid => new Lazy<Task<IdlePool<LanguageModel>>>(() => LoadAsync(cid), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return await lazy.Value.WaitAsync(cancellationToken);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
-            _pools.TryRemove(new KeyValuePair<Cid, Lazy<Task<ModelPool>>>(model, lazy));
+            _pools.TryRemove(new KeyValuePair<Cid, Lazy<Task<IdlePool<LanguageModel>>>>(model, lazy));
             throw;
         }
     }
 
-    private async Task<ModelPool> LoadAsync(Cid cid)
+    private async Task<IdlePool<LanguageModel>> LoadAsync(Cid cid)
     {
         string directory = await _store.MaterializeAsync(cid) ?? throw ApiException.UnknownModel(cid.ToString());
-        var pool = new ModelPool(directory, _options.MaxConcurrentGenerations, _options.InferenceThreads);
+        int threads = _options.InferenceThreads;
+        // Each generation needs its own decoder state, so concurrent generations each rent a loaded copy.
+        var pool = new IdlePool<LanguageModel>(() => LoadModel(directory, threads), _options.MaxConcurrentGenerations);
         pool.Return(pool.Rent());
         Log.ModelLoaded(_logger, cid.ToString());
         return pool;
+    }
+
+    private static LanguageModel LoadModel(string directory, int threads)
+    {
+        try
+        {
+            return LanguageModel.Load(directory, threads);
+        }
+        catch (ProvaException ex)
+        {
+            throw new ApiException(422, "not-a-language-model", $"the bundle does not load as a language model: {ex.Message}");
+        }
     }
 
     public void Dispose()
@@ -287,47 +301,5 @@ public sealed class GenerationService : IDisposable
             }
         }
         _slots.Dispose();
-    }
-
-    /// <summary>Loaded copies of one bundle (each generation needs its own decoder state); at most <c>capacity</c> kept idle.</summary>
-    private sealed class ModelPool(string directory, int capacity, int threads) : IDisposable
-    {
-        private readonly ConcurrentBag<LanguageModel> _idle = [];
-
-        public LanguageModel Rent()
-        {
-            if (_idle.TryTake(out var lm))
-            {
-                return lm;
-            }
-            try
-            {
-                return LanguageModel.Load(directory, threads);
-            }
-            catch (ProvaException ex)
-            {
-                throw new ApiException(422, "not-a-language-model", $"the bundle does not load as a language model: {ex.Message}");
-            }
-        }
-
-        public void Return(LanguageModel lm)
-        {
-            if (_idle.Count < capacity)
-            {
-                _idle.Add(lm);
-            }
-            else
-            {
-                lm.Dispose();
-            }
-        }
-
-        public void Dispose()
-        {
-            while (_idle.TryTake(out var lm))
-            {
-                lm.Dispose();
-            }
-        }
     }
 }

@@ -33,7 +33,7 @@ public sealed class InferenceService : IDisposable
     private readonly NodeOptions _options;
     private readonly ILogger<InferenceService> _logger;
     private readonly FaultInjector _faults;
-    private readonly ConcurrentDictionary<Cid, Lazy<SessionPool>> _pools = new();
+    private readonly ConcurrentDictionary<Cid, Lazy<IdlePool<InferenceSession>>> _pools = new();
 
     public InferenceService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, GenerationService generations, NodeMetrics metrics,
         IOptions<NodeOptions> options, ILogger<InferenceService> logger, FaultInjector faults)
@@ -59,7 +59,17 @@ public sealed class InferenceService : IDisposable
         {
             return Run(model, inputs, requestId, mode);
         }
-        var outcome = await _generations.GenerateAsync(model, _ => GenerationRequest.FromTensors(inputs), requestId, mode, null, cancellationToken);
+        GenerationRequest request;
+        try
+        {
+            request = GenerationRequest.FromTensors(inputs);
+        }
+        catch (InputException ex)
+        {
+            _metrics.InferenceFailed();
+            throw new ApiException(422, "invalid-input", $"{model} is a language-model bundle, so the inputs must be a generation request (docs/verified-chat.md): {ex.Message}");
+        }
+        var outcome = await _generations.GenerateAsync(model, _ => request, requestId, mode, null, cancellationToken);
         return new InferenceResult(outcome.Outputs, outcome.Receipt, outcome.LatencyMs);
     }
 
@@ -106,26 +116,26 @@ public sealed class InferenceService : IDisposable
         return new InferenceResult(outputs, _signer.Sign(model, inputs, outputs, requestId, mode), elapsed.TotalMilliseconds);
     }
 
-    private SessionPool Pool(Cid model)
+    private IdlePool<InferenceSession> Pool(Cid model)
     {
         var published = _catalog.Find(model) ?? throw ApiException.UnknownModel(model.ToString());
         if (published.Kind == ModelInfo.BundleKind)
         {
             throw new ApiException(422, "unsupported-model", $"{model} is a bundle (a folder model); /v1/infer runs single-file ONNX models");
         }
-        var lazy = _pools.GetOrAdd(model, cid => new Lazy<SessionPool>(() => Load(cid), LazyThreadSafetyMode.ExecutionAndPublication));
+        var lazy = _pools.GetOrAdd(model, cid => new Lazy<IdlePool<InferenceSession>>(() => Load(cid), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return lazy.Value;
         }
         catch
         {
-            _pools.TryRemove(new KeyValuePair<Cid, Lazy<SessionPool>>(model, lazy));
+            _pools.TryRemove(new KeyValuePair<Cid, Lazy<IdlePool<InferenceSession>>>(model, lazy));
             throw;
         }
     }
 
-    private SessionPool Load(Cid cid)
+    private IdlePool<InferenceSession> Load(Cid cid)
     {
         var manifest = _store.Manifest(cid) ?? throw ApiException.UnknownModel(cid.ToString());
         OnnxModel model;
@@ -138,7 +148,8 @@ public sealed class InferenceService : IDisposable
             throw new ApiException(422, "unsupported-model", ex.Message);
         }
         Log.ModelLoaded(_logger, cid.ToString());
-        return new SessionPool(model, _options.SessionsPerModel, new SessionOptions { Threads = _options.InferenceThreads });
+        var options = new SessionOptions { Threads = _options.InferenceThreads };
+        return new IdlePool<InferenceSession>(() => new InferenceSession(model, options), _options.SessionsPerModel);
     }
 
     public void Dispose()
@@ -148,33 +159,6 @@ public sealed class InferenceService : IDisposable
             if (lazy.IsValueCreated)
             {
                 lazy.Value.Dispose();
-            }
-        }
-    }
-
-    private sealed class SessionPool(OnnxModel model, int capacity, SessionOptions options) : IDisposable
-    {
-        private readonly ConcurrentBag<InferenceSession> _idle = [];
-
-        public InferenceSession Rent() => _idle.TryTake(out var session) ? session : new InferenceSession(model, options);
-
-        public void Return(InferenceSession session)
-        {
-            if (_idle.Count < capacity)
-            {
-                _idle.Add(session);
-            }
-            else
-            {
-                session.Dispose();
-            }
-        }
-
-        public void Dispose()
-        {
-            while (_idle.TryTake(out var session))
-            {
-                session.Dispose();
             }
         }
     }

@@ -10,7 +10,7 @@ public sealed record ContractArtifact(string Name, AbiContract Abi, byte[] Bytec
     public IReadOnlyList<AbiError> Errors => Abi.Errors;
 }
 
-/// <summary>The compiled Prova contracts: ModelRegistry, NodeRegistry, Settlement, InferenceRequests, ExampleConsumer.</summary>
+/// <summary>The compiled Prova contracts: ModelRegistry, NodeRegistry, Settlement, InferenceRequests, ExampleConsumer, ExampleChatConsumer.</summary>
 public static class ProvaContracts
 {
     private static readonly ConcurrentDictionary<string, ContractArtifact> s_cache = new(StringComparer.Ordinal);
@@ -24,6 +24,8 @@ public static class ProvaContracts
     public static ContractArtifact InferenceRequests => Get("InferenceRequests");
 
     public static ContractArtifact ExampleConsumer => Get("ExampleConsumer");
+
+    public static ContractArtifact ExampleChatConsumer => Get("ExampleChatConsumer");
 
     public static ContractArtifact Get(string name) => s_cache.GetOrAdd(name, Load);
 

@@ -38,19 +38,6 @@ public sealed record GenerationResult(int[] Ids, double PrefillMs, double Decode
 {
     /// <summary>Decode steps per second (each step feeds one generated token back to the model).</summary>
     public double TokensPerSecond => DecodeMs > 0 ? DecodeSteps / (DecodeMs / 1000.0) : 0;
-
-    /// <summary>SHA-256 (hex) of the canonical encoding of the generated ids as an int64 tensor [n] (docs/formats.md).</summary>
-    public string OutputHash => HashIds(Ids);
-
-    public static string HashIds(ReadOnlySpan<int> ids)
-    {
-        var longs = new long[ids.Length];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            longs[i] = ids[i];
-        }
-        return TensorEncoding.Hash(Tensor.Create([ids.Length], longs));
-    }
 }
 
 /// <summary>
