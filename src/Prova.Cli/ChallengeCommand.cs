@@ -51,8 +51,8 @@ internal static class ChallengeCommand
                 throw new CliException("--wait must be between 0 and 86400 seconds");
             }
             var evidence = EvidenceFile.Parse(ResultFile.ReadBytes(parse.GetValue(file)!));
-            var (modelBytes, _) = models.Resolve(parse, evidence.Model);
-            var verification = EvidenceVerifier.Verify(evidence, new ResultVerifierOptions { ModelBytes = modelBytes });
+            var (options, _) = models.Apply(parse, evidence.Model, Prova.Lm.GenerationRequest.IsGenerationRequest(evidence.Inputs), new ResultVerifierOptions());
+            var verification = EvidenceVerifier.Verify(evidence, options);
             if (verification.Failure is { } failure)
             {
                 context.Error.WriteLine($"evidence rejected: {failure.Name}: {ProvaCli.OneLine(failure.Message)}");

@@ -10,7 +10,7 @@ namespace Prova.Cli;
 /// </summary>
 internal sealed class ModelSourceOptions
 {
-    public Option<string?> Model { get; } = new("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof).", HelpName = "file" };
+    public Option<string?> Model { get; } = new("--model") { Description = "The ONNX model file: check its CID and re-execute it, comparing outputs bit for bit (for a proof result: derive the verifying key from it and check the proof; for a generation: the bundle folder, re-run token by token).", HelpName = "file|DIR" };
 
     public Option<string?> Store { get; } = new("--store") { Description = "A node data directory to take the model from (for re-execution).", HelpName = "D" };
 
@@ -38,6 +38,57 @@ internal sealed class ModelSourceOptions
             return (Pull(url, c2), $"node {url}");
         }
         return (null, null);
+    }
+
+    /// <summary>
+    /// <paramref name="options"/> with the model to re-execute: for a generation its folder (<see cref="ResolveFolder"/>),
+    /// otherwise its bytes (<see cref="Resolve"/>); and where it came from (null when no source has it).
+    /// </summary>
+    public (ResultVerifierOptions Options, string? Source) Apply(ParseResult parse, Cid? cid, bool generation, ResultVerifierOptions options)
+    {
+        if (generation)
+        {
+            var (folder, folderSource) = ResolveFolder(parse, cid);
+            return (options with { ModelPath = folder }, folderSource);
+        }
+        var (bytes, source) = Resolve(parse, cid);
+        return (bytes is null ? options : options with { ModelBytes = bytes }, source);
+    }
+
+    /// <summary>
+    /// A language model's folder for re-running a generation: <c>--model</c> (a bundle folder or a model file), <c>--store D</c>
+    /// or <c>--node URL</c> (written to the cache, every chunk verified), else the cache when it already holds the CID;
+    /// (null, null) when none has it. The folder's CID is checked again by the verifier.
+    /// </summary>
+    public (string? Path, string? Source) ResolveFolder(ParseResult parse, Cid? cid)
+    {
+        if (parse.GetValue(Model) is { } path)
+        {
+            if (!File.Exists(path) && !Directory.Exists(path))
+            {
+                throw new CliException($"model '{path}' does not exist (give the bundle folder or its model file)");
+            }
+            return (path, path);
+        }
+        if (cid is not { } c)
+        {
+            return (null, null);
+        }
+        string? storeDir = parse.GetValue(Store);
+        string? url = parse.GetValue(Node);
+        if (storeDir is null && url is null)
+        {
+            string cached = Path.Combine(ModelFolders.DefaultCacheDirectory, c.ToString());
+            return ModelFolder.IsComplete(cached, c) ? (cached, $"cache {cached}") : (null, null);
+        }
+        string folder = "";
+        NetworkOptions.Run(async ct =>
+        {
+            using var client = url is null ? null : NetworkOptions.Client(url);
+            folder = await ModelFolders.ResolveAsync(c, storeDirectory: storeDir, client: client, cancellationToken: ct);
+            return 0;
+        });
+        return (folder, storeDir is not null ? $"store {storeDir}" : $"node {url}");
     }
 
     private static byte[] Pull(string url, Cid cid)

@@ -12,9 +12,12 @@ namespace Prova.Cli;
 /// </summary>
 public static class ProvaCli
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, Console.In);
+
+    /// <summary>The program reading <paramref name="stdin"/> (<c>prova chat</c>'s turns) instead of the process's standard input.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
-        var context = new CliContext(stdout, stderr, CreateConsole(stdout));
+        var context = new CliContext(stdout, stderr, CreateConsole(stdout)) { In = stdin };
         var root = BuildRoot(context);
         var parse = root.Parse(args);
         bool helpOrVersion = parse.Action is HelpAction || parse.Action?.GetType().Name == "VersionOptionAction";
@@ -51,7 +54,7 @@ public static class ProvaCli
     {
         var root = new RootCommand("Prova: run ONNX models deterministically (bit-identical results on any machine and thread count).")
         {
-            RunCommand.Create(context), GenerateCommand.Create(context),
+            RunCommand.Create(context), GenerateCommand.Create(context), ChatCommand.Create(context),
             DemoCommand.Create(context),
             KeyCommand.Create(context), NodeCommand.Create(context), ModelCommand.Create(context),
             InferCommand.Create(context), VerifyCommand.Create(context), ChallengeCommand.Create(context), DevnetCommand.Create(context),
@@ -91,5 +94,8 @@ public static class ProvaCli
     }
 }
 
-/// <summary>The streams and console a command writes to.</summary>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, IAnsiConsole Console);
+/// <summary>The streams and console a command writes to, and the input it reads (<c>prova chat</c>).</summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, IAnsiConsole Console)
+{
+    public TextReader In { get; init; } = System.Console.In;
+}

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
+using Prova.Lm;
 using Prova.Sdk;
 using Spectre.Console;
 
@@ -37,24 +38,27 @@ internal static class VerifyCommand
             {
                 ExpectedSigner = parse.GetValue(signer) is { } s ? Address.TryParse(s, out var a) ? a : throw new CliException($"--signer '{s}' is not an address") : null,
             };
-            Cid? modelCid = evidence?.Model ?? ResultVerifier.Verify(bytes, options).Result?.Model;
-            var (modelBytes, modelSource) = models.Resolve(parse, modelCid);
-            if (modelBytes is not null)
-            {
-                options = options with { ModelBytes = modelBytes };
-            }
+            var parsed = evidence is null ? ResultVerifier.Verify(bytes, options).Result : null;
+            Cid? modelCid = evidence?.Model ?? parsed?.Model;
+            bool generation = evidence is not null ? GenerationRequest.IsGenerationRequest(evidence.Inputs) : parsed?.IsGeneration == true;
+            // A generation is re-run from its model folder (tokenizer, configs), token by token; a model from its bytes.
+            (options, string? modelSource) = models.Apply(parse, modelCid, generation, options);
             if (evidence is null)
             {
                 ProofCli.RequireKey(bytes, modelSource);
             }
             return evidence is not null
-                ? VerifyEvidence(context, path, evidence, options, modelSource, parse.GetValue(json))
-                : VerifyResult(context, path, bytes, options, modelSource, parse.GetValue(json));
+                ? VerifyEvidence(context, path, evidence, options, modelSource, generation, parse.GetValue(json))
+                : VerifyResult(context, path, bytes, options, modelSource, generation, parse.GetValue(json));
         });
         return command;
     }
 
-    private static int VerifyResult(CliContext context, string path, byte[] bytes, ResultVerifierOptions options, string? modelSource, bool json)
+    private static string Unexecuted(bool generation) => generation
+        ? "give --model DIR (the bundle folder), --store D or --node URL to re-run the generation token by token"
+        : "give --model file.onnx, --store D or --node URL to re-run the model";
+
+    private static int VerifyResult(CliContext context, string path, byte[] bytes, ResultVerifierOptions options, string? modelSource, bool generation, bool json)
     {
         var verification = ResultVerifier.Verify(bytes, options);
         if (json)
@@ -64,7 +68,7 @@ internal static class VerifyCommand
                 w.WriteString("kind", "result");
                 w.WriteBoolean("verified", verification.IsValid);
                 WriteChecks(w, verification.Checks, verification.Failure);
-                w.WriteBoolean("reexecuted", options.ModelBytes is not null);
+                w.WriteBoolean("reexecuted", options.ModelBytes is not null || options.ModelPath is not null);
             }));
         }
         if (verification.Failure is { } failure)
@@ -79,13 +83,13 @@ internal static class VerifyCommand
             PrintChecks(console, verification.Checks);
             if (modelSource is null && verification.Result?.Mode != ProofEvidence.Mode)
             {
-                console.MarkupLine("  [grey]not re-executed (give --model file.onnx, --store D or --node URL to re-run the model)[/]");
+                console.MarkupLine($"  [grey]not re-executed ({Unexecuted(generation)})[/]");
             }
         }
         return ExitCodes.Success;
     }
 
-    private static int VerifyEvidence(CliContext context, string path, EvidenceFile evidence, ResultVerifierOptions options, string? modelSource, bool json)
+    private static int VerifyEvidence(CliContext context, string path, EvidenceFile evidence, ResultVerifierOptions options, string? modelSource, bool generation, bool json)
     {
         var verification = EvidenceVerifier.Verify(evidence, options);
         if (json)
@@ -133,7 +137,7 @@ internal static class VerifyCommand
             }
             else if (modelSource is null)
             {
-                console.MarkupLine("  [grey]which node lied is unknown without the model: give --model file.onnx, --store D or --node URL[/]");
+                console.MarkupLine($"  [grey]which node lied is unknown without the model: {Unexecuted(generation)}[/]");
             }
         }
         return ExitCodes.Success;

@@ -59,31 +59,37 @@ public sealed record EvidenceFile
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
-            writer.WriteStartObject();
-            writer.WriteString("kind", Kind);
-            writer.WriteString("reason", Reason);
-            writer.WriteString("model", Model.ToString());
-            writer.WriteString("inputHash", InputHash.ToString());
-            writer.WritePropertyName("inputs");
-            TensorJson.WriteTensorMap(writer, Inputs);
-            writer.WriteStartArray("receipts");
-            foreach (var receipt in Receipts)
-            {
-                receipt.WriteJson(writer);
-            }
-            writer.WriteEndArray();
-            writer.WriteStartArray("outputs");
-            foreach (var output in Outputs)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("node", output.Node.ToString());
-                writer.WriteString("outputHash", output.OutputHash.ToString());
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            WriteJson(writer);
         }
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Writes the evidence as one JSON object (also nested in a chat result's <c>verdict</c>).</summary>
+    public void WriteJson(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("kind", Kind);
+        writer.WriteString("reason", Reason);
+        writer.WriteString("model", Model.ToString());
+        writer.WriteString("inputHash", InputHash.ToString());
+        writer.WritePropertyName("inputs");
+        TensorJson.WriteTensorMap(writer, Inputs);
+        writer.WriteStartArray("receipts");
+        foreach (var receipt in Receipts)
+        {
+            receipt.WriteJson(writer);
+        }
+        writer.WriteEndArray();
+        writer.WriteStartArray("outputs");
+        foreach (var output in Outputs)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("node", output.Node.ToString());
+            writer.WriteString("outputHash", output.OutputHash.ToString());
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
     }
 
     public string ToJson() => Encoding.UTF8.GetString(ToJsonBytes());

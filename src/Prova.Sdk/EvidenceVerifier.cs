@@ -110,28 +110,53 @@ public static class EvidenceVerifier
         checks.Add(new ResultCheck("conflict", true, string.Join("; ", groups.Select(g =>
             $"{g.Key.ToString()[..18]}… signed by {string.Join(", ", g.Select(r => Short(r.Node)))}"))));
 
-        if (options.ModelBytes is not { } modelBytes)
-        {
-            return done;
-        }
-        var cid = ModelManifest.Build(modelBytes, options.ChunkSize).Cid;
-        if (cid != evidence.Model)
-        {
-            checks.Add(new ResultCheck("model", false, $"the model file has CID {cid}, the evidence is about {evidence.Model}"));
-            return done;
-        }
-        checks.Add(new ResultCheck("model", true, $"the model file is {cid}"));
         Hash256 truth;
-        try
+        if (Prova.Lm.GenerationRequest.IsGenerationRequest(evidence.Inputs))
         {
-            var model = OnnxLoader.Load(modelBytes);
-            using var session = new InferenceSession(model, new SessionOptions { Threads = 1 });
-            truth = Receipt.HashTensors(session.Run(evidence.Inputs));
+            if (options.ModelPath is not { } path)
+            {
+                return done;
+            }
+            if (GenerationReplay.CheckModel(path, evidence.Model, options.ChunkSize) is { } problem)
+            {
+                checks.Add(new ResultCheck("model", false, problem));
+                return done;
+            }
+            checks.Add(new ResultCheck("model", true, $"the model folder is {evidence.Model}"));
+            try
+            {
+                truth = GenerationReplay.Run(path, evidence.Inputs, options.Threads).OutputHash;
+            }
+            catch (ProvaException ex)
+            {
+                checks.Add(new ResultCheck("re-execution", false, $"the generation cannot be re-run: {ex.Message}"));
+                return done;
+            }
         }
-        catch (ProvaException ex)
+        else
         {
-            checks.Add(new ResultCheck("re-execution", false, $"the model cannot be run on the evidence's inputs: {ex.Message}"));
-            return done;
+            if (options.ModelBytes is not { } modelBytes)
+            {
+                return done;
+            }
+            var cid = ModelManifest.Build(modelBytes, options.ChunkSize).Cid;
+            if (cid != evidence.Model)
+            {
+                checks.Add(new ResultCheck("model", false, $"the model file has CID {cid}, the evidence is about {evidence.Model}"));
+                return done;
+            }
+            checks.Add(new ResultCheck("model", true, $"the model file is {cid}"));
+            try
+            {
+                var model = OnnxLoader.Load(modelBytes);
+                using var session = new InferenceSession(model, new SessionOptions { Threads = 1 });
+                truth = Receipt.HashTensors(session.Run(evidence.Inputs));
+            }
+            catch (ProvaException ex)
+            {
+                checks.Add(new ResultCheck("re-execution", false, $"the model cannot be run on the evidence's inputs: {ex.Message}"));
+                return done;
+            }
         }
         var liars = evidence.Receipts.Where(r => r.OutputHash != truth).Select(r => r.Node).ToList();
         var honest = evidence.Receipts.Where(r => r.OutputHash == truth).Select(r => r.Node).ToList();

@@ -35,6 +35,11 @@ public sealed record ResultFile
     public ProofEvidence? Proof { get; init; }
     /// <summary>The URL of the node that answered (informational).</summary>
     public string? Node { get; init; }
+    /// <summary>A quorum answered through a node's OpenAI-compatible API: whether its K nodes agreed, and on disagreement the evidence.</summary>
+    public QuorumVerdict? Verdict { get; init; }
+
+    /// <summary>True when the inputs are a generation request (docs/verified-chat.md): the outputs are token ids and text.</summary>
+    public bool IsGeneration => Prova.Lm.GenerationRequest.IsGenerationRequest(Inputs);
 
     public byte[] ToJsonBytes()
     {
@@ -72,6 +77,11 @@ public sealed record ResultFile
                 Proof.WriteJson(writer);
             }
             writer.WriteEndObject();
+            if (Verdict is not null)
+            {
+                writer.WritePropertyName("verdict");
+                Verdict.WriteJson(writer);
+            }
             writer.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

@@ -26,6 +26,15 @@ public sealed record ResultVerifierOptions
     /// <summary>The model's ONNX bytes: when given, its CID must be the result's model and re-executing it on the inputs must give the outputs bit for bit.</summary>
     public byte[]? ModelBytes { get; init; }
 
+    /// <summary>
+    /// A generation's model: a bundle folder (<see cref="ModelFolders.ResolveAsync"/>, or one the user has) or a model file.
+    /// When given, its CID must be the result's model and re-running the signed request must give every signed token.
+    /// </summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Worker threads of a generation's re-execution (0: all cores; the tokens never depend on it).</summary>
+    public int Threads { get; init; }
+
     /// <summary>Only accept receipts signed by this node.</summary>
     public Address? ExpectedSigner { get; init; }
 
@@ -65,6 +74,17 @@ public static class ResultVerifier
         {
             // The proof replaces re-execution (ProofEvidence.cs).
             ProofResultCheck.Check(result, options, checks);
+        }
+        else if (result.IsGeneration)
+        {
+            if (options.ModelPath is { } path)
+            {
+                CheckGeneration(result, path, options, checks);
+            }
+            else if (options.ModelBytes is not null)
+            {
+                Fail(checks, "model", "a generation is re-executed from its model folder (the bundle: model.onnx, tokenizer, configs), not from a single model's bytes");
+            }
         }
         else if (options.ModelBytes is { } model)
         {
@@ -171,7 +191,29 @@ public static class ResultVerifier
                     return null;
                 }
             }
-            var file = new ResultFile { Model = model, Mode = mode, RequestId = requestId, Inputs = inputs, Outputs = outputs, Receipts = receipts, Proof = proof };
+            QuorumVerdict? verdict;
+            try
+            {
+                verdict = QuorumVerdict.Read(root);
+            }
+            catch (EvidenceFormatException ex)
+            {
+                Fail(checks, "verdict", $"the quorum verdict is malformed: {ex.Message}");
+                return null;
+            }
+            string? node = root.TryGetProperty("node", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            var file = new ResultFile
+            {
+                Model = model,
+                Mode = mode,
+                RequestId = requestId,
+                Inputs = inputs,
+                Outputs = outputs,
+                Receipts = receipts,
+                Proof = proof,
+                Node = node,
+                Verdict = verdict,
+            };
             statedHashes = (Stated(root, "inputHash"), Stated(root, "outputHash"));
             Pass(checks, "format", $"model {model}, mode {mode}, {inputs.Count} input(s), {outputs.Count} output(s), {receipts.Count} receipt(s)");
             return file;
@@ -246,6 +288,40 @@ public static class ResultVerifier
         }
         Pass(checks, "hashes", $"inputs {result.Receipts[0].InputHash}, outputs {result.Receipts[0].OutputHash}");
         return true;
+    }
+
+    private static void CheckGeneration(ResultFile result, string path, ResultVerifierOptions options, List<ResultCheck> checks)
+    {
+        try
+        {
+            if (GenerationReplay.CheckModel(path, result.Model, options.ChunkSize) is { } problem)
+            {
+                Fail(checks, "model", problem);
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is ProvaException or IOException or UnauthorizedAccessException)
+        {
+            Fail(checks, "model", $"cannot read the model at '{path}': {ex.Message}");
+            return;
+        }
+        Pass(checks, "model", $"the model folder is {result.Model}");
+        ReplayedGeneration replay;
+        try
+        {
+            replay = GenerationReplay.Run(path, result.Inputs, options.Threads);
+        }
+        catch (ProvaException ex)
+        {
+            Fail(checks, "re-execution", $"the generation cannot be re-run: {ex.Message}");
+            return;
+        }
+        if (GenerationReplay.Compare(replay, result.Outputs) is { } difference)
+        {
+            Fail(checks, "re-execution", difference);
+            return;
+        }
+        Pass(checks, "re-execution", $"Prova's engine re-generated all {replay.Ids.Length} tokens identically");
     }
 
     private static void CheckModel(ResultFile result, byte[] modelBytes, int chunkSize, List<ResultCheck> checks)

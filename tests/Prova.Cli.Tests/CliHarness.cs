@@ -19,6 +19,15 @@ internal static class CliHarness
         return new CliResult(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs the CLI in-process with <paramref name="stdin"/> as its standard input (what a user types).</summary>
+    public static CliResult RunWithInput(string stdin, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = ProvaCli.Run(args, stdout, stderr, new StringReader(stdin));
+        return new CliResult(code, stdout.ToString(), stderr.ToString());
+    }
+
     /// <summary>The built prova.dll: the test project references Prova.Cli, so it is copied beside the tests.</summary>
     public static string ProvaDll
     {
