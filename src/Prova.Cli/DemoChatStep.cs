@@ -8,6 +8,9 @@ using Prova.Lm;
 using Prova.Lm.Text;
 using Prova.Sdk;
 using Spectre.Console;
+using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
+using AiChatOptions = Microsoft.Extensions.AI.ChatOptions;
+using AiChatRole = Microsoft.Extensions.AI.ChatRole;
 
 namespace Prova.Cli;
 
@@ -44,6 +47,30 @@ internal static class DemoChatStep
         console.MarkupLine($"[grey]bundle[/] models/lm ({pushed.Files?.Count ?? 0} files, {NetworkOptions.Bytes(pushed.Bytes)}) → [bold]{pushed.Cid}[/], hosted by {hosts.Count}/4 nodes");
         bool ok = DemoCommand.Check(console, hosts.Count == devnet.Nodes.Count, "every node holds the language model", "the language model did not reach every node");
 
+        // Any OpenAI client works against a node; Prova's own IChatClient also checks the evidence that ends the stream.
+        console.MarkupLine($"[grey]POST {devnet.Nodes[0].Url}v1/chat/completions (stream: true), through ProvaChatClient (an IChatClient):[/]");
+        console.Markup($"[grey]user[/] {Markup.Escape(Question)}\n[grey]assistant[/] ");
+        ResultFile? streamed = null;
+        using (var chat = new ProvaChatClient(devnet.Nodes[0].Url, new ProvaChatClientOptions { DefaultModel = pushed.Cid.ToString() }))
+        {
+            var chatOptions = new AiChatOptions { MaxOutputTokens = 24, Seed = (long)Seed };
+            await foreach (var update in chat.GetStreamingResponseAsync([new AiChatMessage(AiChatRole.User, Question)], chatOptions, ct))
+            {
+                console.Markup($"[bold]{Markup.Escape(update.Text)}[/]");
+                streamed = update.GetProvaResult() ?? streamed;
+            }
+        }
+        console.WriteLine();
+        if (streamed is null)
+        {
+            return (DemoCommand.Check(console, false, "", "the stream ended without its evidence"), null);
+        }
+        string streamedPath = Path.Combine(dir, "result-chat-stream.json");
+        streamed.Save(streamedPath);
+        var replay = ResultVerifier.Verify(File.ReadAllBytes(streamedPath), new ResultVerifierOptions { ModelPath = bundle });
+        ok &= DemoCommand.PrintVerification(console, replay.Checks, $"prova verify {Path.GetFileName(streamedPath)} --model models/lm");
+        ok &= DemoCommand.Check(console, replay.IsValid, "the streamed answer's receipt verifies and generating it again here gives every token", "the streamed answer did not verify");
+
         using var lm = LanguageModel.Load(bundle, threads: 1);
         var request = new GenerationRequest
         {
@@ -61,7 +88,7 @@ internal static class DemoChatStep
         grid.AddRow("[grey]assistant[/]", $"[bold]{Markup.Escape(text.Trim())}[/]");
         grid.AddRow("[grey]request[/]", $"{request.PromptIds!.Length} prompt tokens (chat template applied), temperature {request.Sampling.Temperature.ToString(CultureInfo.InvariantCulture)}, top-k {request.Sampling.TopK}, seed {Seed}: inputHash {quorum.Answers[0].Receipt.InputHash.ToString()[..18]}…");
         grid.AddRow("[grey]tokens[/]", $"{ids.Length} generated, outputHash {quorum.OutputHash.ToString()[..18]}…");
-        console.Write(new Panel(grid).Header("POST /v1/infer on a bundle: the generation as every node signs it").Border(BoxBorder.Rounded));
+        console.Write(new Panel(grid).Header("quorum:3 through the SDK: the same request to three nodes").Border(BoxBorder.Rounded));
         console.Write(InferCommand.Claims(quorum.Answers, quorum.OutputHash));
         string resultPath = Path.Combine(dir, "result-chat.json");
         quorum.ToResultFile().Save(resultPath);
@@ -88,6 +115,8 @@ internal static class DemoChatStep
             {
                 return (DemoCommand.Check(console, false, "", "the lying node's answer is missing from the evidence"), null);
             }
+            var check = EvidenceVerifier.Verify(File.ReadAllBytes(evidencePath), new ResultVerifierOptions { ModelPath = bundle });
+            ok &= DemoCommand.PrintVerification(console, check.Checks, $"prova verify {Path.GetFileName(evidencePath)} --model models/lm");
             var (lieIds, _) = GenerationOutput.Read(lie.Outputs);
             int at = FirstDifference(local.Ids, lieIds);
             string Piece(int id) => lm.Tokenizer!.Decode([id]);
@@ -95,7 +124,7 @@ internal static class DemoChatStep
             {
                 console.MarkupLine($"  [red bold]→ node {liarIndex} ({liar}) signed token #{at} = {lieIds[at]} ({Markup.Escape(Quoted(Piece(lieIds[at])))}); the model gives {local.Ids[at]} ({Markup.Escape(Quoted(Piece(local.Ids[at])))})[/]");
             }
-            ok &= DemoCommand.Check(console, at >= 0 && Receipt.HashTensors(local.ToTensors()) != lie.Receipt.OutputHash,
+            ok &= DemoCommand.Check(console, at >= 0 && check.IsValid && check.Liars.Count == 1 && check.Liars[0] == liar,
                 $"the lying node is caught on a generation: one token, signed by itself ({Path.GetFileName(evidencePath)})", "the lying node was not identified");
             return (ok, new ChallengedLie(pushed.Cid, lie.Receipt, inputs));
         }

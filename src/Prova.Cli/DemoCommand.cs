@@ -141,7 +141,12 @@ internal static class DemoCommand
         {
             console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "result-proof.json")))} --model {Markup.Escape(Quote(Relative(int8Path)))}   [grey](checks the proof; nothing re-executed)[/]");
         }
+        if (File.Exists(Path.Combine(dir, "evidence-chat.json")))
+        {
+            console.MarkupLine($"  [deepskyblue1]prova verify[/] {Markup.Escape(Quote(Path.Combine(dir, "evidence-chat.json")))} --model models/lm   [grey](regenerates the answer; names the node that swapped a token)[/]");
+        }
         console.MarkupLine("  [deepskyblue1]prova devnet up[/] --nodes 4 --fault 3:corrupt-output [[--chain]]   [grey](your own local network; Ctrl+C stops it)[/]");
+        console.MarkupLine("  [deepskyblue1]prova chat[/] <bundle cid> --node http://127.0.0.1:PORT [[--mode quorum:3]] [[-o result.json]]   [grey](or any OpenAI client at http://127.0.0.1:PORT/v1)[/]");
         console.MarkupLine($"  [deepskyblue1]prova infer[/] <cid> --input {Markup.Escape(inputArg)} --mode quorum:3 --node http://127.0.0.1:PORT -o result.json");
         console.MarkupLine("  [deepskyblue1]prova challenge[/] prova-evidence-<id>.json --model <model.onnx> --chain http://127.0.0.1:PORT --deployment <devnet dir>/deployment.json   [grey](with --chain: the liar is slashed)[/]");
         console.MarkupLine($"[grey]demo finished in {clock.Elapsed.TotalSeconds:F1} s[/]");
@@ -327,7 +332,7 @@ internal static class DemoCommand
         return ok;
     }
 
-    private static bool PrintVerification(IAnsiConsole console, IReadOnlyList<ResultCheck> checks, string command)
+    internal static bool PrintVerification(IAnsiConsole console, IReadOnlyList<ResultCheck> checks, string command)
     {
         console.MarkupLine($"[bold]{Markup.Escape(command)}[/]  [grey](offline: no node involved)[/]");
         foreach (var c in checks)

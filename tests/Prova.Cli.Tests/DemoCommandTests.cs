@@ -39,6 +39,7 @@ public sealed class DemoCommandTests : IDisposable
         // The chat step: the default language model under quorum:3, a one-token lie caught, challenged (the committee
         // regenerates) and slashed, and a contract asking the model a question gets the text this engine writes.
         Assert.Contains("✓ every node holds the language model", output);
+        Assert.Contains("✓ the streamed answer's receipt verifies and generating it again here gives every token", output);
         Assert.Matches(@"✓ three nodes signed the same \d+ tokens, and generating here gives every one of them", output);
         Assert.Matches(@"node 3 \(0x[0-9a-fA-F]{40}\) signed token #\d+ = \d+", output);
         Assert.Contains("✓ the lying node is caught on a generation", output);

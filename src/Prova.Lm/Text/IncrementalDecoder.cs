@@ -7,7 +7,9 @@ namespace Prova.Lm.Text;
 /// SentencePiece writes unknown characters as byte tokens (<c>&lt;0xE2&gt;</c>), so a token's bytes are held back until
 /// they complete a UTF-8 character; bytes that can never complete one come out as U+FFFD, as a whole decode would.
 /// The concatenation of everything <see cref="Add"/> and <see cref="Flush"/> return equals
-/// <see cref="LmTokenizer.Decode"/> of all the ids.
+/// <see cref="LmTokenizer.Decode"/> of all the ids. An id beyond the tokenizer's vocabulary adds no text: models often
+/// pad their logits past the tokenizer (Qwen2: 151,936 logits for 151,665 tokens), and transformers decodes such
+/// ids to nothing too.
 /// </summary>
 public sealed class IncrementalDecoder
 {
@@ -27,6 +29,10 @@ public sealed class IncrementalDecoder
     public string Add(int id)
     {
         if (_skipSpecial && _tokenizer.IsSpecial(id))
+        {
+            return "";
+        }
+        if (_tokenizer.PastVocabulary(id))
         {
             return "";
         }

@@ -128,6 +128,9 @@ public sealed partial class LmTokenizer
     /// <summary>SentencePiece marks a word start with '▁'; the first one of a text is the dummy prefix, not a space.</summary>
     internal bool StripsLeadingSpace => _kind != TokenizerKind.ByteLevelBpe;
 
+    /// <summary>True for an id at or above the vocabulary size (a padded logit), which the incremental decoder skips.</summary>
+    internal bool PastVocabulary(int id) => id >= _tokenBytes.Length;
+
     internal byte[] TokenBytes(int id)
     {
         if ((uint)id >= (uint)_tokenBytes.Length)

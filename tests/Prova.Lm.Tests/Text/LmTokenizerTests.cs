@@ -177,6 +177,17 @@ public sealed class LmTokenizerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AGeneratedIdPastTheVocabularyAddsNoText()
+    {
+        // Models pad their logits past the tokenizer (Qwen2: 151,936 logits, 151,665 tokens); such an id decodes to nothing.
+        var tok = s_qwen.Value;
+        var decoder = tok.NewDecoder();
+        var ids = tok.Encode("Hi there", addSpecial: false);
+        string text = decoder.Add(ids[0]) + decoder.Add(tok.VocabSize + 5) + string.Concat(ids.Skip(1).Select(decoder.Add)) + decoder.Flush();
+        Assert.Equal("Hi there", text);
+    }
+
+    [Fact]
     public void SpecialTokensAreSkippedWhenDecodingUnlessAsked()
     {
         var tok = s_qwen.Value;
