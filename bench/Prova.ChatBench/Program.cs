@@ -159,6 +159,12 @@ async Task<StreamResult> StreamAsync(HttpClient http, string model, ulong seed, 
                 first = lastToken;
             }
         }
+        if (root.TryGetProperty("choices", out var finished) && finished.GetArrayLength() > 0
+            && finished[0].TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String)
+        {
+            // The chunk that ends the choice follows the last token (text can be held back, or empty for ids past the tokenizer).
+            lastToken = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
         if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
         {
             completion = usage.GetProperty("completion_tokens").GetInt32();
@@ -216,9 +222,10 @@ static string PrepareBundle(string name, string root)
     {
         throw new ArgumentException($"unknown model '{name}' (default, llama-int4)");
     }
-    // A ~100M Llama in the GenAI builder's int4 layout (random weights), with the default model's tokenizer and chat template.
+    // A ~100M Llama in the GenAI builder's int4 layout (random weights), with the default model's tokenizer and chat template:
+    // its vocabulary is the tokenizer's 4,096 ids (so every generated id is text) and 15 layers of 768 make the 100M.
     string dir = Path.Combine(root, "artifacts", "chatbench", "llama-100m-int4");
-    var config = LlamaConfig.Small100M;
+    var config = LlamaConfig.Small100M with { VocabSize = 4096, NumLayers = 15 };
     string stamp = Path.Combine(dir, "prova-export.txt");
     if (!File.Exists(stamp) || File.ReadAllText(stamp) != config.ToString())
     {

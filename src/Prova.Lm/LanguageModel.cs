@@ -43,6 +43,8 @@ public sealed class LanguageModel : IDisposable
         StopTokens = [.. stops];
     }
 
+    private ChatTemplate? _chatTemplate;
+
     public string Directory { get; }
 
     public string ModelPath { get; }
@@ -147,8 +149,9 @@ public sealed class LanguageModel : IDisposable
     /// </summary>
     public int[] EncodeChat(IReadOnlyList<ChatMessage> messages)
     {
-        var template = ChatTemplate.FromConfig(Config.Tokenizer);
-        string text = template.Render(messages, addGenerationPrompt: true, ChatTemplateOptions.From(Config.Tokenizer));
+        // Parsed once per loaded model: a node renders every chat request through it.
+        _chatTemplate ??= ChatTemplate.FromConfig(Config.Tokenizer);
+        string text = _chatTemplate.Render(messages, addGenerationPrompt: true, ChatTemplateOptions.From(Config.Tokenizer));
         return RequireTokenizer().Encode(text, addSpecial: false);
     }
 
