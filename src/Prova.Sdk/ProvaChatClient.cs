@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -102,7 +101,7 @@ public sealed class ProvaChatClient : IChatClient
         {
             try
             {
-                body = await ReadLimitedAsync(response, _options.MaxResponseBytes, timeout.Token);
+                body = await ProvaClient.ReadLimitedAsync(response, _options.MaxResponseBytes, timeout.Token);
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -238,44 +237,11 @@ public sealed class ProvaChatClient : IChatClient
         {
             using (response)
             {
-                byte[] problem = await ReadLimitedAsync(response, 64 << 10, token, truncate: true);
+                byte[] problem = await ProvaClient.ReadLimitedAsync(response, 64 << 10, token, truncate: true);
                 throw ChatWire.Error(problem, (int)response.StatusCode, response.ReasonPhrase);
             }
         }
         return response;
-    }
-
-    private static async Task<byte[]> ReadLimitedAsync(HttpResponseMessage response, long maxBytes, CancellationToken token, bool truncate = false)
-    {
-        if (!truncate && response.Content.Headers.ContentLength is long declared && declared > maxBytes)
-        {
-            throw new ProvaClientException($"the node's answer is {declared} bytes, above the limit of {maxBytes}", "too-large");
-        }
-        await using var stream = await response.Content.ReadAsStreamAsync(token);
-        var result = new MemoryStream();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(81920);
-        try
-        {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, token)) > 0)
-            {
-                if (result.Length + read > maxBytes)
-                {
-                    if (truncate)
-                    {
-                        result.Write(buffer, 0, (int)(maxBytes - result.Length));
-                        break;
-                    }
-                    throw new ProvaClientException($"the node's answer is larger than the limit of {maxBytes} bytes", "too-large");
-                }
-                result.Write(buffer, 0, read);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        return result.ToArray();
     }
 
     private ProvaClientException TimedOut(Uri node, Exception ex) =>

@@ -476,7 +476,8 @@ public sealed partial class ProvaClient : IDisposable
         }
     }
 
-    private static async Task<byte[]> ReadLimitedAsync(HttpResponseMessage response, long maxBytes, CancellationToken cancellationToken, bool truncate)
+    /// <summary>A response body of at most <paramref name="maxBytes"/> bytes: cut there when <paramref name="truncate"/>, else a too-large error.</summary>
+    internal static async Task<byte[]> ReadLimitedAsync(HttpResponseMessage response, long maxBytes, CancellationToken cancellationToken, bool truncate = false)
     {
         if (!truncate && response.Content.Headers.ContentLength is long declared && declared > maxBytes)
         {
