@@ -167,7 +167,7 @@ internal static class DemoCommand
         Rule(console, "2b. a language model writes, token for token the same on every thread count");
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn("threads");
-        table.AddColumn("output hash (generated ids + text, as a receipt signs it)");
+        table.AddColumn("output hash (the generated ids)");
         table.AddColumn(new TableColumn("decode").RightAligned());
         string? reference = null;
         string text = "";
@@ -177,7 +177,7 @@ internal static class DemoCommand
             using var lm = LanguageModel.Load(bundle, threads);
             var options = new GenerationOptions { MaxNewTokens = 32, Sampling = lm.DefaultSampling() };
             var result = lm.Generate(lm.Encode(LmPrompt), options);
-            string hash = result.OutputHash;
+            string hash = result.Result.OutputHash;
             reference ??= hash;
             identical &= hash == reference;
             text = result.Text ?? "";

@@ -102,8 +102,8 @@ internal static class GenerateCommand
         console.WriteLine();
         var r = result.Result;
         console.MarkupLine($"[grey]{r.Ids.Length} tokens ({Reason(result)}) · prefill {TensorView.Ms(r.PrefillMs)} · {r.TokensPerSecond.ToString("F1", CultureInfo.InvariantCulture)} tokens/s[/]");
-        console.MarkupLine($"[grey]input hash:[/]  {request.Hash()}  [grey](prompt tokens + sampling + seed + stop)[/]");
-        console.MarkupLine($"[grey]output hash:[/] [bold]{result.OutputHash}[/]  [grey](what a node's receipt for this generation carries)[/]");
+        console.MarkupLine($"[grey]output hash:[/] [bold]{r.OutputHash}[/]  [grey](the generated ids)[/]");
+        console.MarkupLine($"[grey]receipt hashes (as a node signs this generation): input {request.Hash()}, output {result.ReceiptOutputHash}[/]");
         return ExitCodes.Success;
     }
 
@@ -155,7 +155,7 @@ internal static class GenerateCommand
         return ids;
     }
 
-    /// <summary>{"ids": [...], "text": "...", "inputHash", "outputHash", "prefillMs", "tokensPerSecond", ...}</summary>
+    /// <summary>{"ids": [...], "text": "...", "outputHash", "receipt": {"inputHash", "outputHash"}, "prefillMs", "tokensPerSecond", ...}</summary>
     private static string ResultJson(GenerationRequest request, TextGeneration g)
     {
         int[] promptIds = request.PromptIds!;
@@ -179,8 +179,12 @@ internal static class GenerateCommand
             {
                 w.WriteNull("text");
             }
+            w.WriteString("outputHash", r.OutputHash);
+            // The hashes a node's receipt carries for the same generation (request tensors; ids + text).
+            w.WriteStartObject("receipt");
             w.WriteString("inputHash", request.Hash());
-            w.WriteString("outputHash", g.OutputHash);
+            w.WriteString("outputHash", g.ReceiptOutputHash);
+            w.WriteEndObject();
             w.WriteNumber("prefillMs", Math.Round(r.PrefillMs, 3));
             w.WriteNumber("tokensPerSecond", Math.Round(r.TokensPerSecond, 2));
             w.WriteNumber("decodeMs", Math.Round(r.DecodeMs, 3));

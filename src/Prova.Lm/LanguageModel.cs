@@ -15,7 +15,7 @@ public sealed record TextGeneration(GenerationResult Result, string? Text, strin
     public Dictionary<string, Tensor> ToTensors() => GenerationOutput.ToTensors(Ids, Text);
 
     /// <summary>The output hash a node's receipt carries for this generation: 0x + SHA-256 of <see cref="ToTensors"/>.</summary>
-    public string OutputHash => "0x" + TensorEncoding.Hash(ToTensors());
+    public string ReceiptOutputHash => "0x" + TensorEncoding.Hash(ToTensors());
 }
 
 /// <summary>

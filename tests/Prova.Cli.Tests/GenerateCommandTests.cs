@@ -29,7 +29,7 @@ public sealed class GenerateCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void JsonGivesTheGeneratedIdsAndTheHashesAReceiptWouldCarry()
+    public void JsonGivesTheGeneratedIdsTheirHashAndTheHashesAReceiptWouldCarry()
     {
         string model = RandomGpt2();
         var json = Json(CliHarness.Run("generate", model, "--prompt-ids", "5,17,42", "-n", "12", "--json", "--threads", "1"));
@@ -37,9 +37,11 @@ public sealed class GenerateCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(12, ids.Length);
         Assert.All(ids, id => Assert.InRange(id, 0, 299));
         Assert.Equal(JsonValueKind.Null, json.GetProperty("text").ValueKind);
+        Assert.Equal(TensorEncoding.Hash(Tensor.Create([ids.Length], ids)), json.GetProperty("outputHash").GetString());
+        // And the hashes a node's receipt would carry: the request tensors, and the ids with their (here empty) text.
         var outputs = new Dictionary<string, Tensor> { ["output_ids"] = Tensor.Create([ids.Length], ids), ["text"] = Tensor.Create([0], Array.Empty<byte>()) };
-        Assert.Equal("0x" + TensorEncoding.Hash(outputs), json.GetProperty("outputHash").GetString());
-        Assert.Matches("^0x[0-9a-f]{64}$", json.GetProperty("inputHash").GetString());
+        Assert.Equal("0x" + TensorEncoding.Hash(outputs), json.GetProperty("receipt").GetProperty("outputHash").GetString());
+        Assert.Matches("^0x[0-9a-f]{64}$", json.GetProperty("receipt").GetProperty("inputHash").GetString());
         Assert.True(json.GetProperty("prefillMs").GetDouble() > 0);
         Assert.True(json.GetProperty("tokensPerSecond").GetDouble() > 0);
         Assert.Equal("length", json.GetProperty("finishReason").GetString());

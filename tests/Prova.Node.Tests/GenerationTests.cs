@@ -67,7 +67,7 @@ public sealed class GenerationTests : IDisposable
         var local = lm.Run(request);
         Assert.Equal(local.Ids, ids);
         Assert.Equal(local.Text, text);
-        Assert.Equal(local.OutputHash, receipt.OutputHash.ToString());
+        Assert.Equal(local.ReceiptOutputHash, receipt.OutputHash.ToString());
         Assert.InRange(ids.Length, 1, 12);
 
         Assert.Equal(first.GetProperty("outputHash").GetString(), second.GetProperty("outputHash").GetString());

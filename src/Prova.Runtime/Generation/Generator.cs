@@ -38,6 +38,23 @@ public sealed record GenerationResult(int[] Ids, double PrefillMs, double Decode
 {
     /// <summary>Decode steps per second (each step feeds one generated token back to the model).</summary>
     public double TokensPerSecond => DecodeMs > 0 ? DecodeSteps / (DecodeMs / 1000.0) : 0;
+
+    /// <summary>
+    /// SHA-256 (hex) of the canonical encoding of the generated ids as one int64 tensor [n] (docs/formats.md): what
+    /// <c>prova generate</c> reports as <c>outputHash</c>. A node's receipt hashes the named output tensors instead
+    /// (ids and text, docs/verified-chat.md).
+    /// </summary>
+    public string OutputHash => HashIds(Ids);
+
+    public static string HashIds(ReadOnlySpan<int> ids)
+    {
+        var longs = new long[ids.Length];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            longs[i] = ids[i];
+        }
+        return TensorEncoding.Hash(Tensor.Create([ids.Length], longs));
+    }
 }
 
 /// <summary>

@@ -106,6 +106,7 @@ public sealed class DecoderSessionTests(ITestOutputHelper output)
         var b = Generator.Generate(decoder, s_prompt, With(1));
         var c = Generator.Generate(decoder, s_prompt, With(2));
         Assert.Equal(a.Ids, b.Ids);
+        Assert.Equal(a.OutputHash, b.OutputHash);
         Assert.NotEqual(a.Ids, c.Ids);
     }
 
