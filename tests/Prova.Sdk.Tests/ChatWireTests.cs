@@ -245,7 +245,7 @@ public sealed class ChatWireTests(GenerationNodeFixture f, ITestOutputHelper out
         {
             byte[] body = (byte[])good.Clone();
             int edits = rng.Next(1, 4);
-            for (int e = 0; e < edits; e++)
+            for (int e = 0; e < edits && body.Length > 0; e++)
             {
                 int at = rng.Next(body.Length);
                 switch (rng.Next(3))

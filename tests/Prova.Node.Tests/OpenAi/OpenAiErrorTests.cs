@@ -86,7 +86,7 @@ public sealed class OpenAiErrorTests(ShortLmNodeFixture fixture, ITestOutputHelp
             bool chat = random.Next(4) > 0;
             string body = chat ? bases[random.Next(bases.Length)] : completions[0];
             int mutations = 1 + random.Next(3);
-            for (int m = 0; m < mutations; m++)
+            for (int m = 0; m < mutations && body.Length > 0; m++)
             {
                 int at = random.Next(body.Length);
                 body = random.Next(6) switch
