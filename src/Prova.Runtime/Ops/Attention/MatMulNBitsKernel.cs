@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics.X86;
 using Prova.Core;
 using Prova.Onnx;
 using Prova.Runtime.Ops.Linear;
+using Prova.Runtime.Simd;
 using static Prova.Runtime.Ops.Shape.ShapeHelpers;
 
 namespace Prova.Runtime.Ops.Attention;
@@ -292,175 +293,114 @@ internal sealed unsafe class MatMulNBitsKernel : Kernel, IRangeBody
     /// <see cref="Chain"/> for four rows (a, a + lda, …; acc rows 64 apart) at once: each weight load feeds four
     /// rows' independent chains, the per-output operations unchanged. Widths 512 and 256 only.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chain4(float* a, int lda, float* w, int kn, float* acc, int bits)
     {
-        float* a1 = a + lda;
-        float* a2 = a1 + lda;
-        float* a3 = a2 + lda;
         if (bits >= 512)
         {
-            for (int h = 0; h < GroupCols; h += 32)
-            {
-                var c00 = Vector512.Load(acc + h);
-                var c01 = Vector512.Load(acc + h + 16);
-                var c10 = Vector512.Load(acc + GroupCols + h);
-                var c11 = Vector512.Load(acc + GroupCols + h + 16);
-                var c20 = Vector512.Load(acc + 2 * GroupCols + h);
-                var c21 = Vector512.Load(acc + 2 * GroupCols + h + 16);
-                var c30 = Vector512.Load(acc + 3 * GroupCols + h);
-                var c31 = Vector512.Load(acc + 3 * GroupCols + h + 16);
-                for (int k = 0; k < kn; k++)
-                {
-                    float* wk = w + k * GroupCols + h;
-                    var w0 = Vector512.Load(wk);
-                    var w1 = Vector512.Load(wk + 16);
-                    var x = Vector512.Create(a[k]);
-                    c00 = Vector512.FusedMultiplyAdd(x, w0, c00);
-                    c01 = Vector512.FusedMultiplyAdd(x, w1, c01);
-                    x = Vector512.Create(a1[k]);
-                    c10 = Vector512.FusedMultiplyAdd(x, w0, c10);
-                    c11 = Vector512.FusedMultiplyAdd(x, w1, c11);
-                    x = Vector512.Create(a2[k]);
-                    c20 = Vector512.FusedMultiplyAdd(x, w0, c20);
-                    c21 = Vector512.FusedMultiplyAdd(x, w1, c21);
-                    x = Vector512.Create(a3[k]);
-                    c30 = Vector512.FusedMultiplyAdd(x, w0, c30);
-                    c31 = Vector512.FusedMultiplyAdd(x, w1, c31);
-                }
-                c00.Store(acc + h);
-                c01.Store(acc + h + 16);
-                c10.Store(acc + GroupCols + h);
-                c11.Store(acc + GroupCols + h + 16);
-                c20.Store(acc + 2 * GroupCols + h);
-                c21.Store(acc + 2 * GroupCols + h + 16);
-                c30.Store(acc + 3 * GroupCols + h);
-                c31.Store(acc + 3 * GroupCols + h + 16);
-            }
+            Chain4Lanes<Vector512<float>, Vector512<int>, Lanes512>(a, lda, w, kn, acc);
         }
         else
         {
-            for (int h = 0; h < GroupCols; h += 16)
+            Chain4Lanes<Vector256<float>, Vector256<int>, Lanes256>(a, lda, w, kn, acc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chain4Lanes<TF, TI, L>(float* a, int lda, float* w, int kn, float* acc)
+        where L : ILanes<TF, TI>
+    {
+        int v = L.Width;
+        float* a1 = a + lda;
+        float* a2 = a1 + lda;
+        float* a3 = a2 + lda;
+        float* acc1 = acc + GroupCols;
+        float* acc2 = acc1 + GroupCols;
+        float* acc3 = acc2 + GroupCols;
+        for (int h = 0; h < GroupCols; h += 2 * v)
+        {
+            var c00 = L.Load(acc + h);
+            var c01 = L.Load(acc + h + v);
+            var c10 = L.Load(acc1 + h);
+            var c11 = L.Load(acc1 + h + v);
+            var c20 = L.Load(acc2 + h);
+            var c21 = L.Load(acc2 + h + v);
+            var c30 = L.Load(acc3 + h);
+            var c31 = L.Load(acc3 + h + v);
+            for (int k = 0; k < kn; k++)
             {
-                var c00 = Vector256.Load(acc + h);
-                var c01 = Vector256.Load(acc + h + 8);
-                var c10 = Vector256.Load(acc + GroupCols + h);
-                var c11 = Vector256.Load(acc + GroupCols + h + 8);
-                var c20 = Vector256.Load(acc + 2 * GroupCols + h);
-                var c21 = Vector256.Load(acc + 2 * GroupCols + h + 8);
-                var c30 = Vector256.Load(acc + 3 * GroupCols + h);
-                var c31 = Vector256.Load(acc + 3 * GroupCols + h + 8);
-                for (int k = 0; k < kn; k++)
-                {
-                    float* wk = w + k * GroupCols + h;
-                    var w0 = Vector256.Load(wk);
-                    var w1 = Vector256.Load(wk + 8);
-                    var x = Vector256.Create(a[k]);
-                    c00 = Vector256.FusedMultiplyAdd(x, w0, c00);
-                    c01 = Vector256.FusedMultiplyAdd(x, w1, c01);
-                    x = Vector256.Create(a1[k]);
-                    c10 = Vector256.FusedMultiplyAdd(x, w0, c10);
-                    c11 = Vector256.FusedMultiplyAdd(x, w1, c11);
-                    x = Vector256.Create(a2[k]);
-                    c20 = Vector256.FusedMultiplyAdd(x, w0, c20);
-                    c21 = Vector256.FusedMultiplyAdd(x, w1, c21);
-                    x = Vector256.Create(a3[k]);
-                    c30 = Vector256.FusedMultiplyAdd(x, w0, c30);
-                    c31 = Vector256.FusedMultiplyAdd(x, w1, c31);
-                }
-                c00.Store(acc + h);
-                c01.Store(acc + h + 8);
-                c10.Store(acc + GroupCols + h);
-                c11.Store(acc + GroupCols + h + 8);
-                c20.Store(acc + 2 * GroupCols + h);
-                c21.Store(acc + 2 * GroupCols + h + 8);
-                c30.Store(acc + 3 * GroupCols + h);
-                c31.Store(acc + 3 * GroupCols + h + 8);
+                float* wk = w + k * GroupCols + h;
+                var w0 = L.Load(wk);
+                var w1 = L.Load(wk + v);
+                var x = L.Splat(a[k]);
+                c00 = L.Fma(x, w0, c00);
+                c01 = L.Fma(x, w1, c01);
+                x = L.Splat(a1[k]);
+                c10 = L.Fma(x, w0, c10);
+                c11 = L.Fma(x, w1, c11);
+                x = L.Splat(a2[k]);
+                c20 = L.Fma(x, w0, c20);
+                c21 = L.Fma(x, w1, c21);
+                x = L.Splat(a3[k]);
+                c30 = L.Fma(x, w0, c30);
+                c31 = L.Fma(x, w1, c31);
             }
+            L.Store(c00, acc + h);
+            L.Store(c01, acc + h + v);
+            L.Store(c10, acc1 + h);
+            L.Store(c11, acc1 + h + v);
+            L.Store(c20, acc2 + h);
+            L.Store(c21, acc2 + h + v);
+            L.Store(c30, acc3 + h);
+            L.Store(c31, acc3 + h + v);
         }
     }
 
     /// <summary>acc[j] = fma(a[k], w[k, j], acc[j]) for k ascending, j in [0, 64): vectorised across j only.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Chain(float* a, float* w, int kn, float* acc, int bits)
     {
         if (bits >= 512)
         {
-            var c0 = Vector512.Load(acc);
-            var c1 = Vector512.Load(acc + 16);
-            var c2 = Vector512.Load(acc + 32);
-            var c3 = Vector512.Load(acc + 48);
-            for (int k = 0; k < kn; k++)
-            {
-                var av = Vector512.Create(a[k]);
-                float* wk = w + k * GroupCols;
-                c0 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk), c0);
-                c1 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk + 16), c1);
-                c2 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk + 32), c2);
-                c3 = Vector512.FusedMultiplyAdd(av, Vector512.Load(wk + 48), c3);
-            }
-            c0.Store(acc);
-            c1.Store(acc + 16);
-            c2.Store(acc + 32);
-            c3.Store(acc + 48);
+            ChainLanes<Vector512<float>, Vector512<int>, Lanes512>(a, w, kn, acc);
         }
         else if (bits >= 256)
         {
-            for (int h = 0; h < GroupCols; h += 32)
-            {
-                var c0 = Vector256.Load(acc + h);
-                var c1 = Vector256.Load(acc + h + 8);
-                var c2 = Vector256.Load(acc + h + 16);
-                var c3 = Vector256.Load(acc + h + 24);
-                for (int k = 0; k < kn; k++)
-                {
-                    var av = Vector256.Create(a[k]);
-                    float* wk = w + k * GroupCols + h;
-                    c0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk), c0);
-                    c1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk + 8), c1);
-                    c2 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk + 16), c2);
-                    c3 = Vector256.FusedMultiplyAdd(av, Vector256.Load(wk + 24), c3);
-                }
-                c0.Store(acc + h);
-                c1.Store(acc + h + 8);
-                c2.Store(acc + h + 16);
-                c3.Store(acc + h + 24);
-            }
+            ChainLanes<Vector256<float>, Vector256<int>, Lanes256>(a, w, kn, acc);
         }
         else if (bits >= 128)
         {
-            for (int h = 0; h < GroupCols; h += 16)
-            {
-                var c0 = Vector128.Load(acc + h);
-                var c1 = Vector128.Load(acc + h + 4);
-                var c2 = Vector128.Load(acc + h + 8);
-                var c3 = Vector128.Load(acc + h + 12);
-                for (int k = 0; k < kn; k++)
-                {
-                    var av = Vector128.Create(a[k]);
-                    float* wk = w + k * GroupCols + h;
-                    c0 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk), c0);
-                    c1 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk + 4), c1);
-                    c2 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk + 8), c2);
-                    c3 = Vector128.FusedMultiplyAdd(av, Vector128.Load(wk + 12), c3);
-                }
-                c0.Store(acc + h);
-                c1.Store(acc + h + 4);
-                c2.Store(acc + h + 8);
-                c3.Store(acc + h + 12);
-            }
+            ChainLanes<Vector128<float>, Vector128<int>, Lanes128>(a, w, kn, acc);
         }
         else
         {
-            for (int j = 0; j < GroupCols; j++)
+            ChainLanes<float, int, ScalarLanes>(a, w, kn, acc);
+        }
+    }
+
+    /// <summary>Four independent accumulators of <c>L.Width</c> columns per pass; each column's fma chain is the same on every width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ChainLanes<TF, TI, L>(float* a, float* w, int kn, float* acc)
+        where L : ILanes<TF, TI>
+    {
+        int v = L.Width;
+        for (int h = 0; h < GroupCols; h += 4 * v)
+        {
+            var c0 = L.Load(acc + h);
+            var c1 = L.Load(acc + h + v);
+            var c2 = L.Load(acc + h + 2 * v);
+            var c3 = L.Load(acc + h + 3 * v);
+            for (int k = 0; k < kn; k++)
             {
-                float c = acc[j];
-                for (int k = 0; k < kn; k++)
-                {
-                    c = MathF.FusedMultiplyAdd(a[k], w[k * GroupCols + j], c);
-                }
-                acc[j] = c;
+                var av = L.Splat(a[k]);
+                float* wk = w + k * GroupCols + h;
+                c0 = L.Fma(av, L.Load(wk), c0);
+                c1 = L.Fma(av, L.Load(wk + v), c1);
+                c2 = L.Fma(av, L.Load(wk + 2 * v), c2);
+                c3 = L.Fma(av, L.Load(wk + 3 * v), c3);
             }
+            L.Store(c0, acc + h);
+            L.Store(c1, acc + h + v);
+            L.Store(c2, acc + h + 2 * v);
+            L.Store(c3, acc + h + 3 * v);
         }
     }
 }
