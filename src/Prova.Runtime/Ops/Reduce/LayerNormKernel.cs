@@ -15,8 +15,6 @@ namespace Prova.Runtime.Ops.Reduce;
 /// </summary>
 internal sealed unsafe class LayerNormKernel : Kernel, IRangeBody
 {
-    private const long ParallelElements = 1 << 15;
-
     private readonly float _epsilon;
     private int _rows;
     private int _n;
@@ -96,16 +94,7 @@ internal sealed unsafe class LayerNormKernel : Kernel, IRangeBody
         }
         _mean = ctx.HasOutput(1) ? ctx.Out<float>(1) : null;
         _inv = ctx.HasOutput(2) ? ctx.Out<float>(2) : null;
-        long work = (long)_rows * _n;
-        if (ctx.Pool.Threads > 1 && work >= ParallelElements && _rows > 1)
-        {
-            int grain = (int)Math.Max(1, _rows * (ParallelElements / 2) / work);
-            ctx.Pool.For(_rows, this, grain);
-        }
-        else
-        {
-            Execute(0, _rows);
-        }
+        ctx.Pool.ForRows(_rows, _n, this);
     }
 
     public void Execute(int begin, int end)

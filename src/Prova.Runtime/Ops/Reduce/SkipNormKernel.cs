@@ -21,8 +21,6 @@ namespace Prova.Runtime.Ops.Reduce;
 /// </summary>
 internal sealed unsafe class SkipNormKernel : Kernel, IRangeBody
 {
-    private const long ParallelElements = 1 << 15;
-
     private readonly bool _simplified;
     private readonly float _epsilon;
     private int _rows;
@@ -121,16 +119,7 @@ internal sealed unsafe class SkipNormKernel : Kernel, IRangeBody
         _mean = ctx.HasOutput(1) ? ctx.Out<float>(1) : null;
         _inv = ctx.HasOutput(2) ? ctx.Out<float>(2) : null;
         _sum = ctx.HasOutput(3) ? ctx.Out<float>(3) : null;
-        long work = (long)_rows * _n;
-        if (ctx.Pool.Threads > 1 && work >= ParallelElements && _rows > 1)
-        {
-            int grain = (int)Math.Max(1, _rows * (ParallelElements / 2) / work);
-            ctx.Pool.For(_rows, this, grain);
-        }
-        else
-        {
-            Execute(0, _rows);
-        }
+        ctx.Pool.ForRows(_rows, _n, this);
     }
 
     public void Execute(int begin, int end)
