@@ -183,8 +183,9 @@ public sealed class NetworkTests : IDisposable
             o.Peers = [];
             o.Replicas = 0;
         }, LogLevel.None);
-        byte[] bytes = TestModels.Mlp(inputs: 32, hidden: 16, seed: 23);
-        string path = TestModels.Write(bytes, _dir);
+        var mlp = TestModels.Mlp(inputs: 32, hidden: 16, seed: 23);
+        string path = TestModels.Write(mlp, _dir);
+        byte[] bytes = File.ReadAllBytes(path);
         var manifest = ModelManifest.Build(bytes);
         foreach (var node in cluster.Nodes)
         {
@@ -211,9 +212,8 @@ public sealed class NetworkTests : IDisposable
         Assert.Equal((broken.Address, "incomplete-content"), (failure.Address!.Value, failure.Code));
 
         // A second model broken on both nodes: the error lists what each node answered.
-        byte[] second = TestModels.Mlp(inputs: 32, hidden: 16, seed: 24);
-        var secondManifest = ModelManifest.Build(second);
-        string secondPath = TestModels.Write(second, _dir);
+        string secondPath = TestModels.Write(TestModels.Mlp(inputs: 32, hidden: 16, seed: 24), _dir, "second.onnx");
+        var secondManifest = ModelManifest.Build(File.ReadAllBytes(secondPath));
         foreach (var node in cluster.Nodes)
         {
             using var client = new ProvaClient(node.Url);
