@@ -192,6 +192,20 @@ public sealed partial class ContentStore
         return list;
     }
 
+    /// <summary>Withdraws all content whose manifest lists the dropped chunk <paramref name="hash"/> (it may be shared).</summary>
+    private void MarkDamaged(string hash, Cid found)
+    {
+        MarkDamaged(found);
+        using var connection = _db.Open();
+        foreach (string cid in Strings(connection, "SELECT DISTINCT cid FROM blob_chunks WHERE hash = $h", ("$h", hash)))
+        {
+            if (Cid.TryParse(cid, out var other) && other != found)
+            {
+                MarkDamaged(other);
+            }
+        }
+    }
+
     /// <summary>Withdraws <paramref name="fileCid"/> and every bundle listing it until its chunks are stored again.</summary>
     private void MarkDamaged(Cid fileCid)
     {
@@ -205,6 +219,15 @@ public sealed partial class ContentStore
             {
                 Log.Withdrawn(_logger, bundle.ToString());
             }
+        }
+    }
+
+    /// <summary>Re-advertises content found complete (a repair, or a chunk it shares with content repaired before).</summary>
+    private void HealIfComplete(BlobStatus status)
+    {
+        if (status.Complete && !_damaged.IsEmpty)
+        {
+            Healed(status.Cid);
         }
     }
 

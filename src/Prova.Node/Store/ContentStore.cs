@@ -99,7 +99,9 @@ public sealed partial class ContentStore
             }
             tx.Commit();
             _manifestCache[manifest.Cid] = manifest;
-            return new BlobStatus(manifest, Missing(connection, cid));
+            var status = new BlobStatus(manifest, Missing(connection, cid));
+            HealIfComplete(status);
+            return status;
         }
         finally
         {
@@ -173,10 +175,7 @@ public sealed partial class ContentStore
             }
             Touch(connection, manifest.Cid.ToString(), _time.GetUtcNow().ToUnixTimeMilliseconds());
             var status = new BlobStatus(manifest, Missing(connection, manifest.Cid.ToString()));
-            if (status.Complete && _damaged.ContainsKey(manifest.Cid))
-            {
-                Healed(manifest.Cid);
-            }
+            HealIfComplete(status);
             return status;
         }
         finally
@@ -206,7 +205,7 @@ public sealed partial class ContentStore
                 StoreDatabase.Execute(connection, "DELETE FROM chunks WHERE hash = $h", ("$h", hash));
             }
             File.Delete(path);
-            MarkDamaged(manifest.Cid);
+            MarkDamaged(hash, manifest.Cid);
             throw Corrupted(manifest.Cid, index, path);
         }
         return bytes;
@@ -229,7 +228,7 @@ public sealed partial class ContentStore
         {
             StoreDatabase.Execute(connection, "DELETE FROM chunks WHERE hash = $h", ("$h", Hex(manifest.ChunkHashes[index])));
         }
-        MarkDamaged(manifest.Cid);
+        MarkDamaged(Hex(manifest.ChunkHashes[index]), manifest.Cid);
         return new ApiException(StatusCodes.Status409Conflict, "incomplete-content", $"chunk {index} of {manifest.Cid} is not stored on this node");
     }
 
