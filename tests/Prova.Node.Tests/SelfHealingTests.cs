@@ -89,6 +89,33 @@ public sealed class SelfHealingTests
     }
 
     [Fact]
+    public async Task A_bundle_file_that_lost_a_chunk_is_re_fetched_from_a_peer_and_the_bundle_served_whole_again()
+    {
+        await using var net = await LocalCluster.StartAsync(2, (_, o) => o.Replicas = 1);
+        await net.WaitForFullMeshAsync(TimeSpan.FromSeconds(15));
+        var files = TestBundles.Lm(dataBytes: 20_000);
+        using var h0 = new HttpClient { BaseAddress = net[0].Url };
+        var bundle = await new TestClient(h0).PushBundleAsync(files, "heal/lm");
+        await PeerTests.WaitUntil(() => net[1].HostedModels().Contains(bundle.Cid), TimeSpan.FromSeconds(20), "node 1 replicates the bundle");
+
+        var data = bundle.Files.Single(f => f.Path == "model.onnx.data");
+        var manifest = ModelManifest.Build(files[data.Path], 1024);
+        Assert.Equal(data.Cid, manifest.Cid);
+        string path = ChunkFile(net[1], manifest, 7);
+        byte[] good = File.ReadAllBytes(path);
+        File.Delete(path);
+        using var h1 = new HttpClient { BaseAddress = net[1].Url };
+        await TestClient.ExpectProblem(await h1.GetAsync($"/v1/models/{data.Cid}/chunks/7"), 409, "incomplete-content");
+
+        await PeerTests.WaitUntil(() => File.Exists(path), TimeSpan.FromSeconds(20), "node 1 re-fetches the lost chunk");
+        await PeerTests.WaitUntil(() => net[1].HostedModels().Contains(bundle.Cid), TimeSpan.FromSeconds(20), "node 1 advertises the bundle again");
+        Assert.Equal(good, File.ReadAllBytes(path));
+        Assert.Equal(files[data.Path], await h1.GetByteArrayAsync($"/v1/models/{data.Cid}/content"));
+        string folder = (await net[1].Services.GetRequiredService<Store.ContentStore>().MaterializeAsync(bundle.Cid))!;
+        Assert.Equal(files[data.Path], File.ReadAllBytes(Path.Combine(folder, data.Path)));
+    }
+
+    [Fact]
     public async Task A_chunk_lost_while_the_node_was_down_keeps_the_model_withdrawn_after_a_restart()
     {
         using var factory = new NodeFactory();
