@@ -101,6 +101,37 @@ public sealed class UploadLimitTests
     }
 
     [Fact]
+    public async Task A_bundle_upload_stays_alive_while_any_of_its_files_receives_chunks_then_goes_whole()
+    {
+        using var factory = new NodeFactory();
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            ["model.onnx"] = TestModels.Mlp(),
+            ["model.onnx.data"] = Random(6000, seed: 61),
+        };
+        await using var node = Start(factory, clock);
+        var client = new TestClient(node.CreateClient());
+        var bundle = await client.UploadBundleAsync(files, chunkSize: 1024, skip: new HashSet<string> { "model.onnx.data" });
+        var data = ModelManifest.Build(files["model.onnx.data"], 1024);
+        await client.AnnounceAsync(data);
+        var store = node.Services.GetRequiredService<ContentStore>();
+
+        // model.onnx was finished 70 min ago, but the bundle's other file got a chunk 20 min ago: nothing goes.
+        clock.Advance(TimeSpan.FromMinutes(50));
+        await TestClient.Expect(await client.PutChunkAsync(data, 0, TestClient.Chunk(files["model.onnx.data"], data, 0)), HttpStatusCode.OK);
+        clock.Advance(TimeSpan.FromMinutes(20));
+        Assert.Equal(0, store.CollectGarbage());
+        Assert.Equal(-1, Array.IndexOf(bundle.Files.Select(f => store.Status(f.Cid) is not null).ToArray(), false));
+
+        // Abandoned: the bundle and both files go, with every chunk.
+        clock.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(3, store.CollectGarbage());
+        await TestClient.ExpectProblem(await client.Http.GetAsync($"/v1/bundles/{bundle.Cid}"), 404);
+        Assert.Empty(Directory.GetFiles(Path.Combine(factory.DataDir, "chunks")));
+    }
+
+    [Fact]
     public async Task Unpublished_uploads_past_the_age_and_unreferenced_chunk_files_are_deleted_at_start_up()
     {
         using var factory = new NodeFactory();

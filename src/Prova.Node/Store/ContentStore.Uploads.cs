@@ -85,7 +85,11 @@ public sealed partial class ContentStore
                 }
             }
             using (var command = StoreDatabase.Command(connection,
-                $"SELECT u.cid, EXISTS (SELECT 1 FROM bundles b WHERE b.cid = u.cid) FROM uploads u WHERE u.touched < $cutoff AND {string.Format(UnpublishedSql, "u.cid")}",
+                $"""
+                SELECT u.cid, EXISTS (SELECT 1 FROM bundles b WHERE b.cid = u.cid) FROM uploads u
+                WHERE u.touched < $cutoff AND {string.Format(UnpublishedSql, "u.cid")}
+                AND NOT EXISTS (SELECT 1 FROM bundle_files bf JOIN uploads ub ON ub.cid = bf.cid WHERE bf.file_cid = u.cid AND ub.touched >= $cutoff)
+                """,
                 ("$cutoff", cutoff)))
             using (var reader = command.ExecuteReader())
             {
@@ -177,8 +181,11 @@ public sealed partial class ContentStore
             $"SELECT COALESCE(SUM(u.charged), 0) FROM uploads u WHERE {(client is null ? "u.client <> ''" : "u.client = $c")} AND {string.Format(UnpublishedSql, "u.cid")}",
             ("$c", client ?? ""))!;
 
+    /// <summary>Marks <paramref name="cid"/> and every bundle listing it as active: a bundle upload lives while any of its files receives chunks.</summary>
     private static void Touch(SqliteConnection connection, string cid, long now) =>
-        StoreDatabase.Execute(connection, "UPDATE uploads SET touched = $t WHERE cid = $c AND touched < $t", ("$c", cid), ("$t", now));
+        StoreDatabase.Execute(connection,
+            "UPDATE uploads SET touched = $t WHERE touched < $t AND (cid = $c OR cid IN (SELECT cid FROM bundle_files WHERE file_cid = $c))",
+            ("$c", cid), ("$t", now));
 
     private static List<string> Strings(SqliteConnection connection, string sql, params (string, object?)[] parameters)
     {
