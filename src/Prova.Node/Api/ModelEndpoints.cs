@@ -11,6 +11,7 @@ using Prova.Node.Hosting;
 using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
+using Prova.Runtime;
 
 namespace Prova.Node.Api;
 
@@ -140,6 +141,9 @@ internal static partial class ModelEndpoints
         try
         {
             model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.MaxModelBytes });
+            // A node missing a required input (or with too many) is not valid ONNX: refuse it now, naming the node,
+            // rather than publish a model every inference of which would fail.
+            KernelRegistry.CheckArity(model);
         }
         catch (ProvaException ex)
         {
