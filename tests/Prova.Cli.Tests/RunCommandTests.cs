@@ -208,4 +208,14 @@ public sealed class RunCommandTests : IDisposable
         Assert.True(result.Err.Length <= "error: ".Length + ErrorText.MaxMessageChars + Environment.NewLine.Length, $"{result.Err.Length} chars");
         Assert.Contains("more)", result.Err);
     }
+
+    [Theory]
+    [InlineData("FASHION-CNN", "fashion-cnn")]
+    [InlineData("fashion-cnn/", "fashion-cnn")]
+    public void ModelPushRefusesALookAlikeNameBeforeUploading(string name, string normal)
+    {
+        // Issue #14, defect 7: refused by the CLI itself (no node runs at this address), exit 2 and one line.
+        var result = CliHarness.Run("model", "push", _model, "--name", name, "--version", "1.0.0", "--node", "http://127.0.0.1:9");
+        AssertBadInput(result, $"the model name '{name}' is not in normal form; use '{normal}'");
+    }
 }
