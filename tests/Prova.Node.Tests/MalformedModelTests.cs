@@ -46,4 +46,18 @@ public sealed class MalformedModelTests : IDisposable
         Assert.StartsWith("input 'x' should have shape [1, 1, 1, 1, 1, 1, 1, 1, … (1999988 more) …, 1, 1, 1, 1] but has [1, 16]", detail);
         Assert.True((await response.Content.ReadAsByteArrayAsync()).Length < 4 * ErrorText.MaxMessageChars);
     }
+
+    [Fact]
+    public async Task A_model_the_engine_cannot_run_answers_422_at_inference_not_500()
+    {
+        // Valid ONNX with an op Prova does not implement: it publishes, and creating its session fails.
+        var b = new ModelBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float32, 1, 16);
+        b.Output(b.Node("Hardmax", [x], name: "argmax_hot"), "y");
+        var cid = await _client.PushAsync(OnnxWriter.Write(b.Build()), "hardmax");
+
+        var response = await _client.InferAsync(cid, new Dictionary<string, Tensor> { ["x"] = Tensor.Create([1, 16], new float[16]) });
+        var problem = await TestClient.ExpectProblem(response, 422, "unsupported-model");
+        Assert.Contains("node 'argmax_hot' (Hardmax): not supported", problem.GetProperty("detail").GetString());
+    }
 }

@@ -175,23 +175,21 @@ public static class ModelName
             case 0xFB05:
             case 0xFB06:
                 return "st";
-            case >= 0x2160 and <= 0x217F: // Roman numerals
-            {
-                string numeral = s_roman[(cp - 0x2160) % 16];
-                return cp >= 0x2170 ? numeral.ToLowerInvariant() : numeral;
-            }
+            case >= 0x2160 and <= 0x216F: // Roman numerals
+                return s_roman[cp - 0x2160];
+            case >= 0x2170 and <= 0x217F: // small Roman numerals
+                return s_roman[cp - 0x2170].ToLowerInvariant();
             case >= MathLettersStart and <= MathLettersEnd:
-            {
-                // (The block's few unassigned holes fold too; a name using one is refused either way.)
-                int i = (cp - MathLettersStart) % 52;
-                return i < 26 ? ((char)('A' + i)).ToString() : ((char)('a' + i - 26)).ToString();
-            }
+                // 13 styles of A-Z then a-z (the block's few unassigned holes fold too; a name using one is refused either way).
+                return MathLetter((cp - MathLettersStart) % 52);
             case >= MathDigitsStart and <= MathDigitsEnd:
                 return ((char)('0' + (cp - MathDigitsStart) % 10)).ToString();
             default:
                 return null;
         }
     }
+
+    private static string MathLetter(int i) => i < 26 ? ((char)('A' + i)).ToString() : ((char)('a' + i - 26)).ToString();
 
     private static readonly string[] s_roman = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "L", "C", "D", "M"];
 }
