@@ -77,7 +77,8 @@ public static class ProvaCli
         return ExitCodes.BadInput;
     }
 
-    internal static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+    /// <summary>An error message as the CLI prints it: one line, at most <see cref="ErrorText.MaxMessageChars"/> chars (the middle elided).</summary>
+    internal static string OneLine(string message) => ErrorText.Bound(message.ReplaceLineEndings(" ").Trim());
 
     private static IAnsiConsole CreateConsole(TextWriter stdout)
     {
