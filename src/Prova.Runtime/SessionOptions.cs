@@ -26,6 +26,25 @@ public sealed class SessionOptions
     /// </summary>
     public bool Optimize { get; init; } = true;
 
+    /// <summary>
+    /// Largest sum of the output tensors of one run, in bytes. Checked while planning, before the outputs
+    /// are allocated; more raises <see cref="ResourceLimitException"/>.
+    /// </summary>
+    public long MaxOutputBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// Largest working memory of one plan, in bytes: its arena (intermediates, outputs, scratch) plus the
+    /// constants computed for it while planning. Checked before the memory is taken; more raises
+    /// <see cref="ResourceLimitException"/>.
+    /// </summary>
+    public long MaxPlanBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// Working memory (as in <see cref="MaxPlanBytes"/>) the plan cache may keep between runs; older plans
+    /// are dropped beyond it. The plan of the latest run is always kept.
+    /// </summary>
+    public long MaxCachedPlanBytes { get; init; } = long.MaxValue;
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > MaxThreads)
@@ -35,6 +54,10 @@ public sealed class SessionOptions
         if (MaxCachedPlans < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxCachedPlans), MaxCachedPlans, "SessionOptions.MaxCachedPlans must be at least 1");
+        }
+        if (MaxOutputBytes < 0 || MaxPlanBytes < 0 || MaxCachedPlanBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxOutputBytes), "SessionOptions.MaxOutputBytes, MaxPlanBytes and MaxCachedPlanBytes must not be negative");
         }
     }
 }

@@ -72,6 +72,10 @@ internal static class Problems
         }
         catch (ApiException ex) when (!context.Response.HasStarted)
         {
+            if (ex.Extensions.TryGetValue("retryAfterSeconds", out var retry) && retry is int seconds)
+            {
+                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
             await WriteAsync(context, ex.Status, ex.Code, ex.Message, ex.Extensions);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
