@@ -185,19 +185,19 @@ internal static class InferEndpoints
 
     private static void WriteBody(Utf8JsonWriter writer, InferenceResult result, Action<Utf8JsonWriter>? extra)
     {
-            var r = result.Receipt;
-            writer.WriteStartObject();
-            writer.WriteString("model", r.Model.ToString());
-            writer.WriteString("mode", r.Mode);
-            writer.WriteString("requestId", r.RequestId.ToString());
-            writer.WritePropertyName("outputs");
-            TensorJson.WriteTensorMap(writer, result.Outputs);
-            writer.WriteString("inputHash", r.InputHash.ToString());
-            writer.WriteString("outputHash", r.OutputHash.ToString());
-            writer.WritePropertyName("receipt");
-            r.WriteJson(writer);
-            writer.WriteNumber("latencyMs", Math.Round(result.LatencyMs, 3));
-            extra?.Invoke(writer);
-            writer.WriteEndObject();
+        var r = result.Receipt;
+        writer.WriteStartObject();
+        writer.WriteString("model", r.Model.ToString());
+        writer.WriteString("mode", r.Mode);
+        writer.WriteString("requestId", r.RequestId.ToString());
+        writer.WritePropertyName("outputs");
+        TensorJson.WriteTensorMap(writer, result.Outputs);
+        writer.WriteString("inputHash", r.InputHash.ToString());
+        writer.WriteString("outputHash", r.OutputHash.ToString());
+        writer.WritePropertyName("receipt");
+        r.WriteJson(writer);
+        writer.WriteNumber("latencyMs", Math.Round(result.LatencyMs, 3));
+        extra?.Invoke(writer);
+        writer.WriteEndObject();
     }
 }
