@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Prova.Core;
 using Prova.Node.Inference;
 using Prova.Onnx;
+using Xunit.Abstractions;
 
 namespace Prova.Node.Tests;
 
@@ -14,7 +15,7 @@ public sealed class MemoryLimitCollection;
 
 /// <summary>Issue 14, defects 1 and 2: a request within MaxRequestBytes cannot make the node take much more memory or hang.</summary>
 [Collection(nameof(MemoryLimitTests))]
-public sealed class MemoryLimitTests
+public sealed class MemoryLimitTests(ITestOutputHelper output)
 {
     /// <summary>y = ConstantOfShape(shape) or Expand(x, shape): a few bytes in, as many bytes out as the shape asks for.</summary>
     private static byte[] FillModel(bool computedAtRunTime = false)
@@ -64,6 +65,7 @@ public sealed class MemoryLimitTests
         body.Clear();
         var (response, allocated) = await MeasureAsync(() => client.Http.PostAsync("/v1/infer", new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } }));
 
+        output.WriteLine($"{bytes.Length} byte body refused with {(int)response.StatusCode}; {allocated} bytes allocated meanwhile");
         var problem = await TestClient.ExpectProblem(response, 413, "payload-too-large");
         Assert.Equal("x", problem.GetProperty("input").GetString());
         Assert.Equal(64, problem.GetProperty("maxBytes").GetInt64());
@@ -99,6 +101,7 @@ public sealed class MemoryLimitTests
 
         // 30M float32 = 120 MB of output from a request of about 200 bytes (MaxOutputBytes is 32 MiB by default).
         var (response, allocated) = await MeasureAsync(() => client.InferAsync(cid, FillInput(30_000_000, computedAtRunTime)));
+        output.WriteLine($"120 MB output refused with {(int)response.StatusCode}; {allocated} bytes allocated meanwhile");
         var problem = await TestClient.ExpectProblem(response, 413, "payload-too-large");
         Assert.Equal("MaxOutputBytes", problem.GetProperty("limit").GetString());
         Assert.Equal(32 << 20, problem.GetProperty("maxBytes").GetInt64());
@@ -204,6 +207,7 @@ public sealed class MemoryLimitTests
         var client = new TestClient(factory.CreateClient());
         var clock = Stopwatch.StartNew();
         var response = await client.InferAsync(cid, new() { ["x"] = Tensor.Create([1, 4], new float[4]) });
+        output.WriteLine($"answered {(int)response.StatusCode} after {clock.Elapsed.TotalSeconds:F1} s");
         var problem = await TestClient.ExpectProblem(response, 504, "timeout");
         Assert.Contains("RequestTimeoutSeconds", problem.GetProperty("detail").GetString());
         // Loading the file is not interruptible; planning is, every few hundred nodes.
