@@ -374,7 +374,8 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
-    private PlanBudget NewBudget(CancellationToken cancellationToken) => new(_options.MaxOutputBytes, _options.MaxPlanBytes, cancellationToken);
+    private PlanBudget NewBudget(CancellationToken cancellationToken, bool specialised = false)
+        => new(_options.MaxOutputBytes, _options.MaxPlanBytes, cancellationToken, specialised ? _options.MaxSpecializedConstantBytes : long.MaxValue);
 
     private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, Dictionary<string, Tensor>? values, CancellationToken cancellationToken)
     {
@@ -386,7 +387,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_planned, shapes, _pool, values, _constants, NewBudget(cancellationToken));
+            plan = Plan.Build(_planned, shapes, _pool, values, _constants, NewBudget(cancellationToken, values is not null));
             long bytes = plan.ArenaBytes + plan.ConstantBytes;
             while (_plans.Count > 0 && (_plans.Count >= _options.MaxCachedPlans || _cachedPlanBytes + bytes > _options.MaxCachedPlanBytes))
             {

@@ -8,7 +8,7 @@ namespace Prova.Runtime;
 /// output bytes (against <see cref="SessionOptions.MaxOutputBytes"/>) and plan-time constants plus the
 /// arena (against <see cref="SessionOptions.MaxPlanBytes"/>). Every check runs before the memory is taken.
 /// </summary>
-internal sealed class PlanBudget(long maxOutputBytes, long maxPlanBytes, CancellationToken cancellationToken)
+internal sealed class PlanBudget(long maxOutputBytes, long maxPlanBytes, CancellationToken cancellationToken, long maxConstantBytes = long.MaxValue)
 {
     // Planning checks for cancellation once per this many nodes (a cheap node plans in about a microsecond).
     private const int CancellationStride = 256;
@@ -57,7 +57,8 @@ internal sealed class PlanBudget(long maxOutputBytes, long maxPlanBytes, Cancell
                 CheckOutput(output, OutputBytes + bytes);
             }
         }
-        CheckPlan(ConstantBytes + bytes, $"node '{node.DisplayName}' ({node.OpType}) would build a constant of {bytes} bytes while planning");
+        // Counted, with every other constant output, once the kernel has made it (AfterInfer).
+        CheckPlan(ConstantBytes + bytes, ConstantBytes + bytes, $"node '{node.DisplayName}' ({node.OpType}) would build a constant of {bytes} bytes while planning");
     }
 
     /// <summary>The node's outputs are known: count graph outputs and plan-time constants.</summary>
@@ -78,7 +79,7 @@ internal sealed class PlanBudget(long maxOutputBytes, long maxPlanBytes, Cancell
             if (state.Constant is not null)
             {
                 ConstantBytes += bytes;
-                CheckPlan(ConstantBytes, $"node '{node.DisplayName}' ({node.OpType}) built constants of {ConstantBytes} bytes while planning");
+                CheckPlan(ConstantBytes, ConstantBytes, $"node '{node.DisplayName}' ({node.OpType}) built constants of {ConstantBytes} bytes while planning");
             }
         }
     }
@@ -87,12 +88,12 @@ internal sealed class PlanBudget(long maxOutputBytes, long maxPlanBytes, Cancell
     public void BeforeFold(OnnxNode node, long bytes)
     {
         ConstantBytes += bytes;
-        CheckPlan(ConstantBytes, $"folding node '{node.DisplayName}' ({node.OpType}) would build constants of {ConstantBytes} bytes while planning");
+        CheckPlan(ConstantBytes, ConstantBytes, $"folding node '{node.DisplayName}' ({node.OpType}) would build constants of {ConstantBytes} bytes while planning");
     }
 
     /// <summary>The arena is about to be allocated.</summary>
     public void BeforeArena(long arenaBytes)
-        => CheckPlan(ConstantBytes + arenaBytes, $"the plan needs {arenaBytes} bytes of working memory and {ConstantBytes} bytes of plan-time constants for these inputs");
+        => CheckPlan(ConstantBytes, ConstantBytes + arenaBytes, $"the plan needs {arenaBytes} bytes of working memory and {ConstantBytes} bytes of plan-time constants for these inputs");
 
     private void CheckOutput(string name, long total)
     {
@@ -103,8 +104,13 @@ internal sealed class PlanBudget(long maxOutputBytes, long maxPlanBytes, Cancell
         }
     }
 
-    private void CheckPlan(long total, string what)
+    private void CheckPlan(long constants, long total, string what)
     {
+        if (constants > maxConstantBytes)
+        {
+            throw new ResourceLimitException(nameof(SessionOptions.MaxSpecializedConstantBytes), constants, maxConstantBytes,
+                $"{what}: {constants} bytes of constants, more than MaxSpecializedConstantBytes ({maxConstantBytes}) for a plan specialised on input values");
+        }
         if (total > maxPlanBytes)
         {
             throw new ResourceLimitException(nameof(SessionOptions.MaxPlanBytes), total, maxPlanBytes,

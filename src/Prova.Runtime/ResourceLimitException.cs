@@ -16,7 +16,7 @@ public sealed class ResourceLimitException : ProvaException
         MaxBytes = maxBytes;
     }
 
-    /// <summary>The <see cref="SessionOptions"/> property that was exceeded ("MaxOutputBytes" or "MaxPlanBytes").</summary>
+    /// <summary>The <see cref="SessionOptions"/> property that was exceeded ("MaxOutputBytes", "MaxPlanBytes" or "MaxSpecializedConstantBytes").</summary>
     public string Limit { get; }
 
     /// <summary>What the run would have needed, in bytes (at least; planning stops at the first excess).</summary>

@@ -45,6 +45,13 @@ public sealed class SessionOptions
     /// </summary>
     public long MaxCachedPlanBytes { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// Largest sum of the constants computed while planning for a plan specialised on the values of inputs (a
+    /// ConstantOfShape or Range of a shape the caller gives): a few bytes of input must not make the planner
+    /// allocate much. Checked before each constant is made; more raises <see cref="ResourceLimitException"/>.
+    /// </summary>
+    public long MaxSpecializedConstantBytes { get; init; } = long.MaxValue;
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > MaxThreads)
@@ -55,9 +62,9 @@ public sealed class SessionOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MaxCachedPlans), MaxCachedPlans, "SessionOptions.MaxCachedPlans must be at least 1");
         }
-        if (MaxOutputBytes < 0 || MaxPlanBytes < 0 || MaxCachedPlanBytes < 0)
+        if (MaxOutputBytes < 0 || MaxPlanBytes < 0 || MaxCachedPlanBytes < 0 || MaxSpecializedConstantBytes < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxOutputBytes), "SessionOptions.MaxOutputBytes, MaxPlanBytes and MaxCachedPlanBytes must not be negative");
+            throw new ArgumentOutOfRangeException(nameof(MaxOutputBytes), "SessionOptions.MaxOutputBytes, MaxPlanBytes, MaxCachedPlanBytes and MaxSpecializedConstantBytes must not be negative");
         }
     }
 }

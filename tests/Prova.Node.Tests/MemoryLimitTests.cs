@@ -111,6 +111,27 @@ public sealed class MemoryLimitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_tiny_request_for_a_huge_intermediate_constant_is_refused_before_it_is_built()
+    {
+        // y = ConstantOfShape(shape)[0:1]: a 1-element output, but planning would fold a 240 MB constant first.
+        var b = new ModelBuilder(opset: 17, graphName: "slice");
+        var shape = b.Input("shape", DataType.Int64, 1);
+        var zero = b.Constant(Tensor.Create([1], new[] { 0L }));
+        var one = b.Constant(Tensor.Create([1], new[] { 1L }));
+        b.Output(b.Node("Slice", [b.Node("ConstantOfShape", [shape]), zero, one]), "y", DataType.Float32);
+        using var factory = new NodeFactory();
+        var client = new TestClient(factory.CreateClient());
+        var cid = await client.PushAsync(OnnxWriter.Write(b.Build()), "slice");
+        await TestClient.Expect(await client.InferAsync(cid, FillInput(1000)), HttpStatusCode.OK);
+
+        var (response, allocated) = await MeasureAsync(() => client.InferAsync(cid, FillInput(60_000_000)));
+        output.WriteLine($"240 MB intermediate refused with {(int)response.StatusCode}; {allocated} bytes allocated meanwhile");
+        var problem = await TestClient.ExpectProblem(response, 413, "payload-too-large");
+        Assert.Equal("MaxOutputBytes", problem.GetProperty("limit").GetString());
+        Assert.True(allocated < 16 << 20, $"the refused request allocated {allocated >> 20} MiB");
+    }
+
+    [Fact]
     public async Task MaxOutputBytes_is_configurable_and_validated()
     {
         using (var factory = new NodeFactory(o => o.MaxOutputBytes = 4096))

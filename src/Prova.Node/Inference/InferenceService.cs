@@ -222,8 +222,10 @@ public sealed class InferenceService : IDisposable
         catch (ResourceLimitException ex)
         {
             _metrics.InferenceFailed();
-            string limit = ex.Limit == nameof(SessionOptions.MaxOutputBytes) ? nameof(NodeOptions.MaxOutputBytes) : nameof(NodeOptions.InferenceMemoryBytes);
-            string detail = ex.Limit == nameof(SessionOptions.MaxOutputBytes) ? ex.Message : ex.Message.Replace(nameof(SessionOptions.MaxPlanBytes), limit, StringComparison.Ordinal);
+            // MaxSpecializedConstantBytes is set to MaxOutputBytes: values a client sizes with a few bytes count like outputs.
+            string limit = ex.Limit == nameof(SessionOptions.MaxPlanBytes) ? nameof(NodeOptions.InferenceMemoryBytes) : nameof(NodeOptions.MaxOutputBytes);
+            string detail = ex.Message.Replace(nameof(SessionOptions.MaxPlanBytes), limit, StringComparison.Ordinal)
+                .Replace(nameof(SessionOptions.MaxSpecializedConstantBytes), limit, StringComparison.Ordinal);
             throw new ApiException(StatusCodes.Status413PayloadTooLarge, "payload-too-large", detail,
                 new Dictionary<string, object?> { ["limit"] = limit, ["maxBytes"] = ex.MaxBytes });
         }
@@ -284,6 +286,7 @@ public sealed class InferenceService : IDisposable
             // Plans of other input shapes beyond this are dropped (the latest is always kept), so a stream of new
             // shapes cannot pin memory outside the budget.
             MaxCachedPlanBytes = _options.MaxOutputBytes,
+            MaxSpecializedConstantBytes = _options.MaxOutputBytes,
         };
         return new LoadedModel(model, new IdlePool<InferenceSession>(token => new InferenceSession(model, options, token), _options.SessionsPerModel));
     }
