@@ -65,6 +65,9 @@ public sealed class InferContext
 
     internal long ScratchBytes { get; private set; }
 
+    /// <summary>The limits of the plan being built (output and plan-time memory), checked before a constant is made.</summary>
+    internal PlanBudget? Budget { get; init; }
+
     internal ValueState?[] Outputs => _outputs;
 
     public bool HasInput(int i) => i < _inputs.Length && _inputs[i] is not null;
@@ -151,6 +154,7 @@ public sealed class InferContext
         {
             throw ModelException.ForNode(Node, $"would build a {DataTypes.Name(type)} constant of {elements} elements while planning; the limit is {MaxPlanTimeConstantBytes >> 20} MiB");
         }
+        Budget?.BeforeConstant(Node, elements * DataTypes.SizeOf(type));
     }
 
     /// <summary>Asks for scratch memory available in <see cref="ExecContext.Scratch"/> (shared by all kernels, not kept between calls).</summary>

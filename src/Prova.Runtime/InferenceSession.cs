@@ -25,9 +25,18 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly HashSet<string> _valueInputs = new(StringComparer.Ordinal);
     private Plan? _lastPlan;
     private string _lastKey = "";
+    private long _cachedPlanBytes;
     private bool _disposed;
 
-    public InferenceSession(OnnxModel model, SessionOptions? options = null)
+    public InferenceSession(OnnxModel model, SessionOptions? options = null) : this(model, options, CancellationToken.None)
+    {
+    }
+
+    /// <summary>
+    /// Loads, optimizes and (with fully declared input shapes) plans <paramref name="model"/>; a large graph takes
+    /// seconds, and <paramref name="cancellationToken"/> stops it between nodes with an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public InferenceSession(OnnxModel model, SessionOptions? options, CancellationToken cancellationToken)
     {
         _options = options ?? new SessionOptions();
         _options.Validate();
@@ -54,14 +63,20 @@ public sealed unsafe class InferenceSession : IDisposable
             }
         }
         // Fail fast on unsupported ops and bad attributes, before any input arrives.
+        int created = 0;
         foreach (var node in model.Graph.Nodes)
         {
             KernelRegistry.Create(node, (int)opset);
+            if (++created % 1024 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
         // Plan-time rewrites, each a pure function of the graph (docs/quantization.md, docs/optimizer.md):
         // integer execution of the QDQ pattern first, then the general fusions.
         var rewritten = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
-        _planned = _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten) : rewritten;
+        cancellationToken.ThrowIfCancellationRequested();
+        _planned = _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten, cancellationToken) : rewritten;
         _pool = new WorkerPool(_options.Threads);
         _ctx = new ExecContext(_pool);
         // With fully declared input shapes, plan now so shape errors surface at load time.
@@ -69,7 +84,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             try
             {
-                GetPlan(shapes);
+                GetPlan(shapes, null, cancellationToken);
             }
             catch (NeedsInputValuesException ex)
             {
@@ -115,7 +130,37 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>Runs the model. Throws <see cref="InputException"/> when the inputs do not fit the model.</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, null);
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, null, CancellationToken.None);
+
+    /// <summary>
+    /// Runs the model; <paramref name="cancellationToken"/> stops planning between nodes and the run between steps
+    /// (the session stays usable). Throws <see cref="InputException"/> when the inputs do not fit the model and
+    /// <see cref="ResourceLimitException"/> when they would need more memory than the session's limits.
+    /// </summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellationToken)
+        => Run(inputs, null, cancellationToken);
+
+    /// <summary>
+    /// Plans the model for these inputs (or finds the cached plan) without running it or taking its arena: what a
+    /// run of them will need, so a caller can check its own memory budget first. The next <see cref="Run(IReadOnlyDictionary{string, Tensor}, CancellationToken)"/>
+    /// of inputs with the same shapes reuses the plan. Throws as <c>Run</c> does for inputs that do not fit.
+    /// </summary>
+    public PlanInfo Prepare(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var plan = PlanForInputs(inputs, cancellationToken);
+            var outputs = new PlannedOutput[plan.OutputSlots.Length];
+            var graphOutputs = _planned.Graph.Outputs;
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                var value = plan.Values[plan.OutputSlots[i]];
+                outputs[i] = new PlannedOutput(graphOutputs[i].Name, value.Type, (int[])value.Shape.Clone());
+            }
+            return new PlanInfo(plan.ArenaBytes, plan.ConstantBytes, plan.OutputBytes, outputs);
+        }
+    }
 
     /// <summary>
     /// Runs the model and records every intermediate integer tensor in execution order (for the
@@ -128,16 +173,17 @@ public sealed unsafe class InferenceSession : IDisposable
             throw new InvalidOperationException("RunWithWitness needs a session created with SessionOptions.CaptureWitness = true");
         }
         var entries = new List<WitnessEntry>();
-        var outputs = Run(inputs, entries);
+        var outputs = Run(inputs, entries, CancellationToken.None);
         return (outputs, new Witness(entries));
     }
 
-    private Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, List<WitnessEntry>? witness)
+    private Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, List<WitnessEntry>? witness, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var plan = PlanFor(inputs);
+            var plan = PlanForInputs(inputs, cancellationToken);
+            plan.EnsureArena();
             var graphInputs = _planned.Graph.Inputs;
             for (int i = 0; i < graphInputs.Count; i++)
             {
@@ -151,7 +197,7 @@ public sealed unsafe class InferenceSession : IDisposable
                     Buffer.MemoryCopy(src, plan.Pointers[plan.InputSlots[i]], bytes.Length, bytes.Length);
                 }
             }
-            plan.Execute(_ctx, witness);
+            plan.Execute(_ctx, witness, cancellationToken);
             var outputs = new Dictionary<string, Tensor>(plan.OutputSlots.Length, StringComparer.Ordinal);
             var graphOutputs = _planned.Graph.Outputs;
             for (int i = 0; i < graphOutputs.Count; i++)
@@ -166,7 +212,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
-    private Plan PlanFor(IReadOnlyDictionary<string, Tensor> inputs)
+    private Plan PlanForInputs(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellationToken)
     {
         var graphInputs = _planned.Graph.Inputs;
         if (_lastPlan is { } last && MatchesPlan(last, inputs))
@@ -195,7 +241,7 @@ public sealed unsafe class InferenceSession : IDisposable
             CheckInput(info, tensor.Type, tensor.Shape);
             shapes[info.Name] = (tensor.Type, tensor.ShapeArray());
         }
-        return GetPlan(shapes, inputs);
+        return GetPlan(shapes, inputs, cancellationToken);
     }
 
     private static void CheckInput(ValueInfo info, DataType type, ReadOnlySpan<int> shape)
@@ -248,7 +294,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             try
             {
-                return new PlanBinding(this, Plan.Build(_planned, checkedShapes, _pool, null, _constants));
+                return new PlanBinding(this, Plan.Build(_planned, checkedShapes, _pool, null, _constants, NewBudget(CancellationToken.None)));
             }
             catch (NeedsInputValuesException ex)
             {
@@ -299,7 +345,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// values): cached, or built now. <paramref name="inputs"/> is null when planning from the
     /// declared shapes before any input arrived.
     /// </summary>
-    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? inputs = null)
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? inputs, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -319,7 +365,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             try
             {
-                return GetPlan(shapes, values);
+                return GetPlan(shapes, values, cancellationToken);
             }
             catch (NeedsInputValuesException ex) when (inputs is not null && ex.Inputs.Any(n => !_valueInputs.Contains(n)))
             {
@@ -328,7 +374,10 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
-    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, Dictionary<string, Tensor>? values)
+    private PlanBudget NewBudget(CancellationToken cancellationToken, bool specialised = false)
+        => new(_options.MaxOutputBytes, _options.MaxPlanBytes, cancellationToken, specialised ? _options.MaxSpecializedConstantBytes : long.MaxValue);
+
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, Dictionary<string, Tensor>? values, CancellationToken cancellationToken)
     {
         var key = string.Join(";", shapes.Select(kv => kv.Key + ":" + string.Join(",", kv.Value.Shape)
             + (values?.GetValueOrDefault(kv.Key) is { } v ? "=" + Convert.ToHexString(v.Bytes()) : "")));
@@ -338,15 +387,20 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_planned, shapes, _pool, values, _constants);
-            if (_plans.Count >= _options.MaxCachedPlans)
+            plan = Plan.Build(_planned, shapes, _pool, values, _constants, NewBudget(cancellationToken, values is not null));
+            long bytes = plan.ArenaBytes + plan.ConstantBytes;
+            while (_plans.Count > 0 && (_plans.Count >= _options.MaxCachedPlans || _cachedPlanBytes + bytes > _options.MaxCachedPlanBytes))
             {
                 var evicted = _planOrder.Dequeue();
-                _plans.Remove(evicted, out var old);
-                old?.Dispose();
+                if (_plans.Remove(evicted, out var old))
+                {
+                    _cachedPlanBytes -= old.ArenaBytes + old.ConstantBytes;
+                    old.Dispose();
+                }
             }
             _plans[key] = plan;
             _planOrder.Enqueue(key);
+            _cachedPlanBytes += bytes;
         }
         _lastPlan = plan;
         _lastKey = key;
@@ -396,3 +450,12 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 }
+
+/// <summary>What a run of given inputs needs (<see cref="InferenceSession.Prepare"/>): memory in bytes, and the outputs it makes.</summary>
+/// <param name="ArenaBytes">The plan's arena: intermediates, outputs and scratch (taken at its first run, then kept with the cached plan).</param>
+/// <param name="ConstantBytes">Constants computed for this plan while planning (folded from shapes or specialised input values).</param>
+/// <param name="OutputBytes">The output tensors a run returns.</param>
+public sealed record PlanInfo(long ArenaBytes, long ConstantBytes, long OutputBytes, IReadOnlyList<PlannedOutput> Outputs);
+
+/// <summary>One graph output of a planned run.</summary>
+public sealed record PlannedOutput(string Name, DataType Type, int[] Shape);

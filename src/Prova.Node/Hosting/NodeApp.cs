@@ -72,7 +72,7 @@ public static class NodeApp
             {
                 Timeout = TimeSpan.FromSeconds(node.Value.RequestTimeoutSeconds),
                 WriteTimeoutResponse = context => Problems.WriteAsync(context, 504, "timeout",
-                    $"the request took longer than RequestTimeoutSeconds ({node.Value.RequestTimeoutSeconds} s)"),
+                    $"the request took longer than RequestTimeoutSeconds ({node.Value.RequestTimeoutSeconds} s)", null, CancellationToken.None),
             };
         });
         services.AddRequestTimeouts();

@@ -53,6 +53,12 @@ public sealed class NodeOptions
 
     public long MaxRequestBytes { get; set; } = 64 << 20;
 
+    /// <summary>Largest sum of the output tensors of one inference; checked when planning, before running (413).</summary>
+    public long MaxOutputBytes { get; set; } = 32 << 20;
+
+    /// <summary>Memory all running inferences may hold at once (arena + inputs + outputs of each); beyond it they wait, then get 503.</summary>
+    public long InferenceMemoryBytes { get; set; } = 1L << 30;
+
     public int MaxConcurrentInferences { get; set; } = Environment.ProcessorCount;
 
     public int InferenceQueueLimit { get; set; } = 64;
@@ -156,6 +162,8 @@ public sealed class NodeOptions
         MaxBundleFileBytes = other.MaxBundleFileBytes;
         MaxBundleBytes = other.MaxBundleBytes;
         MaxRequestBytes = other.MaxRequestBytes;
+        MaxOutputBytes = other.MaxOutputBytes;
+        InferenceMemoryBytes = other.InferenceMemoryBytes;
         MaxConcurrentInferences = other.MaxConcurrentInferences;
         InferenceQueueLimit = other.InferenceQueueLimit;
         RequestTimeoutSeconds = other.RequestTimeoutSeconds;
@@ -246,6 +254,14 @@ public sealed class NodeOptions
         if (MaxRequestBytes < 1024 || MaxRequestBytes > int.MaxValue)
         {
             problems.Add($"Node:MaxRequestBytes {MaxRequestBytes} must be within 1024..{int.MaxValue}");
+        }
+        if (MaxOutputBytes < 1024 || MaxOutputBytes > int.MaxValue)
+        {
+            problems.Add($"Node:MaxOutputBytes {MaxOutputBytes} must be within 1024..{int.MaxValue}");
+        }
+        if (InferenceMemoryBytes < MaxOutputBytes)
+        {
+            problems.Add($"Node:InferenceMemoryBytes {InferenceMemoryBytes} must be at least Node:MaxOutputBytes ({MaxOutputBytes})");
         }
         if (MaxConcurrentInferences < 1)
         {
