@@ -244,7 +244,8 @@ public sealed unsafe class InferenceSession : IDisposable
         return GetPlan(shapes, inputs, cancellationToken);
     }
 
-    private static void CheckInput(ValueInfo info, DataType type, ReadOnlySpan<int> shape)
+    /// <summary>Throws an <see cref="InputException"/> unless an input of this type and shape fits <paramref name="info"/>'s declaration.</summary>
+    public static void CheckInput(ValueInfo info, DataType type, ReadOnlySpan<int> shape)
     {
         if (type != info.ElementType)
         {

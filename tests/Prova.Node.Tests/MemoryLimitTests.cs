@@ -49,29 +49,44 @@ public sealed class MemoryLimitTests(ITestOutputHelper output)
         return (response, GC.GetTotalAllocatedBytes(precise: true) - before);
     }
 
-    [Fact]
-    public async Task An_input_larger_than_the_model_declares_gets_413_naming_it_before_its_data_is_materialised()
+    [Theory]
+    [InlineData("declared shape")]
+    [InlineData("memory budget")]
+    public async Task An_input_larger_than_the_model_takes_is_refused_naming_it_before_its_data_is_materialised(string bound)
     {
-        using var factory = new NodeFactory();
+        // A model declaring [1, 16] refuses [1, 4M] by shape (422); one declaring [N, 16] by the node's memory budget (413).
+        using var factory = new NodeFactory(o => (o.InferenceMemoryBytes, o.MaxOutputBytes) = (4 << 20, 1 << 20));
         var client = new TestClient(factory.CreateClient());
-        var cid = await client.PushAsync(TestModels.Mlp(16, 8, 4), "mlp");
+        var b = new ModelBuilder();
+        var x = bound == "declared shape" ? b.Input("x", DataType.Float32, 1, 16) : b.Input("x", DataType.Float32, -1, 16);
+        b.Output(b.Node("Relu", [x]), "y");
+        var cid = await client.PushAsync(OnnxWriter.Write(b.Build()), "relu");
         Assert.Equal(HttpStatusCode.OK, (await client.InferAsync(cid, TestModels.Input(16))).StatusCode);
 
-        // 4M float32 zeros: an 8 MB body (within MaxRequestBytes) for a model that takes 16 floats (64 bytes).
+        // 4M float32 zeros: an 8 MB body (within MaxRequestBytes) describing a 16 MB tensor.
+        string shape = bound == "declared shape" ? "[1, 4000000]" : "[250000, 16]";
         const int elements = 4_000_000;
-        var body = new StringBuilder($"{{\"model\": \"{cid}\", \"inputs\": {{\"x\": {{\"dtype\": \"float32\", \"shape\": [1, {elements}], \"data\": [");
+        var body = new StringBuilder($"{{\"model\": \"{cid}\", \"inputs\": {{\"x\": {{\"dtype\": \"float32\", \"shape\": {shape}, \"data\": [");
         body.Insert(body.Length, "0,", elements - 1).Append("0]}}}");
         var bytes = Encoding.UTF8.GetBytes(body.ToString());
         body.Clear();
         var (response, allocated) = await MeasureAsync(() => client.Http.PostAsync("/v1/infer", new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } }));
 
         output.WriteLine($"{bytes.Length} byte body refused with {(int)response.StatusCode}; {allocated} bytes allocated meanwhile");
-        var problem = await TestClient.ExpectProblem(response, 413, "payload-too-large");
-        Assert.Equal("x", problem.GetProperty("input").GetString());
-        Assert.Equal(64, problem.GetProperty("maxBytes").GetInt64());
-        Assert.Contains("input 'x'", problem.GetProperty("detail").GetString());
+        if (bound == "declared shape")
+        {
+            var problem = await TestClient.ExpectProblem(response, 422, "invalid-input");
+            Assert.Equal("input 'x' should have shape [1, 16] but has [1, 4000000]", problem.GetProperty("detail").GetString());
+        }
+        else
+        {
+            var problem = await TestClient.ExpectProblem(response, 413, "payload-too-large");
+            Assert.Equal("x", problem.GetProperty("input").GetString());
+            Assert.Equal("InferenceMemoryBytes", problem.GetProperty("limit").GetString());
+            Assert.Contains("input 'x' (float32[250000, 16], 16000000 bytes)", problem.GetProperty("detail").GetString());
+        }
         // The body is buffered once (and copied once by the in-memory test server); the 16 MB tensor it describes is
-        // never built, nor a document model of the body (today: 30 MB more at least).
+        // never built, nor a document model of the body (before: 30 MB more at least).
         Assert.True(allocated < (2L * bytes.Length) + (4 << 20), $"the refused request allocated {allocated >> 20} MiB for an {bytes.Length >> 20} MiB body");
     }
 

@@ -87,16 +87,15 @@ public sealed class InferenceService : IDisposable
     public IReadOnlyList<ValueInfo>? DeclaredInputs(Cid model) => _generations.IsBundle(model) ? null : Pool(model).Model.Graph.Inputs;
 
     /// <summary>
-    /// Refuses an input, before its data is read, that the model does not take: an unknown name or a wrong element type
-    /// (422), or more bytes than the model's declared shape holds (413 naming the input; a symbolic dimension is bounded
-    /// by <see cref="NodeOptions.InferenceMemoryBytes"/>).
+    /// Refuses an input, before its data is read, that the model does not take: an unknown name, a wrong element type or
+    /// a shape its declaration does not allow (422), or more bytes than <see cref="NodeOptions.InferenceMemoryBytes"/>
+    /// (413 naming the input; a declared shape with symbolic dimensions does not bound it otherwise).
     /// </summary>
     public void CheckInput(IReadOnlyList<ValueInfo>? declared, string name, DataType type, int[] shape)
     {
-        long bytes = Tensor.ElementCount(shape) * DataTypes.SizeOf(type);
-        ValueInfo? info = null;
         if (declared is not null)
         {
+            ValueInfo? info = null;
             foreach (var candidate in declared)
             {
                 if (candidate.Name == name)
@@ -106,30 +105,24 @@ public sealed class InferenceService : IDisposable
             }
             if (info is null)
             {
-                throw new ApiException(422, "invalid-input", $"the model has no input '{name}' (its inputs: {string.Join(", ", declared.Select(i => i.ToString()))})");
+                throw new ApiException(422, "invalid-input", $"the model has no input '{name}' (its inputs: {ErrorText.Join(declared.Select(i => i.ToString()).ToList())})");
             }
-            if (info.ElementType != type)
+            try
             {
-                throw new ApiException(422, "invalid-input", $"input '{name}' should be {DataTypes.Name(info.ElementType)} but is {DataTypes.Name(type)}");
+                InferenceSession.CheckInput(info, type, shape);
+            }
+            catch (InputException ex)
+            {
+                throw new ApiException(422, "invalid-input", ex.Message);
             }
         }
+        long bytes = Tensor.ElementCount(shape) * DataTypes.SizeOf(type);
         long maxBytes = _options.InferenceMemoryBytes;
-        string limit = nameof(NodeOptions.InferenceMemoryBytes);
-        if (info?.Shape is { } dims && Array.TrueForAll(dims, d => d.Value is not null))
-        {
-            long declaredElements = 1;
-            foreach (var d in dims)
-            {
-                declaredElements = Math.Min(declaredElements * d.Value!.Value, Tensor.MaxElements);
-            }
-            maxBytes = declaredElements * DataTypes.SizeOf(type);
-            limit = $"input '{name}' {info}";
-        }
         if (bytes > maxBytes)
         {
             throw new ApiException(StatusCodes.Status413PayloadTooLarge, "payload-too-large",
-                $"input '{name}' ({DataTypes.Name(type)}[{string.Join(", ", shape)}], {bytes} bytes) is larger than {limit} allows ({maxBytes} bytes)",
-                new Dictionary<string, object?> { ["limit"] = limit, ["maxBytes"] = maxBytes, ["input"] = name });
+                $"input '{name}' ({DataTypes.Name(type)}{ErrorText.Shape(shape)}, {bytes} bytes) is larger than {nameof(NodeOptions.InferenceMemoryBytes)} allows ({maxBytes} bytes)",
+                new Dictionary<string, object?> { ["limit"] = nameof(NodeOptions.InferenceMemoryBytes), ["maxBytes"] = maxBytes, ["input"] = name });
         }
     }
 
