@@ -126,6 +126,7 @@ public static class NodeApp
         app.UseRouting();
         app.Use(metrics.Measure);
         app.Use(Problems.Handle);
+        app.Use(new RouteMismatch(app.Services.GetRequiredService<EndpointDataSource>()).Handle);
         app.UseRequestTimeouts();
         app.UseRateLimiter();
 
@@ -138,8 +139,6 @@ public static class NodeApp
         OpenAiEndpoints.Map(app);
         PeerEndpoints.Map(app);
         SettlementEndpoints.Map(app);
-        app.MapFallback((HttpContext context) =>
-            throw new ApiException(404, "not-found", $"no route {context.Request.Method} {context.Request.Path}; see /openapi/v1.json"));
         return app;
     }
 
