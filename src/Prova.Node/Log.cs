@@ -52,10 +52,4 @@ internal static partial class Log
 
     [LoggerMessage(26, LogLevel.Warning, "Replication of {Cid} failed: {Reason}")]
     public static partial void ReplicationFailed(ILogger logger, string cid, string reason);
-
-    [LoggerMessage(27, LogLevel.Warning, "FAULT INJECTION IS ON ({Faults}): this node misbehaves on purpose, for tests only")]
-    public static partial void FaultsOn(ILogger logger, string faults);
-
-    [LoggerMessage(28, LogLevel.Critical, "Fault crash-after: crashing on inference request {Count}")]
-    public static partial void FaultCrash(ILogger logger, long count);
 }

@@ -25,13 +25,8 @@ internal static class InferEndpoints
             .RequireRateLimiting(RateLimitPolicy);
     }
 
-    private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options,
-        FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers, ProofService proofs)
+    private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options, ProofService proofs)
     {
-        if (faults.CountInferenceAndShouldCrash())
-        {
-            return Crash(context, faults, server, loggers);
-        }
         byte[] body = await Body.ReadAsync(context, options.Value.MaxRequestBytes, "MaxRequestBytes", "the request body");
         string modelText;
         Hash256 requestId;
@@ -74,10 +69,6 @@ internal static class InferEndpoints
             throw ApiException.BadRequest(ex.Message);
         }
         InferModes.Check(mode);
-        if (faults.Faults.SlowMs > 0)
-        {
-            await Task.Delay(faults.Faults.SlowMs, context.RequestAborted);
-        }
         if (mode == InferModes.ProofMode)
         {
             var proven = await proofs.ProveAsync(model, inputs, requestId, context.RequestAborted);
@@ -96,32 +87,6 @@ internal static class InferEndpoints
         }
         Settlement.SettlementSetup.RecordServed(context.RequestServices, result.Receipt);
         return Results.Bytes(Write(result), "application/json");
-    }
-
-    /// <summary>The crash-after fault: die without answering (the whole process, or this host in in-process tests).</summary>
-    private static IResult Crash(HttpContext context, FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers)
-    {
-        Log.FaultCrash(loggers.CreateLogger("Prova.Node.Faults"), faults.Faults.CrashAfter!.Value + 1);
-        if (!faults.CrashInProcess)
-        {
-            // A hard stop, like a power cut: no graceful shutdown, no answer.
-            System.Diagnostics.Process.GetCurrentProcess().Kill();
-        }
-        // In-process: stop listening (new connections are refused), drop this request, stop gossiping.
-        faults.MarkCrashing();
-        context.Abort();
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await server.StopAsync(CancellationToken.None);
-            }
-            finally
-            {
-                faults.MarkCrashed();
-            }
-        });
-        return Results.Empty;
     }
 
     private static byte[] Write(InferenceResult result, Action<Utf8JsonWriter>? extra = null)

@@ -32,13 +32,13 @@ public sealed class InferenceService : IDisposable
     private readonly NodeMetrics _metrics;
     private readonly NodeOptions _options;
     private readonly ILogger<InferenceService> _logger;
-    private readonly FaultInjector _faults;
+    private readonly IServingSeam _seam;
     private readonly ConcurrentDictionary<Cid, Lazy<IdlePool<InferenceSession>>> _pools = new();
 
     public InferenceService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, GenerationService generations, NodeMetrics metrics,
-        IOptions<NodeOptions> options, ILogger<InferenceService> logger, FaultInjector faults)
+        IOptions<NodeOptions> options, ILogger<InferenceService> logger, IServingSeam seam)
     {
-        _faults = faults;
+        _seam = seam;
         _store = store;
         _catalog = catalog;
         _signer = signer;
@@ -107,10 +107,7 @@ public sealed class InferenceService : IDisposable
         {
             pool.Return(session);
         }
-        if (_faults.Faults.CorruptOutput)
-        {
-            FaultInjector.FlipOneBit(outputs);
-        }
+        _seam.OutputsComputed(outputs);
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);
         return new InferenceResult(outputs, _signer.Sign(model, inputs, outputs, requestId, mode), elapsed.TotalMilliseconds);
