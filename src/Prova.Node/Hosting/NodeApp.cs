@@ -118,7 +118,11 @@ public static class NodeApp
         catch (InvalidOperationException ex) when (ex.Message.Contains(nameof(NodeOptions), StringComparison.Ordinal))
         {
             // The binder's refusal of an unknown key (ErrorOnUnknownConfiguration) or of a value it cannot convert.
-            throw new NodeStartException($"invalid node settings in section {NodeOptions.Section}: {ex.Message}", ex);
+            int names = ex.Message.LastIndexOf(": ", StringComparison.Ordinal);
+            string detail = ex.Message.Contains("ErrorOnUnknownConfiguration", StringComparison.Ordinal) && names >= 0
+                ? $"no such setting under {NodeOptions.Section}: {ex.Message[(names + 2)..]} (the settings are listed in docs/node-api.md)"
+                : ex.Message;
+            throw new NodeStartException("invalid node settings: " + detail, ex);
         }
         _ = app.Services.GetRequiredService<NodeIdentity>();
         _ = app.Services.GetRequiredService<ContentStore>();
