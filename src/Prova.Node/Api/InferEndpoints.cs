@@ -7,7 +7,6 @@ using Prova.Core.Crypto;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
 using Prova.Node.Inference;
-using Prova.Node.Network;
 
 namespace Prova.Node.Api;
 

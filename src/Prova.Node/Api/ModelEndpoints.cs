@@ -8,7 +8,6 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 

@@ -8,7 +8,6 @@ using Prova.Core.Receipts;
 using Prova.Lm;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 using Prova.Runtime;

@@ -5,7 +5,6 @@ using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Proofs.Inference;
 
