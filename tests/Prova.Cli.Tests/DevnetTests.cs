@@ -270,7 +270,9 @@ public sealed class DevnetTests : IDisposable
     public void NodeStartRefusesTheFaultOptionAndTheDevnetRejectsABadFaultBeforeStarting()
     {
         // Issue #14, defect 9: `prova node start --fault` made a real node lie, guarded by a warning only.
-        var refused = CliHarness.Run("node", "start", "--data-dir", _dir.File("n"), "--listen", "127.0.0.1:0", "--fault", "corrupt-output");
+        // A child process with a deadline: a node that accepted the option would run until killed.
+        var refused = CliHarness.RunProcess(["node", "start", "--data-dir", _dir.File("n"), "--listen", "127.0.0.1:0", "--fault", "corrupt-output"],
+            new Dictionary<string, string?> { ["PROVA_KEY_PASSWORD"] = "test" }, timeoutMs: 30_000);
         Assert.True(refused.ExitCode == 2, refused.ToString());
         Assert.Contains("--fault", refused.Err);
         Assert.False(Directory.Exists(_dir.File("n")), "the refused node must not have started");

@@ -137,18 +137,26 @@ public sealed class FaultTests
     {
         // Issue #14, defect 9: faults and the light key cost were settings a real node took, guarded by a warning only.
         string dir = Directory.CreateTempSubdirectory("prova-nofault-").FullName;
+        using var process = StartNodeProcess(dir, argument is null ? [] : [argument], variable);
         try
         {
-            using var process = StartNodeProcess(dir, argument is null ? [] : [argument], variable);
-            string stderr = await process.StandardError.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            _ = process.StandardOutput.ReadToEndAsync();
+            // A node that took the setting would run on: the deadline turns that into a failure, not a hang.
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await process.WaitForExitAsync(cts.Token);
-            Assert.True(process.ExitCode == 2, $"exit {process.ExitCode}: {stderr}");
-            Assert.Contains(named, stderr, StringComparison.Ordinal);
-            Assert.Contains("invalid node settings", stderr, StringComparison.Ordinal);
+            string message = await stderr;
+            Assert.True(process.ExitCode == 2, $"exit {process.ExitCode}: {message}");
+            Assert.Contains(named, message, StringComparison.Ordinal);
+            Assert.Contains("invalid node settings", message, StringComparison.Ordinal);
         }
         finally
         {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            await process.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
         }
     }
