@@ -24,7 +24,7 @@ public sealed class ValueState
 
     public long ElementCount => Tensor.ElementCount(Shape);
 
-    public override string ToString() => $"{Name}: {DataTypes.Name(Type)}[{string.Join(", ", Shape)}]";
+    public override string ToString() => $"{Name}: {DataTypes.Name(Type)}{ErrorText.Shape(Shape)}";
 }
 
 /// <summary>Plan-time view of one node's inputs and outputs, handed to <see cref="Kernel.Infer"/>.</summary>
@@ -122,7 +122,7 @@ public sealed class InferContext
         {
             if (d < 0)
             {
-                throw ModelException.ForNode(Node, $"output {i} would have a negative dimension [{string.Join(", ", shape)}]");
+                throw ModelException.ForNode(Node, $"output {i} would have a negative dimension {ErrorText.Shape(shape)}");
             }
         }
         long count;

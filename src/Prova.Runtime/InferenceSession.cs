@@ -213,7 +213,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             if (!ok)
             {
-                throw new InputException($"input '{info.Name}' should have shape [{string.Join(", ", dims)}] but has [{string.Join(", ", shape.ToArray())}]");
+                throw new InputException($"input '{info.Name}' should have shape {ErrorText.List<Dim>(dims)} but has {ErrorText.Shape(shape)}");
             }
         }
     }
@@ -252,7 +252,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             catch (NeedsInputValuesException ex)
             {
-                throw new ModelException($"the model computes shapes from the values of {string.Join(", ", ex.Inputs)}, so it cannot be bound to fixed buffers", unsupported: true);
+                throw new ModelException($"the model computes shapes from the values of {ErrorText.Join(ex.Inputs)}, so it cannot be bound to fixed buffers", unsupported: true);
             }
         }
     }
@@ -376,7 +376,7 @@ public sealed unsafe class InferenceSession : IDisposable
         return true;
     }
 
-    private static string Describe(IReadOnlyList<ValueInfo> infos) => string.Join(", ", infos.Select(i => i.ToString()));
+    private static string Describe(IReadOnlyList<ValueInfo> infos) => ErrorText.Join(infos);
 
     public void Dispose()
     {

@@ -481,7 +481,7 @@ internal sealed unsafe class Plan : IDisposable
 }
 
 /// <summary>A plan needs the values of these (small, integer) graph inputs: replan with them as constants.</summary>
-internal sealed class NeedsInputValuesException(IReadOnlyList<string> inputs) : Exception($"plan needs the values of {string.Join(", ", inputs)}")
+internal sealed class NeedsInputValuesException(IReadOnlyList<string> inputs) : Exception($"plan needs the values of {ErrorText.Join(inputs)}")
 {
     public IReadOnlyList<string> Inputs { get; } = inputs;
 }

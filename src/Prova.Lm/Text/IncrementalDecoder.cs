@@ -9,7 +9,9 @@ namespace Prova.Lm.Text;
 /// The concatenation of everything <see cref="Add"/> and <see cref="Flush"/> return equals
 /// <see cref="LmTokenizer.Decode"/> of all the ids. An id beyond the tokenizer's vocabulary adds no text: models often
 /// pad their logits past the tokenizer (Qwen2: 151,936 logits for 151,665 tokens), and transformers decodes such
-/// ids to nothing too.
+/// ids to nothing too. A WordPiece decoder's cleanup (<see cref="WordPieceCleanup"/>) removes spaces that later
+/// tokens decide on ("word ." becomes "word."), so with it the last <see cref="WordPieceCleanup.Unstable"/>
+/// characters are held back until more text or <see cref="Flush"/> settles them.
 /// </summary>
 public sealed class IncrementalDecoder
 {
@@ -18,11 +20,14 @@ public sealed class IncrementalDecoder
     private readonly byte[] _pending = new byte[8];
     private int _pendingCount;
     private bool _atStart = true;
+    private readonly StringBuilder? _raw;
+    private int _emitted;
 
     internal IncrementalDecoder(LmTokenizer tokenizer, bool skipSpecial)
     {
         _tokenizer = tokenizer;
         _skipSpecial = skipSpecial;
+        _raw = tokenizer.CleansUpSpaces ? new StringBuilder() : null;
     }
 
     /// <summary>Adds one id; returns the text it completes (often empty mid-character).</summary>
@@ -46,7 +51,26 @@ public sealed class IncrementalDecoder
         {
             Push(b, sb);
         }
-        return Emit(sb);
+        return Settle(Emit(sb), final: false);
+    }
+
+    /// <summary>With WordPiece cleanup: the cleaned text's new part, all of it when final, else up to its unstable tail.</summary>
+    private string Settle(string text, bool final)
+    {
+        if (_raw is null)
+        {
+            return text;
+        }
+        _raw.Append(text);
+        var cleaned = WordPieceCleanup.Apply(_raw.ToString());
+        var end = final ? cleaned.Length : Math.Max(_emitted, cleaned.Length - WordPieceCleanup.Unstable);
+        if (end > _emitted && end < cleaned.Length && char.IsLowSurrogate(cleaned[end]))
+        {
+            end--;
+        }
+        var piece = cleaned[_emitted..end];
+        _emitted = end;
+        return piece;
     }
 
     /// <summary>Ends the stream: bytes still waiting for the rest of a character come out as U+FFFD.</summary>
@@ -58,7 +82,7 @@ public sealed class IncrementalDecoder
             sb.Append(Encoding.UTF8.GetString(_pending, 0, _pendingCount));
             _pendingCount = 0;
         }
-        return Emit(sb);
+        return Settle(Emit(sb), final: true);
     }
 
     private string Emit(StringBuilder sb)

@@ -12,7 +12,7 @@ public sealed partial class LmTokenizer
 
     private const string Supported =
         "supported: tokenizer.json with a byte-level BPE model (GPT-2, Qwen2, SmolLM, Llama 3), a BPE model with byte_fallback " +
-        "(Llama 2, TinyLlama, Mistral) or a Unigram model; or a SentencePiece tokenizer.model";
+        "(Llama 2, TinyLlama, Mistral), a Unigram model or a BERT-style WordPiece model; or a SentencePiece tokenizer.model";
 
     /// <summary>
     /// Loads the tokenizer of the bundle in <paramref name="bundleDir"/>: <c>tokenizer.json</c> when present, else
@@ -59,6 +59,8 @@ public sealed partial class LmTokenizer
                 return FromByteLevelBpe(root, model, config, added);
             case "Unigram":
                 return FromUnigramJson(root, config, added);
+            case "WordPiece":
+                return FromWordPieceJson(root, model, config, added);
             case null:
                 throw new LmException($"{F}: 'model' has no 'type'; {Supported}");
             default:
@@ -100,21 +102,7 @@ public sealed partial class LmTokenizer
     private static LmTokenizer FromByteLevelBpe(JsonElement root, JsonElement model, BundleConfig config, List<AddedToken> added)
     {
         const string F = TokenizerJsonFile;
-        if (JsonFile.Get(model, "vocab") is not { ValueKind: JsonValueKind.Object } vocabJson)
-        {
-            throw new LmException($"{F}: the BPE model has no 'vocab' object");
-        }
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        var maxId = -1;
-        foreach (var p in vocabJson.EnumerateObject())
-        {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0)
-            {
-                throw new LmException($"{F}: vocab entry '{p.Name}' must have a non-negative integer id");
-            }
-            vocab[p.Name] = id;
-            maxId = Math.Max(maxId, id);
-        }
+        var (vocab, maxId) = ReadVocab(model, "BPE");
         var merges = new List<string>();
         if (JsonFile.Get(model, "merges") is { } mergesJson)
         {
@@ -186,6 +174,28 @@ public sealed partial class LmTokenizer
         var allAdded = MergeAdded(added, config.Tokenizer);
         var (prefix, suffix) = ReadPostProcessor(JsonFile.Get(root, "post_processor"), allAdded, config.Tokenizer);
         return Build(inner, TokenizerKind.ByteLevelBpe, allAdded, chain, normalization, ignoreMerges, tokenBytes, prefix, suffix, config);
+    }
+
+    /// <summary>A BPE or WordPiece model's <c>vocab</c> object (token → non-negative id) and its largest id.</summary>
+    private static (Dictionary<string, int> Vocab, int MaxId) ReadVocab(JsonElement model, string modelType)
+    {
+        const string F = TokenizerJsonFile;
+        if (JsonFile.Get(model, "vocab") is not { ValueKind: JsonValueKind.Object } vocabJson)
+        {
+            throw new LmException($"{F}: the {modelType} model has no 'vocab' object");
+        }
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        var maxId = -1;
+        foreach (var p in vocabJson.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0)
+            {
+                throw new LmException($"{F}: vocab entry '{p.Name}' must have a non-negative integer id");
+            }
+            vocab[p.Name] = id;
+            maxId = Math.Max(maxId, id);
+        }
+        return (vocab, maxId);
     }
 
     private static LmTokenizer FromUnigramJson(JsonElement root, BundleConfig config, List<AddedToken> added)
@@ -287,7 +297,8 @@ public sealed partial class LmTokenizer
         byte[][] tokenBytes,
         int[] prefix,
         int[] suffix,
-        BundleConfig config)
+        BundleConfig config,
+        BertText? bert = null)
     {
         var addedTokens = new AddedTokens(added);
         int? IdOf(string? token) => token is not null && addedTokens.Ids.TryGetValue(token, out var id) ? id : null;
@@ -322,7 +333,7 @@ public sealed partial class LmTokenizer
         {
             throw new LmException($"bos token id {b} is outside the tokenizer's vocabulary of {tokenBytes.Length}");
         }
-        return new LmTokenizer(inner, kind, addedTokens, chain, normalization, ignoreMerges, tokenBytes, prefix, suffix, bos, eos);
+        return new LmTokenizer(inner, kind, addedTokens, chain, normalization, ignoreMerges, tokenBytes, prefix, suffix, bos, eos, bert);
     }
 
     /// <summary>tokenizer.json's added_tokens plus tokenizer_config.json's added_tokens_decoder (tokenizer.json wins on conflicts).</summary>
@@ -359,8 +370,15 @@ public sealed partial class LmTokenizer
         {
             foreach (var step in Steps(p, "processors"))
             {
-                if (JsonFile.Get(step, "type") is not { ValueKind: JsonValueKind.String } type || type.GetString() != "TemplateProcessing"
-                    || JsonFile.Get(step, "single") is not { ValueKind: JsonValueKind.Array } single)
+                var stepType = JsonFile.Get(step, "type") is { ValueKind: JsonValueKind.String } t ? t.GetString() : null;
+                if (stepType is "BertProcessing" or "RobertaProcessing")
+                {
+                    // {"cls": ["[CLS]", 101], "sep": ["[SEP]", 102]}: [CLS] text [SEP].
+                    prefix.Add(ProcessingToken(step, "cls", added));
+                    suffix.Add(ProcessingToken(step, "sep", added));
+                    continue;
+                }
+                if (stepType != "TemplateProcessing" || JsonFile.Get(step, "single") is not { ValueKind: JsonValueKind.Array } single)
                 {
                     continue;
                 }
@@ -400,6 +418,18 @@ public sealed partial class LmTokenizer
             }
         }
         return ([.. prefix], [.. suffix]);
+    }
+
+    private static int ProcessingToken(JsonElement step, string key, List<AddedToken> added)
+    {
+        if (JsonFile.Get(step, key) is not { ValueKind: JsonValueKind.Array } pair || pair.GetArrayLength() != 2
+            || pair[0].ValueKind != JsonValueKind.String || !pair[1].TryGetInt32(out var id))
+        {
+            throw new LmException($"{TokenizerJsonFile}: the post_processor's '{key}' must be [\"token\", id]");
+        }
+        var token = pair[0].GetString();
+        return added.Find(a => a.Content == token)?.Id == id ? id
+            : throw new LmException($"{TokenizerJsonFile}: the post_processor adds '{token}' ({id}), which is not an added token with that id");
     }
 
     private static IEnumerable<JsonElement> Steps(JsonElement step, string listKey)

@@ -5,8 +5,8 @@ using Microsoft.ML.Tokenizers;
 namespace Prova.Lm.Text;
 
 /// <summary>
-/// A language model's tokenizer, loaded from its bundle folder: <c>tokenizer.json</c> (byte-level BPE, Unigram, or
-/// SentencePiece-style BPE with byte fallback) or <c>tokenizer.model</c> (SentencePiece BPE), plus the added and special
+/// A language model's tokenizer, loaded from its bundle folder: <c>tokenizer.json</c> (byte-level BPE, Unigram,
+/// SentencePiece-style BPE with byte fallback, or BERT-style WordPiece) or <c>tokenizer.model</c> (SentencePiece BPE), plus the added and special
 /// tokens of <c>tokenizer_config.json</c>. The subword algorithms are Microsoft.ML.Tokenizers'; this type adds what the
 /// Hugging Face files say around them: added tokens split out first (so a chat template's special tokens are one id
 /// each), the pre-tokenizer chain, BOS insertion, and byte-exact decoding.
@@ -22,6 +22,7 @@ public sealed partial class LmTokenizer
     private readonly byte[][] _tokenBytes;
     private readonly int[] _prefixIds;
     private readonly int[] _suffixIds;
+    private readonly BertText? _bert;
 
     private LmTokenizer(
         Tokenizer inner,
@@ -34,7 +35,8 @@ public sealed partial class LmTokenizer
         int[] prefixIds,
         int[] suffixIds,
         int? bosId,
-        IReadOnlyList<int> eosIds)
+        IReadOnlyList<int> eosIds,
+        BertText? bert)
     {
         _inner = inner;
         _kind = kind;
@@ -47,6 +49,7 @@ public sealed partial class LmTokenizer
         _suffixIds = suffixIds;
         BosId = bosId;
         EosIds = eosIds;
+        _bert = bert;
     }
 
     /// <summary>The Microsoft.ML.Tokenizers tokenizer doing the subword step.</summary>
@@ -119,13 +122,17 @@ public sealed partial class LmTokenizer
             bytes.AddRange(TokenBytes(id));
         }
         var text = Encoding.UTF8.GetString([.. bytes]);
-        return StripsLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
+        text = StripsLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
+        return CleansUpSpaces ? WordPieceCleanup.Apply(text) : text;
     }
 
     /// <summary>A decoder for generated ids that emits text only once it is complete UTF-8.</summary>
     public IncrementalDecoder NewDecoder(bool skipSpecial = true) => new(this, skipSpecial);
 
-    /// <summary>SentencePiece marks a word start with '▁'; the first one of a text is the dummy prefix, not a space.</summary>
+    /// <summary>Whether decoding removes the spaces a WordPiece decoder with <c>cleanup</c> removes (<see cref="WordPieceCleanup"/>).</summary>
+    internal bool CleansUpSpaces => _bert?.Cleanup == true;
+
+    /// <summary>SentencePiece marks a word start with '▁' and WordPiece pieces start a word after a space; the first one of a text is not a space.</summary>
     internal bool StripsLeadingSpace => _kind != TokenizerKind.ByteLevelBpe;
 
     /// <summary>True for an id at or above the vocabulary size (a padded logit), which the incremental decoder skips.</summary>
@@ -159,6 +166,9 @@ public sealed partial class LmTokenizer
                         ids.AddRange(_inner.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false));
                     }
                     break;
+                case TokenizerKind.WordPiece:
+                    _bert!.Encode(_inner, segment, ids);
+                    break;
                 default:
                     var sp = (SentencePieceTokenizer)_inner;
                     ids.AddRange(sp.EncodeToIds(segment, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true));
@@ -176,5 +186,6 @@ public sealed partial class LmTokenizer
         ByteLevelBpe,
         SentencePiece,
         Unigram,
+        WordPiece,
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using Prova.Core;
 
 namespace Prova.Node.Api;
 
@@ -44,7 +45,8 @@ internal static class Problems
             Type = "https://prova.dev/problems/" + code,
             Title = s_titles.TryGetValue(code, out var title) ? title : code,
             Status = status,
-            Detail = detail,
+            // The last guard on what leaves the node: no detail longer than a readable line (issue #14).
+            Detail = ErrorText.Bound(detail),
             Instance = context.Request.Path,
         };
         problem.Extensions["code"] = code;

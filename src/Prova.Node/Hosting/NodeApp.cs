@@ -38,6 +38,7 @@ public static class NodeApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new StoreDatabase(Path.Combine(Directory.CreateDirectory(sp.GetRequiredService<IOptions<NodeOptions>>().Value.DataDir).FullName, "index.db")));
         services.AddSingleton<ContentStore>();
+        services.AddHostedService<StoreJanitor>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<NodeMetrics>();

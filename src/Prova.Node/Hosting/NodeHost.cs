@@ -29,7 +29,11 @@ public sealed class NodeHost : IAsyncDisposable
     public IReadOnlyList<Network.PeerState> Peers() => Services.GetRequiredService<Network.PeerTable>().Snapshot();
 
     /// <summary>The CIDs of the models this node hosts (published here or replicated).</summary>
-    public IReadOnlyList<Prova.Core.Content.Cid> HostedModels() => Services.GetRequiredService<Store.ModelCatalog>().HostedModels();
+    public IReadOnlyList<Prova.Core.Content.Cid> HostedModels()
+    {
+        var store = Services.GetRequiredService<Store.ContentStore>();
+        return Services.GetRequiredService<Store.ModelCatalog>().HostedModels().Where(m => !store.IsDamaged(m)).ToList();
+    }
 
     /// <summary>Starts a node; bad settings or key problems raise <see cref="Prova.Core.ProvaException"/> subclasses with one clear message.</summary>
     public static Task<NodeHost> StartAsync(NodeOptions options, LogLevel minimumLogLevel = LogLevel.Information, CancellationToken cancellationToken = default) =>

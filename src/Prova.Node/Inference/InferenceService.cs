@@ -80,7 +80,17 @@ public sealed class InferenceService : IDisposable
             throw new InvalidOperationException("mode \"proof\" is served by ProofService");
         }
         var pool = Pool(model);
-        var session = pool.Rent();
+        InferenceSession session;
+        try
+        {
+            session = pool.Rent();
+        }
+        catch (ModelException ex)
+        {
+            // Creating the session plans the graph: a model the engine refuses is the client's 422, not a 500.
+            _metrics.InferenceFailed();
+            throw new ApiException(422, "unsupported-model", ex.Message);
+        }
         long start = Stopwatch.GetTimestamp();
         Dictionary<string, Tensor> outputs;
         try

@@ -40,6 +40,11 @@ public sealed class TokenizerLoadErrorTests(ITestOutputHelper output) : IDisposa
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "Whitespace"}, "decoder": {"type": "ByteLevel"}}""", "pre-tokenizer 'Whitespace' is not supported")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}, "decoder": {"type": "ByteLevel"}}""", "regex does not compile")]
     [InlineData("""{"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 0, "a": 2}}}""", "without gaps")]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 2}}}""", "without gaps (no token has id 1)")]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"a": 0}}}""", "unk_token '[UNK]' is not in the vocab")]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "pre_tokenizer": {"type": "Metaspace"}}""", "pre-tokenizer 'Metaspace' is not supported with WordPiece")]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "normalizer": {"type": "NFKC"}}""", "normalizer 'NFKC' is not supported with WordPiece")]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]"], "sep": ["[SEP]", 1]}}""", "'cls' must be")]
     [InlineData("{not json", "not valid JSON")]
     public void UnsupportedOrBrokenTokenizerJsonNamesTheFileAndTheProblem(string json, string expected)
     {
@@ -74,8 +79,20 @@ public sealed class TokenizerLoadErrorTests(ITestOutputHelper output) : IDisposa
         }
     }
 
-    [Fact]
-    public void MutatedTokenizerJsonOnlyThrowsLmException()
+    private const string TinyWordPiece = """
+        {"added_tokens": [{"id": 0, "content": "[UNK]", "special": true}, {"id": 5, "content": "<|end|>", "special": true}],
+         "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+         "pre_tokenizer": {"type": "BertPreTokenizer"},
+         "post_processor": {"type": "BertProcessing", "cls": ["<|end|>", 5], "sep": ["<|end|>", 5]},
+         "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+         "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                   "vocab": {"[UNK]": 0, "a": 1, "##b": 2, "b": 3, ".": 4, "<|end|>": 5}}}
+        """;
+
+    [Theory]
+    [InlineData("byte-level BPE")]
+    [InlineData("WordPiece")]
+    public void MutatedTokenizerJsonOnlyThrowsLmException(string kind)
     {
         var seed = Random.Shared.Next();
         output.WriteLine($"seed {seed}");
@@ -84,7 +101,7 @@ public sealed class TokenizerLoadErrorTests(ITestOutputHelper output) : IDisposa
         var loaded = 0;
         for (var i = 0; i < 1_000; i++)
         {
-            var text = new StringBuilder(TinyByteLevel);
+            var text = new StringBuilder(kind == "WordPiece" ? TinyWordPiece : TinyByteLevel);
             for (var e = rng.Next(1, 4); e > 0 && text.Length > 0; e--)
             {
                 var at = rng.Next(text.Length);
