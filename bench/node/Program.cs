@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Prova.Core;
 using Prova.Core.Keys;
 using Prova.Node.Hosting;
+using Prova.Node.Testing;
 using Prova.Onnx;
 using Prova.Sdk;
 
@@ -22,9 +23,8 @@ try
         DataDir = Path.Combine(root, "node"),
         Listen = "127.0.0.1:0",
         KeyPassword = "bench",
-        LightKeystore = true,
         InferenceQueueLimit = 1024,
-    }, LogLevel.Warning);
+    }, services => services.AddLightKeystore(), LogLevel.Warning);
     var owner = PrivateKey.Generate();
     Console.WriteLine($"node {node.Address} at {node.Url}; {Environment.ProcessorCount} cores");
 

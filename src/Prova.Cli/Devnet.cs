@@ -23,7 +23,7 @@ public sealed record DevnetOptions
     /// <summary>Copies of each model beyond the first (<c>prova node start --replicas</c>); null: the node default.</summary>
     public int? Replicas { get; init; }
 
-    /// <summary>Node index → fault spec (<c>--fault</c>; tests and the demo only).</summary>
+    /// <summary>Node index → fault spec (<c>--fault</c>; tests and the demo only): such a node runs as the hidden <c>prova devnet faulty-node</c>.</summary>
     public IReadOnlyDictionary<int, string> Faults { get; init; } = new Dictionary<int, string>();
 
     /// <summary>Milliseconds between peer exchanges; short on a devnet so models replicate quickly.</summary>
@@ -131,11 +131,15 @@ public sealed class Devnet : IAsyncDisposable
         {
             throw new CliException($"--nodes {options.Nodes} must be within 1..64");
         }
-        foreach (int i in options.Faults.Keys)
+        foreach (var (i, spec) in options.Faults)
         {
             if (i < 0 || i >= options.Nodes)
             {
                 throw new CliException($"--fault names node {i}; the devnet has nodes 0..{options.Nodes - 1}");
+            }
+            if (!Prova.Node.Testing.NodeFaults.TryParse(spec, out _, out string? problem))
+            {
+                throw new CliException($"--fault {i}:{spec}: {problem}");
             }
         }
         bool owns = options.DataDir is null;
@@ -219,7 +223,9 @@ public sealed class Devnet : IAsyncDisposable
     public async Task LaunchAsync(DevnetNode node, CancellationToken cancellationToken = default)
     {
         var spec = new DevnetNodeSpec(node.Index, node.DataDir, [], new Dictionary<string, string>(StringComparer.Ordinal));
-        spec.Arguments.AddRange(["node", "start", "--data-dir", node.DataDir, "--listen", $"127.0.0.1:{node.Port}", "--chain-id", Options.ChainId,
+        // A faulty node runs as the devnet's hidden faulty-node command: prova node start cannot misbehave.
+        spec.Arguments.AddRange(node.Fault is { } fault ? ["devnet", "faulty-node", "--fault", fault] : ["node", "start"]);
+        spec.Arguments.AddRange(["--data-dir", node.DataDir, "--listen", $"127.0.0.1:{node.Port}", "--chain-id", Options.ChainId,
             "--gossip-interval", Options.GossipIntervalMs.ToString(CultureInfo.InvariantCulture)]);
         var peers = _nodes.Where(n => n != node).Select(n => n.Url.AbsoluteUri.TrimEnd('/')).ToList();
         if (peers.Count > 0)
@@ -229,10 +235,6 @@ public sealed class Devnet : IAsyncDisposable
         if (Options.Replicas is { } r)
         {
             spec.Arguments.AddRange(["--replicas", r.ToString(CultureInfo.InvariantCulture)]);
-        }
-        if (node.Fault is { } fault)
-        {
-            spec.Arguments.AddRange(["--fault", fault]);
         }
         foreach (var component in Options.Components)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Prova.Node.Testing;
 using Spectre.Console;
 
 namespace Prova.Cli;
@@ -43,7 +44,37 @@ internal static class DevnetCommand
             }
             return Up(context, options, parse.GetValue(json), chainDevnet);
         });
-        var command = new Command("devnet", "A local Prova network for development, demos and tests.") { up };
+        var command = new Command("devnet", "A local Prova network for development, demos and tests.") { up, FaultyNode(context) };
+        return command;
+    }
+
+    /// <summary>
+    /// <c>prova devnet faulty-node --fault SPEC …</c> (hidden): the devnet's misbehaving node, started by <see cref="Devnet"/>
+    /// with <c>prova node start</c>'s options. Its faults are registered by the devnet host (Prova.Node.Testing.FaultyNode);
+    /// <c>prova node start</c> has no way to turn them on.
+    /// </summary>
+    private static Command FaultyNode(CliContext context)
+    {
+        var fault = new Option<string>("--fault")
+        {
+            Description = "How this node misbehaves: corrupt-output, slow:<ms>, crash-after:<n>, corrupt-chunks (comma-separated).",
+            HelpName = "SPEC",
+            Required = true,
+        };
+        var command = new Command("faulty-node", "A devnet node that misbehaves on purpose (started by prova devnet up --fault and prova demo).") { Hidden = true };
+        command.Options.Add(fault);
+        var settings = NodeCommand.AddOptions(command);
+        command.SetAction(parse =>
+        {
+            if (!NodeFaults.TryParse(parse.GetValue(fault), out var faults, out string? problem))
+            {
+                throw new CliException("--fault " + problem);
+            }
+            var (options, logLevel) = settings(parse);
+            context.Error.WriteLine($"WARNING: FAULT INJECTION IS ON ({faults}): this devnet node misbehaves on purpose.");
+            context.Error.Flush();
+            return NodeCommand.Run(context, options, logLevel, services => services.AddFaults(faults));
+        });
         return command;
     }
 

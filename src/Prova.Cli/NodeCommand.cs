@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Prova.Node.Hosting;
 
@@ -10,6 +11,23 @@ internal static class NodeCommand
     public static Command Create(CliContext context)
     {
         var command = new Command("node", "Run a Prova node.");
+        var start = new Command("start", "Start a node: model store, inference API with signed receipts (docs/node-api.md), peers and replication (docs/network.md). Ctrl+C stops it.");
+        var settings = AddOptions(start);
+        start.SetAction(parse =>
+        {
+            var (options, logLevel) = settings(parse);
+            return Run(context, options, logLevel, services: null);
+        });
+        command.Subcommands.Add(start);
+        return command;
+    }
+
+    /// <summary>
+    /// Adds the options of <c>prova node start</c> to <paramref name="command"/> (also the devnet's hidden faulty node);
+    /// returns how to read the node's settings and log level from a parse.
+    /// </summary>
+    internal static Func<ParseResult, (NodeOptions Options, LogLevel LogLevel)> AddOptions(Command command)
+    {
         var dataDir = NetworkOptions.DataDir();
         var listen = new Option<string>("--listen")
         {
@@ -23,21 +41,16 @@ internal static class NodeCommand
         var replicas = new Option<int>("--replicas") { Description = "Copies of each model beyond the first the network keeps (docs/network.md).", DefaultValueFactory = _ => 2, HelpName = "R" };
         var gossip = new Option<int>("--gossip-interval") { Description = "Milliseconds between peer exchanges.", DefaultValueFactory = _ => 2000, HelpName = "MS" };
         var publicUrl = new Option<string?>("--public-url") { Description = "URL other nodes reach this node at (default: the listening URL).", HelpName = "URL" };
-        var fault = new Option<string?>("--fault")
-        {
-            Description = "TESTS ONLY: make this node misbehave: corrupt-output, slow:<ms>, crash-after:<n>, corrupt-chunks (comma-separated).",
-            HelpName = "SPEC",
-        };
         var chain = new Option<string?>("--chain") { Description = "Settle on an EVM chain: its JSON-RPC URL (docs/settlement-node.md); needs --deployment.", HelpName = "RPC-URL" };
         var deployment = new Option<string?>("--deployment") { Description = "Deployment file naming the Prova contracts (written by prova devnet up --chain).", HelpName = "FILE" };
         var stake = new Option<string?>("--stake") { Description = "Stake in wei sent when registering (default: the registry's minimum).", HelpName = "WEI" };
         var batchInterval = new Option<int>("--batch-interval") { Description = "Chain mode: milliseconds between receipt batches posted on chain.", DefaultValueFactory = _ => 10_000, HelpName = "MS" };
         var chainPoll = new Option<int>("--chain-poll") { Description = "Chain mode: milliseconds between reads of chain events (challenges, requests, fees).", DefaultValueFactory = _ => 1000, HelpName = "MS" };
-        var start = new Command("start", "Start a node: model store, inference API with signed receipts (docs/node-api.md), peers and replication (docs/network.md). Ctrl+C stops it.")
+        foreach (var option in new Option[] { dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, chain, deployment, stake, batchInterval, chainPoll })
         {
-            dataDir, listen, chainId, verbose, peers, replicas, gossip, publicUrl, fault, chain, deployment, stake, batchInterval, chainPoll,
-        };
-        start.SetAction(parse =>
+            command.Options.Add(option);
+        }
+        return parse =>
         {
             var options = new NodeOptions
             {
@@ -48,7 +61,6 @@ internal static class NodeCommand
                 Replicas = parse.GetValue(replicas),
                 GossipIntervalMs = parse.GetValue(gossip),
                 PublicUrl = parse.GetValue(publicUrl),
-                Faults = parse.GetValue(fault),
                 Chain = parse.GetValue(chain),
                 Deployment = parse.GetValue(deployment) is { } d ? Path.GetFullPath(d) : null,
                 Stake = parse.GetValue(stake),
@@ -56,20 +68,14 @@ internal static class NodeCommand
                 ChainPollMs = parse.GetValue(chainPoll),
             };
             options.KeyPassword = NetworkOptions.Password(confirm: !File.Exists(Prova.Core.Keys.KeyStore.NodeKeyPath(options.DataDir)));
-            return Run(context, options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
-        });
-        command.Subcommands.Add(start);
-        return command;
+            return (options, parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
+        };
     }
 
-    private static int Run(CliContext context, NodeOptions options, LogLevel logLevel)
+    /// <summary>Runs the node until it shuts down; <paramref name="services"/> is the devnet host's seam (null for <c>prova node start</c>).</summary>
+    internal static int Run(CliContext context, NodeOptions options, LogLevel logLevel, Action<IServiceCollection>? services)
     {
-        if (Prova.Node.Network.NodeFaults.TryParse(options.Faults, out var faults, out _) && faults.Any)
-        {
-            context.Error.WriteLine($"WARNING: FAULT INJECTION IS ON ({faults}): this node misbehaves on purpose. Never use --fault outside tests.");
-            context.Error.Flush();
-        }
-        var host = NodeHost.StartAsync(options, logLevel).GetAwaiter().GetResult();
+        var host = NodeHost.StartAsync(options, services, logLevel).GetAwaiter().GetResult();
         try
         {
             context.Out.WriteLine($"node {host.Address} listening on {host.Url.AbsoluteUri.TrimEnd('/')}");

@@ -53,12 +53,6 @@ internal static partial class Log
     [LoggerMessage(26, LogLevel.Warning, "Replication of {Cid} failed: {Reason}")]
     public static partial void ReplicationFailed(ILogger logger, string cid, string reason);
 
-    [LoggerMessage(27, LogLevel.Warning, "FAULT INJECTION IS ON ({Faults}): this node misbehaves on purpose, for tests only")]
-    public static partial void FaultsOn(ILogger logger, string faults);
-
-    [LoggerMessage(28, LogLevel.Critical, "Fault crash-after: crashing on inference request {Count}")]
-    public static partial void FaultCrash(ILogger logger, long count);
-
     [LoggerMessage(140, LogLevel.Information, "Store garbage collection: deleted {Contents} unpublished manifests and {Chunks} chunks ({Bytes} bytes) untouched for {AgeSeconds} s or unreferenced")]
     public static partial void GarbageCollected(ILogger logger, int contents, int chunks, long bytes, int ageSeconds);
 

@@ -205,13 +205,7 @@ public sealed class ChatQuorumCliTests : IDisposable
     [Fact]
     public async Task ADisagreeingQuorumExitsOneAndItsEvidenceNamesTheLyingNode()
     {
-        await using var cluster = await Prova.Node.Hosting.LocalCluster.StartAsync(3, (i, o) =>
-        {
-            if (i == 1)
-            {
-                o.Faults = "corrupt-output";
-            }
-        }, Microsoft.Extensions.Logging.LogLevel.None);
+        await using var cluster = await Prova.Node.Hosting.LocalCluster.StartAsync(3, logLevel: Microsoft.Extensions.Logging.LogLevel.None, faults: i => i == 1 ? "corrupt-output" : null);
         var owner = PrivateKey.Generate();
         Prova.Core.Content.Cid cid = default;
         foreach (var node in cluster.Nodes)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Prova.Core.Keys;
 using Prova.Node.Hosting;
+using Prova.Node.Testing;
 
 namespace Prova.Cli.Tests;
 
@@ -28,8 +29,7 @@ public abstract class CliNodeFixture : IAsyncLifetime
             DataDir = Dir.File("node"),
             Listen = "127.0.0.1:0",
             KeyPassword = "node",
-            LightKeystore = true,
-        }, LogLevel.Warning);
+        }, s => s.AddLightKeystore(), LogLevel.Warning);
         KeyStore.Save(KeyStore.NodeKeyPath(Dir.File("user")), PrivateKey.Generate(), Password, KeystoreOptions.Light);
         await PrepareAsync();
     }

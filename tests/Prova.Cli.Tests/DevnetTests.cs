@@ -265,4 +265,45 @@ public sealed class DevnetTests : IDisposable
         Assert.Equal(2, mode.ExitCode);
         Assert.Contains("quorum:K", mode.Err);
     }
+
+    [Fact]
+    public void NodeStartRefusesTheFaultOptionAndTheDevnetRejectsABadFaultBeforeStarting()
+    {
+        // Issue #14, defect 9: `prova node start --fault` made a real node lie, guarded by a warning only.
+        // A child process with a deadline: a node that accepted the option would run until killed.
+        var refused = CliHarness.RunProcess(["node", "start", "--data-dir", _dir.File("n"), "--listen", "127.0.0.1:0", "--fault", "corrupt-output"],
+            new Dictionary<string, string?> { ["PROVA_KEY_PASSWORD"] = "test" }, timeoutMs: 30_000);
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains("--fault", refused.Err);
+        Assert.False(Directory.Exists(_dir.File("n")), "the refused node must not have started");
+        var help = CliHarness.Run("node", "start", "--help");
+        Assert.DoesNotContain("--fault", help.Out);
+        Assert.DoesNotContain("faulty-node", CliHarness.Run("devnet", "--help").Out);
+        var badSpec = CliHarness.Run("devnet", "up", "--nodes", "2", "--fault", "1:explode");
+        Assert.Equal(2, badSpec.ExitCode);
+        Assert.Contains("'explode' is not a fault", badSpec.Err);
+    }
+
+    [Fact]
+    public async Task TheDevnetsCrashAfterNodeDiesWithoutAnsweringAndItsHonestPeerServes()
+    {
+        await using var devnet = await Devnet.StartAsync(new DevnetOptions { Nodes = 2, Faults = new Dictionary<int, string> { [1] = "crash-after:1" } });
+        var cid = await PushEverywhereAsync(devnet, RepoFiles.Get("models/fashion-mlp.onnx"));
+        var inputs = TensorJson.ReadRequestFile(RepoFiles.Get("models/examples/fashion-test-00002.json"));
+        using (var faulty = new ProvaClient(devnet.Nodes[1].Url, new ProvaClientOptions { RequestTimeout = TimeSpan.FromSeconds(20) }))
+        {
+            var first = await faulty.InferAsync(cid, inputs);
+            Assert.True(first.Verification.IsValid && first.Receipt.Node == devnet.Nodes[1].Address);
+            await Assert.ThrowsAnyAsync<Exception>(() => faulty.InferAsync(cid, inputs));
+        }
+        for (int i = 0; i < 100 && devnet.Nodes[1].IsRunning; i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.False(devnet.Nodes[1].IsRunning, "the crash-after node's process still runs");
+        Assert.True(devnet.Nodes[0].IsRunning);
+        using var honest = new ProvaClient(devnet.Nodes[0].Url);
+        var served = await honest.InferAsync(cid, inputs);
+        Assert.True(served.Verification.IsValid && served.Receipt.Node == devnet.Nodes[0].Address);
+    }
 }

@@ -211,7 +211,8 @@ public sealed class ApiTests : IDisposable
         await TestClient.ExpectProblem(await _client.Http.GetAsync($"/v1/models/{Cid.ForBytes("x"u8)}"), 404, "unknown-model");
         await TestClient.ExpectProblem(await _client.Http.GetAsync($"/v1/models/{Cid.ForBytes("x"u8)}/content"), 404, "unknown-model");
         await TestClient.ExpectProblem(await _client.Http.GetAsync("/v1/nothing-here"), 404, "not-found");
-        await TestClient.ExpectProblem(await _client.Http.DeleteAsync("/v1/models"), 404, "not-found");
+        var wrongMethod = await TestClient.ExpectProblem(await _client.Http.DeleteAsync("/v1/models"), 405, "method-not-allowed");
+        Assert.Contains("GET", wrongMethod.GetProperty("detail").GetString());
     }
 
     [Fact]

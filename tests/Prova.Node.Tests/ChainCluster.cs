@@ -55,8 +55,7 @@ internal sealed class ChainCluster : IAsyncDisposable
             o.ChainPollMs = 100;
             o.BatchIntervalMs = 3_600_000; // batches are flushed by the test
             o.Replicas = 0;
-            o.Faults = i == liar ? "corrupt-output" : null;
-        });
+        }, faults: i => i == liar ? "corrupt-output" : null);
         var cluster = new ChainCluster(anvil, parameters, deployment, dir, keys, net);
         await Task.WhenAll(cluster.Services.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(60));
         return cluster;

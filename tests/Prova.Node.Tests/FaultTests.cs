@@ -4,9 +4,10 @@ using System.Text.Json;
 using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
+using Prova.Core.Keys;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
+using Prova.Node.Testing;
 
 namespace Prova.Node.Tests;
 
@@ -55,7 +56,7 @@ public sealed class FaultTests
     [Fact]
     public async Task Corrupt_output_flips_one_bit_and_signs_what_it_returns_quorum_modes_are_signed_as_sent()
     {
-        await using var net = await LocalCluster.StartAsync(2, (i, o) => o.Faults = i == 1 ? "corrupt-output" : null);
+        await using var net = await LocalCluster.StartAsync(2, faults: i => i == 1 ? "corrupt-output" : null);
         byte[] model = TestModels.Mlp();
         using var h0 = new HttpClient { BaseAddress = net[0].Url };
         using var h1 = new HttpClient { BaseAddress = net[1].Url };
@@ -99,7 +100,7 @@ public sealed class FaultTests
     [Fact]
     public async Task Slow_delays_each_inference()
     {
-        await using var net = await LocalCluster.StartAsync(1, (_, o) => o.Faults = "slow:400");
+        await using var net = await LocalCluster.StartAsync(1, faults: _ => "slow:400");
         using var http = new HttpClient { BaseAddress = net[0].Url };
         var client = new TestClient(http);
         var cid = await client.PushAsync(TestModels.Mlp(), "mlp");
@@ -115,32 +116,57 @@ public sealed class FaultTests
     [Fact]
     public async Task Crash_after_serves_n_inferences_then_dies_without_answering()
     {
-        await using var net = await LocalCluster.StartAsync(1, (_, o) => o.Faults = "crash-after:2");
+        await using var net = await LocalCluster.StartAsync(1, faults: _ => "crash-after:2");
         using var http = new HttpClient { BaseAddress = net[0].Url, Timeout = TimeSpan.FromSeconds(20) };
         var client = new TestClient(http);
         var cid = await client.PushAsync(TestModels.Mlp(), "mlp");
         await InferOk(client, cid);
         await InferOk(client, cid);
         await Assert.ThrowsAsync<HttpRequestException>(() => client.InferAsync(cid, TestModels.Input()));
-        await PeerTests.WaitUntil(() => net[0].Crashed.IsCancellationRequested, TimeSpan.FromSeconds(15), "the node stops");
+        await PeerTests.WaitUntil(() => net[0].Crashed().IsCancellationRequested, TimeSpan.FromSeconds(15), "the node stops");
         using var fresh = new HttpClient { BaseAddress = net[0].Url, Timeout = TimeSpan.FromSeconds(5) };
         await Assert.ThrowsAsync<HttpRequestException>(() => fresh.GetAsync("/healthz"));
     }
 
-    [Fact]
-    public async Task Crash_after_kills_a_real_node_process()
+    [Theory]
+    [InlineData("--Node:Faults=crash-after:0", null, "Faults")]
+    [InlineData("--Node:LightKeystore=true", null, "LightKeystore")]
+    [InlineData("--Node:CrashInProcess=true", null, "CrashInProcess")]
+    [InlineData(null, "Node__Faults", "Faults")]
+    public async Task A_production_node_refuses_fault_settings_from_its_command_line_and_environment(string? argument, string? variable, string named)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "Prova.Node.dll");
-        string dir = Directory.CreateTempSubdirectory("prova-crash-").FullName;
-        var start = new ProcessStartInfo("dotnet")
+        // Issue #14, defect 9: faults and the light key cost were settings a real node took, guarded by a warning only.
+        string dir = Directory.CreateTempSubdirectory("prova-nofault-").FullName;
+        using var process = StartNodeProcess(dir, argument is null ? [] : [argument], variable);
+        try
         {
-            ArgumentList = { dll, "--data-dir", dir, "--listen", "127.0.0.1:0", "--fault", "crash-after:1" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["PROVA_KEY_PASSWORD"] = "test";
-        start.Environment["Node__LightKeystore"] = "true";
-        using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            _ = process.StandardOutput.ReadToEndAsync();
+            // A node that took the setting would run on: the deadline turns that into a failure, not a hang.
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(cts.Token);
+            string message = await stderr;
+            Assert.True(process.ExitCode == 2, $"exit {process.ExitCode}: {message}");
+            Assert.Contains(named, message, StringComparison.Ordinal);
+            Assert.Contains("invalid node settings", message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            await process.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_old_fault_switch_has_no_effect_on_a_production_node()
+    {
+        // "--fault crash-after:0" once made the node die on its first inference; now it is no switch of the node.
+        string dir = Directory.CreateTempSubdirectory("prova-nofault-").FullName;
+        using var process = StartNodeProcess(dir, ["--fault", "crash-after:0,corrupt-output"], null);
         try
         {
             var stderr = process.StandardError.ReadToEndAsync();
@@ -153,16 +179,19 @@ public sealed class FaultTests
                     break;
                 }
             }
-            Assert.NotNull(url);
+            Assert.True(url is not null, "the node did not start");
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(20) };
             var client = new TestClient(http);
             var cid = await client.PushAsync(TestModels.Mlp(), "mlp");
-            await InferOk(client, cid);
-            await Assert.ThrowsAsync<HttpRequestException>(() => client.InferAsync(cid, TestModels.Input()));
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await process.WaitForExitAsync(cts.Token);
-            Assert.NotEqual(0, process.ExitCode);
-            _ = stderr;
+            using var reference = new Prova.Runtime.InferenceSession(Prova.Onnx.OnnxLoader.Load(TestModels.Mlp()), new Prova.Runtime.SessionOptions { Threads = 1 });
+            var expected = reference.Run(TestModels.Input());
+            for (int i = 0; i < 2; i++)
+            {
+                var answer = await InferOk(client, cid);
+                Assert.Equal(TensorEncoding.Encode(expected["y"]), TensorEncoding.Encode(answer.Outputs["y"]));
+            }
+            Assert.False(process.HasExited);
+            Assert.DoesNotContain("FAULT", await ReadSoFar(stderr), StringComparison.Ordinal);
         }
         finally
         {
@@ -170,14 +199,39 @@ public sealed class FaultTests
             {
                 process.Kill(entireProcessTree: true);
             }
+            await process.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    private static async Task<string> ReadSoFar(Task<string> stderr) =>
+        await Task.WhenAny(stderr, Task.Delay(100)) == stderr ? await stderr : "";
+
+    /// <summary>dotnet Prova.Node.dll (the production entry point) on a throw-away key, plus <paramref name="arguments"/> and Node__Faults if named.</summary>
+    private static Process StartNodeProcess(string dir, string[] arguments, string? variable)
+    {
+        KeyStore.Save(KeyStore.NodeKeyPath(dir), PrivateKey.Generate(), "test", KeystoreOptions.Light);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "Prova.Node.dll"), "--data-dir", dir, "--listen", "127.0.0.1:0" }.Concat(arguments))
+        {
+            start.ArgumentList.Add(a);
+        }
+        start.Environment["PROVA_KEY_PASSWORD"] = "test";
+        if (variable is not null)
+        {
+            start.Environment[variable] = "corrupt-output";
+        }
+        return Process.Start(start)!;
     }
 
     [Fact]
     public async Task Corrupt_chunks_serves_bytes_that_fail_the_manifest()
     {
-        await using var net = await LocalCluster.StartAsync(1, (_, o) => o.Faults = "corrupt-chunks");
+        await using var net = await LocalCluster.StartAsync(1, faults: _ => "corrupt-chunks");
         using var http = new HttpClient { BaseAddress = net[0].Url };
         var client = new TestClient(http);
         byte[] model = TestModels.Mlp();

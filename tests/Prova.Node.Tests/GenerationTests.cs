@@ -24,9 +24,9 @@ public sealed class GenerationTests : IDisposable
         }
     }
 
-    private async Task<(TestClient Client, Core.Content.Cid Model)> NodeWithDefaultLmAsync(Action<NodeOptions>? configure = null)
+    private async Task<(TestClient Client, Core.Content.Cid Model)> NodeWithDefaultLmAsync(Action<NodeOptions>? configure = null, string? faults = null)
     {
-        var factory = new NodeFactory(configure);
+        var factory = new NodeFactory(configure, faults);
         _factories.Add(factory);
         var client = new TestClient(factory.CreateClient());
         var bundle = await client.PushBundleAsync(TestBundles.DefaultLm, "lm/default", chunkSize: 1 << 20);
@@ -96,7 +96,7 @@ public sealed class GenerationTests : IDisposable
     public async Task A_lying_node_signs_different_tokens_for_the_same_request()
     {
         var (honest, model) = await NodeWithDefaultLmAsync();
-        var (liar, liarModel) = await NodeWithDefaultLmAsync(o => o.Faults = "corrupt-output");
+        var (liar, liarModel) = await NodeWithDefaultLmAsync(faults: "corrupt-output");
         Assert.Equal(model, liarModel);
         var request = Request(seed: 11);
         var truth = await InferOkAsync(honest, model, request);

@@ -16,11 +16,11 @@ public sealed class ProofModeTests
     internal static Dictionary<string, Tensor> Image(int i) =>
         TensorJson.ReadNamedTensors(File.ReadAllText(RepoFiles.Get("models", "examples", $"fashion-test-{i:D5}.json")), "inputs");
 
-    private static async Task<NodeHost> StartAsync(string dir, Action<NodeOptions>? configure = null)
+    private static async Task<NodeHost> StartAsync(string dir, Action<NodeOptions>? configure = null, string? faults = null)
     {
         var options = new NodeOptions { DataDir = dir, Listen = "127.0.0.1:0", Key = NodeFactory.NodeKey, Peers = [], Replicas = 0 };
         configure?.Invoke(options);
-        return await NodeHost.StartAsync(options, Microsoft.Extensions.Logging.LogLevel.Critical);
+        return await Prova.Node.Testing.FaultyNode.StartAsync(options, faults, Microsoft.Extensions.Logging.LogLevel.Critical);
     }
 
     private static async Task<JsonElement> ProveOk(TestClient client, Cid cid, Dictionary<string, Tensor> inputs)
@@ -138,7 +138,7 @@ public sealed class ProofModeTests
                     InferenceVerifier.Verify(circuit, Image(i), outputs, answers[i].GetProperty("proof").GetProperty("data").GetBytesFromBase64());
                 }
             }
-            await using (var liar = await StartAsync(liarDir, o => o.Faults = "corrupt-output"))
+            await using (var liar = await StartAsync(liarDir, faults: "corrupt-output"))
             {
                 using var http = new HttpClient { BaseAddress = liar.Url };
                 var client = new TestClient(http);

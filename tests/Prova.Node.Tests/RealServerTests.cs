@@ -7,6 +7,7 @@ using Prova.Core.Content;
 using Prova.Core.Keys;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
+using Prova.Node.Testing;
 
 namespace Prova.Node.Tests;
 
@@ -18,11 +19,11 @@ public sealed class RealServerTests
         var dir = Directory.CreateTempSubdirectory("prova-kestrel-").FullName;
         try
         {
-            var options = new NodeOptions { DataDir = dir, Listen = "127.0.0.1:0", KeyPassword = "test password", LightKeystore = true };
+            var options = new NodeOptions { DataDir = dir, Listen = "127.0.0.1:0", KeyPassword = "test password" };
             byte[] model = TestModels.Mlp();
             Cid cid;
             Prova.Core.Crypto.Address address;
-            await using (var node = await NodeHost.StartAsync(options, Microsoft.Extensions.Logging.LogLevel.Warning))
+            await using (var node = await NodeHost.StartAsync(options, s => s.AddLightKeystore(), Microsoft.Extensions.Logging.LogLevel.Warning))
             {
                 Assert.Equal("127.0.0.1", node.Url.Host);
                 Assert.NotEqual(0, node.Url.Port);
@@ -44,7 +45,7 @@ public sealed class RealServerTests
                 Assert.True(receipt.Verify(TestModels.Input(), outputs, cid, address).IsValid);
             }
 
-            await using (var node = await NodeHost.StartAsync(options, Microsoft.Extensions.Logging.LogLevel.Warning))
+            await using (var node = await NodeHost.StartAsync(options, s => s.AddLightKeystore(), Microsoft.Extensions.Logging.LogLevel.Warning))
             {
                 Assert.Equal(address, node.Address);
                 using var http = new HttpClient { BaseAddress = node.Url };
@@ -53,8 +54,8 @@ public sealed class RealServerTests
                 Assert.Equal(model, await http.GetByteArrayAsync($"/v1/models/{cid}/content"));
             }
 
-            var wrong = new NodeOptions { DataDir = dir, Listen = "127.0.0.1:0", KeyPassword = "other", LightKeystore = true };
-            await Assert.ThrowsAsync<KeystoreException>(() => NodeHost.StartAsync(wrong, Microsoft.Extensions.Logging.LogLevel.Warning));
+            var wrong = new NodeOptions { DataDir = dir, Listen = "127.0.0.1:0", KeyPassword = "other" };
+            await Assert.ThrowsAsync<KeystoreException>(() => NodeHost.StartAsync(wrong, s => s.AddLightKeystore(), Microsoft.Extensions.Logging.LogLevel.Warning));
             var bad = new NodeOptions { DataDir = dir, Listen = "nowhere", MaxChunkBytes = 1, KeyPassword = "x" };
             var ex = await Assert.ThrowsAsync<NodeStartException>(() => NodeHost.StartAsync(bad, Microsoft.Extensions.Logging.LogLevel.Warning));
             Assert.Contains("Node:Listen", ex.Message);
@@ -168,7 +169,13 @@ public sealed class RealServerTests
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var a in new[] { dll, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--Node:LightKeystore=true", "--Logging:LogLevel:Default=Warning" })
+            string keyFile = KeyStore.NodeKeyPath(dataDir);
+            if (!File.Exists(keyFile))
+            {
+                // A throw-away key at the light scrypt cost (a node's own first start writes the default cost).
+                KeyStore.Save(keyFile, PrivateKey.Generate(), "sigkill test", KeystoreOptions.Light);
+            }
+            foreach (var a in new[] { dll, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--Logging:LogLevel:Default=Warning" })
             {
                 info.ArgumentList.Add(a);
             }

@@ -109,8 +109,7 @@ public sealed class ReplicationTests
         await using var net = await LocalCluster.StartAsync(4, (i, o) =>
         {
             o.Replicas = 3;
-            o.Faults = i == 0 ? "corrupt-chunks" : null;
-        });
+        }, faults: i => i == 0 ? "corrupt-chunks" : null);
         await net.WaitForFullMeshAsync(TimeSpan.FromSeconds(15));
         byte[] model = TestModels.Mlp(64, 64, 8);
         using var h0 = new HttpClient { BaseAddress = net[0].Url };
@@ -137,8 +136,7 @@ public sealed class ReplicationTests
         await using var net = await LocalCluster.StartAsync(2, (i, o) =>
         {
             o.Replicas = 1;
-            o.Faults = i == 0 ? "corrupt-chunks" : null;
-        });
+        }, faults: i => i == 0 ? "corrupt-chunks" : null);
         await net.WaitForFullMeshAsync(TimeSpan.FromSeconds(15));
         using var h0 = new HttpClient { BaseAddress = net[0].Url };
         var cid = await new TestClient(h0).PushAsync(TestModels.Mlp(), "net/mlp", chunkSize: 1024);
@@ -187,8 +185,7 @@ public sealed class ReplicationTests
         await using var net = await LocalCluster.StartAsync(3, (i, o) =>
         {
             o.Replicas = 0;
-            o.Faults = i == 0 ? "corrupt-chunks" : null;
-        });
+        }, faults: i => i == 0 ? "corrupt-chunks" : null);
         var files = TestBundles.Lm(dataBytes: 20_000);
         using var h0 = new HttpClient { BaseAddress = net[0].Url };
         using var h1 = new HttpClient { BaseAddress = net[1].Url };

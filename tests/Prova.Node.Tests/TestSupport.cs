@@ -10,6 +10,7 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Keys;
 using Prova.Node.Hosting;
+using Prova.Node.Testing;
 using Prova.Onnx;
 
 namespace Prova.Node.Tests;
@@ -47,10 +48,13 @@ public sealed class NodeFactory : WebApplicationFactory<Program>
     public static readonly PrivateKey NodeKey = PrivateKey.FromHex("0x" + new string('1', 64));
 
     private readonly Action<NodeOptions>? _configure;
+    private readonly string? _faults;
 
-    public NodeFactory(Action<NodeOptions>? configure = null)
+    /// <summary>A node in the test server; <paramref name="faults"/> makes it misbehave (Prova.Node.Testing.NodeFaults).</summary>
+    public NodeFactory(Action<NodeOptions>? configure = null, string? faults = null)
     {
         _configure = configure;
+        _faults = faults;
         DataDir = Directory.CreateTempSubdirectory("prova-node-").FullName;
     }
 
@@ -64,7 +68,7 @@ public sealed class NodeFactory : WebApplicationFactory<Program>
             o.DataDir = DataDir;
             o.Key = NodeKey;
             _configure?.Invoke(o);
-        }));
+        }).AddFaults(Prova.Node.Testing.NodeFaults.Parse(_faults)));
     }
 
     protected override void Dispose(bool disposing)

@@ -16,14 +16,7 @@ public sealed class ChatQuorumTests
 {
     private static async Task<(LocalCluster Cluster, Cid Model)> StartAsync(int count, int? liar = null)
     {
-        var cluster = await LocalCluster.StartAsync(count, (i, o) =>
-        {
-            o.InferenceThreads = 1;
-            if (i == liar)
-            {
-                o.Faults = "corrupt-output";
-            }
-        }, LogLevel.None);
+        var cluster = await LocalCluster.StartAsync(count, (_, o) => o.InferenceThreads = 1, LogLevel.None, i => i == liar ? "corrupt-output" : null);
         try
         {
             var owner = PrivateKey.Generate();

@@ -25,13 +25,7 @@ public sealed class NetworkTests : IDisposable
     /// <summary>Starts <paramref name="count"/> nodes (faults by index), pushes one model to every node and waits until all know each other.</summary>
     private async Task<(LocalCluster Cluster, Cid Model, string Path)> StartAsync(int count, IReadOnlyDictionary<int, string>? faults = null)
     {
-        var cluster = await LocalCluster.StartAsync(count, (i, o) =>
-        {
-            if (faults is not null && faults.TryGetValue(i, out string? f))
-            {
-                o.Faults = f;
-            }
-        }, LogLevel.None);
+        var cluster = await LocalCluster.StartAsync(count, logLevel: LogLevel.None, faults: i => faults?.GetValueOrDefault(i));
         try
         {
             string path = TestModels.Write(TestModels.Mlp(inputs: 32, hidden: 16, seed: 21), _dir);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Prova.Core;
 using Prova.Core.Keys;
 using Prova.Node.Hosting;
+using Prova.Node.Testing;
 using Prova.Onnx;
 
 namespace Prova.Sdk.Tests;
@@ -24,8 +25,7 @@ public sealed class NodeFixture : IAsyncLifetime
             DataDir = DataDir,
             Listen = "127.0.0.1:0",
             KeyPassword = "test",
-            LightKeystore = true,
-        }, LogLevel.Warning);
+        }, s => s.AddLightKeystore(), LogLevel.Warning);
     }
 
     public async Task DisposeAsync()

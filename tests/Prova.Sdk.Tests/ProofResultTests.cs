@@ -135,13 +135,7 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
     [Fact]
     public async Task The_network_client_skips_a_node_whose_proof_fails_and_returns_a_verified_proof()
     {
-        await using var cluster = await LocalCluster.StartAsync(2, (i, o) =>
-        {
-            if (i == 1)
-            {
-                o.Faults = "corrupt-output";
-            }
-        }, LogLevel.None);
+        await using var cluster = await LocalCluster.StartAsync(2, logLevel: LogLevel.None, faults: i => i == 1 ? "corrupt-output" : null);
         string path = RepoFiles.Get("models", "fashion-cnn.int8.onnx");
         Cid cid = default;
         foreach (var n in cluster.Nodes)

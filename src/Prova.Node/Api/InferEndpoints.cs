@@ -7,7 +7,6 @@ using Prova.Core.Crypto;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
 using Prova.Node.Inference;
-using Prova.Node.Network;
 
 namespace Prova.Node.Api;
 
@@ -25,13 +24,8 @@ internal static class InferEndpoints
             .RequireRateLimiting(RateLimitPolicy);
     }
 
-    private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options,
-        FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers, ProofService proofs)
+    private static async Task<IResult> Infer(HttpContext context, InferenceService inference, NodeMetrics metrics, IOptions<NodeOptions> options, ProofService proofs)
     {
-        if (faults.CountInferenceAndShouldCrash())
-        {
-            return Crash(context, faults, server, loggers);
-        }
         byte[] body = await Body.ReadAsync(context, options.Value.MaxRequestBytes, "MaxRequestBytes", "the request body");
         var (modelText, requestId, mode) = ReadHeader(body);
         var model = BlobEndpoints.ParseCid(modelText);
@@ -49,10 +43,6 @@ internal static class InferEndpoints
         }
         body = []; // the body's bytes can be collected while the model runs
         InferModes.Check(mode);
-        if (faults.Faults.SlowMs > 0)
-        {
-            await Task.Delay(faults.Faults.SlowMs, context.RequestAborted);
-        }
         if (mode == InferModes.ProofMode)
         {
             var proven = await proofs.ProveAsync(model, inputs, requestId, context.RequestAborted);
@@ -145,32 +135,6 @@ internal static class InferEndpoints
             ? new Hash256(RandomNumberGenerator.GetBytes(32))
             : Hash256.TryParse(requestId, out var parsed) ? parsed : throw ApiException.BadRequest("\"requestId\" must be 0x + 64 hex digits");
         return (model ?? throw ApiException.BadRequest("\"model\" must be a string"), id, mode ?? Receipt.AttestedMode);
-    }
-
-    /// <summary>The crash-after fault: die without answering (the whole process, or this host in in-process tests).</summary>
-    private static IResult Crash(HttpContext context, FaultInjector faults, Microsoft.AspNetCore.Hosting.Server.IServer server, ILoggerFactory loggers)
-    {
-        Log.FaultCrash(loggers.CreateLogger("Prova.Node.Faults"), faults.Faults.CrashAfter!.Value + 1);
-        if (!faults.CrashInProcess)
-        {
-            // A hard stop, like a power cut: no graceful shutdown, no answer.
-            System.Diagnostics.Process.GetCurrentProcess().Kill();
-        }
-        // In-process: stop listening (new connections are refused), drop this request, stop gossiping.
-        faults.MarkCrashing();
-        context.Abort();
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await server.StopAsync(CancellationToken.None);
-            }
-            finally
-            {
-                faults.MarkCrashed();
-            }
-        });
-        return Results.Empty;
     }
 
     private static byte[] Write(InferenceResult result, Action<Utf8JsonWriter>? extra = null)

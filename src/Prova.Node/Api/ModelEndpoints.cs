@@ -8,7 +8,6 @@ using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 using Prova.Runtime;
@@ -331,15 +330,15 @@ internal static partial class ModelEndpoints
         return Results.Bytes(Published(cid, store, catalog).Encode(), "application/octet-stream");
     }
 
-    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog, FaultInjector faults)
+    private static IResult Chunk(string cid, string index, ContentStore store, ModelCatalog catalog, IServingSeam seam)
     {
         var manifest = Published(cid, store, catalog);
         int i = BlobEndpoints.ParseIndex(index, manifest);
         byte[] chunk = store.ReadChunk(manifest, i);
-        return Results.Bytes(faults.Faults.CorruptChunks ? FaultInjector.Corrupt(chunk) : chunk, "application/octet-stream");
+        return Results.Bytes(seam.ChunkServed(chunk), "application/octet-stream");
     }
 
-    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog, FaultInjector faults)
+    private static async Task Content(string cid, HttpContext context, ContentStore store, ModelCatalog catalog, IServingSeam seam)
     {
         var manifest = Published(cid, store, catalog);
         if (store.Status(manifest.Cid) is { Complete: false } status)
@@ -387,11 +386,7 @@ internal static partial class ModelEndpoints
         int first = (int)(start / manifest.ChunkSize), last = (int)(end / manifest.ChunkSize);
         for (int i = first; i <= last; i++)
         {
-            byte[] chunk = store.ReadChunk(manifest, i);
-            if (faults.Faults.CorruptChunks)
-            {
-                chunk = FaultInjector.Corrupt(chunk);
-            }
+            byte[] chunk = seam.ChunkServed(store.ReadChunk(manifest, i));
             long offset = manifest.ChunkOffset(i);
             int from = (int)Math.Max(0, start - offset);
             int to = (int)Math.Min(chunk.Length - 1, end - offset);

@@ -32,11 +32,11 @@ internal static class OpenAiEndpoints
     {
         // Generations are bounded by max_tokens and the queue wait by RequestTimeoutSeconds; a stream must not be cut by the request timeout.
         app.MapPost("/v1/chat/completions", (Delegate)((HttpContext context) => HandleAsync(context, chat: true)))
-            .WithTags("openai").WithSummary("OpenAI-compatible chat completion on a language-model bundle, with a signed receipt")
+            .WithTags("openai").WithMetadata(RouteMismatch.OpenAiShape.Instance).WithSummary("OpenAI-compatible chat completion on a language-model bundle, with a signed receipt")
             .Accepts<JsonObject>("application/json").Produces<JsonObject>(200, "application/json", "text/event-stream")
             .DisableRequestTimeout();
         app.MapPost("/v1/completions", (Delegate)((HttpContext context) => HandleAsync(context, chat: false)))
-            .WithTags("openai").WithSummary("OpenAI-compatible text completion on a language-model bundle, with a signed receipt")
+            .WithTags("openai").WithMetadata(RouteMismatch.OpenAiShape.Instance).WithSummary("OpenAI-compatible text completion on a language-model bundle, with a signed receipt")
             .Accepts<JsonObject>("application/json").Produces<JsonObject>(200, "application/json", "text/event-stream")
             .DisableRequestTimeout();
     }

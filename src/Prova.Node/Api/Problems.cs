@@ -27,6 +27,8 @@ internal static class Problems
         ["invalid-input"] = "Invalid input",
         ["unsupported-model"] = "Model not supported by the engine",
         ["not-found"] = "Not found",
+        ["method-not-allowed"] = "Method not allowed",
+        ["unsupported-media-type"] = "Unsupported media type",
         ["range-not-satisfiable"] = "Range not satisfiable",
         ["corrupted-content"] = "Stored content is corrupted",
         ["saturated"] = "Node saturated",

@@ -1,4 +1,5 @@
 using Prova.Core.Keys;
+using Prova.Node.Testing;
 
 namespace Prova.Node.Hosting;
 
@@ -6,7 +7,7 @@ namespace Prova.Node.Hosting;
 /// Several nodes in this process on 127.0.0.1 with fresh keys and temporary data directories, each
 /// seeded with the previous node's URL (a chain), for tests and benchmarks:
 /// <code>
-/// await using var net = await LocalCluster.StartAsync(4, (i, o) =&gt; { o.GossipIntervalMs = 100; if (i == 3) o.Faults = "corrupt-output"; });
+/// await using var net = await LocalCluster.StartAsync(4, (_, o) =&gt; o.Replicas = 1, faults: i =&gt; i == 3 ? "corrupt-output" : null);
 /// await net.WaitForFullMeshAsync(TimeSpan.FromSeconds(10));
 /// </code>
 /// Disposing stops every node and deletes the data directories.
@@ -29,16 +30,17 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="count"/> nodes; <paramref name="configure"/> gets each node's index and options
-    /// (defaults: port 0, a fresh in-memory key, gossip every 100 ms, 2 s peer timeout, crash faults stop only that node).
+    /// (defaults: port 0, a fresh in-memory key, gossip every 100 ms, 2 s peer timeout) and <paramref name="faults"/> each
+    /// node's faults (a <see cref="NodeFaults"/> spec; null = honest; a crash fault stops only that node).
     /// </summary>
-    public static async Task<LocalCluster> StartAsync(int count, Action<int, NodeOptions>? configure = null, LogLevel logLevel = LogLevel.Warning)
+    public static async Task<LocalCluster> StartAsync(int count, Action<int, NodeOptions>? configure = null, LogLevel logLevel = LogLevel.Warning, Func<int, string?>? faults = null)
     {
         var cluster = new LocalCluster();
         try
         {
             for (int i = 0; i < count; i++)
             {
-                await cluster.AddAsync(o => configure?.Invoke(i, o), logLevel);
+                await cluster.AddAsync(o => configure?.Invoke(i, o), logLevel, faults?.Invoke(i));
             }
         }
         catch
@@ -49,8 +51,8 @@ public sealed class LocalCluster : IAsyncDisposable
         return cluster;
     }
 
-    /// <summary>Starts one more node seeded with the last running node's URL (unless <paramref name="configure"/> sets Peers).</summary>
-    public async Task<NodeHost> AddAsync(Action<NodeOptions>? configure = null, LogLevel logLevel = LogLevel.Warning)
+    /// <summary>Starts one more node seeded with the last running node's URL (unless <paramref name="configure"/> sets Peers), with <paramref name="faults"/> if given.</summary>
+    public async Task<NodeHost> AddAsync(Action<NodeOptions>? configure = null, LogLevel logLevel = LogLevel.Warning, string? faults = null)
     {
         string dir = Directory.CreateTempSubdirectory("prova-cluster-").FullName;
         _dirs.Add(dir);
@@ -61,14 +63,13 @@ public sealed class LocalCluster : IAsyncDisposable
             Key = PrivateKey.Generate(),
             GossipIntervalMs = 100,
             PeerTimeoutMs = 2000,
-            CrashInProcess = true,
         };
         if (_nodes.LastOrDefault(n => n is not null) is { } previous)
         {
             options.Peers = [previous.Url.AbsoluteUri.TrimEnd('/')];
         }
         configure?.Invoke(options);
-        var node = await NodeHost.StartAsync(options, logLevel);
+        var node = await FaultyNode.StartAsync(options, faults, logLevel, crashInProcess: true);
         _nodes.Add(node);
         return node;
     }

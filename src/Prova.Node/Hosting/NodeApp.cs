@@ -21,7 +21,6 @@ public static class NodeApp
         ["--replicas"] = "Node:Replicas",
         ["--public-url"] = "Node:PublicUrl",
         ["--gossip-interval"] = "Node:GossipIntervalMs",
-        ["--fault"] = "Node:Faults",
         ["--chain"] = "Node:Chain",
         ["--deployment"] = "Node:Deployment",
         ["--stake"] = "Node:Stake",
@@ -32,7 +31,9 @@ public static class NodeApp
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.AddCommandLine(args, s_switches);
         var services = builder.Services;
-        services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section).Configure(o => configure?.Invoke(o));
+        // An unknown key under Node is refused, not ignored: a misspelt limit, or a setting that no longer exists
+        // (Node:Faults, Node:LightKeystore: faults are for the test host only, see Testing/FaultyNode), must not pass silently.
+        services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section, binder => binder.ErrorOnUnknownConfiguration = true).Configure(o => configure?.Invoke(o));
         services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new StoreDatabase(Path.Combine(Directory.CreateDirectory(sp.GetRequiredService<IOptions<NodeOptions>>().Value.DataDir).FullName, "index.db")));
@@ -46,7 +47,8 @@ public static class NodeApp
         services.AddSingleton<InferenceService>();
         services.AddSingleton<PeerQuorum>();
         services.AddSingleton<ProofService>();
-        services.AddSingleton<FaultInjector>();
+        services.AddSingleton<IServingSeam, ServeAsComputed>();
+        services.AddSingleton(Prova.Core.Keys.KeystoreOptions.Default);
         services.AddSingleton<PeerTable>();
         services.AddSingleton<PeerClient>();
         services.AddSingleton<Replicator>();
@@ -114,19 +116,23 @@ public static class NodeApp
         {
             throw new NodeStartException("invalid node settings: " + string.Join("; ", ex.Failures));
         }
+        catch (InvalidOperationException ex) when (ex.Message.Contains(nameof(NodeOptions), StringComparison.Ordinal))
+        {
+            // The binder's refusal of an unknown key (ErrorOnUnknownConfiguration) or of a value it cannot convert.
+            int names = ex.Message.LastIndexOf(": ", StringComparison.Ordinal);
+            string detail = ex.Message.Contains("ErrorOnUnknownConfiguration", StringComparison.Ordinal) && names >= 0
+                ? $"no such setting under {NodeOptions.Section}: {ex.Message[(names + 2)..]} (the settings are listed in docs/node-api.md)"
+                : ex.Message;
+            throw new NodeStartException("invalid node settings: " + detail, ex);
+        }
         _ = app.Services.GetRequiredService<NodeIdentity>();
         _ = app.Services.GetRequiredService<ContentStore>();
-        var faults = app.Services.GetRequiredService<FaultInjector>().Faults;
-        if (faults.Any)
-        {
-            Log.FaultsOn(app.Logger, faults.ToString());
-        }
-
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
         app.UseStatusCodePages();
         app.UseRouting();
         app.Use(metrics.Measure);
         app.Use(Problems.Handle);
+        app.Use(new RouteMismatch(app.Services.GetRequiredService<EndpointDataSource>()).Handle);
         app.UseRequestTimeouts();
         app.UseRateLimiter();
 
@@ -139,8 +145,6 @@ public static class NodeApp
         OpenAiEndpoints.Map(app);
         PeerEndpoints.Map(app);
         SettlementEndpoints.Map(app);
-        app.MapFallback((HttpContext context) =>
-            throw new ApiException(404, "not-found", $"no route {context.Request.Method} {context.Request.Path}; see /openapi/v1.json"));
         return app;
     }
 

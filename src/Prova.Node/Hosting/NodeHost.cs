@@ -35,13 +35,18 @@ public sealed class NodeHost : IAsyncDisposable
         return Services.GetRequiredService<Store.ModelCatalog>().HostedModels().Where(m => !store.IsDamaged(m)).ToList();
     }
 
-    /// <summary>Cancelled when an in-process crash-after fault has fired (<see cref="NodeOptions.CrashInProcess"/>).</summary>
-    public CancellationToken Crashed => Services.GetRequiredService<Network.FaultInjector>().Crashed;
-
     /// <summary>Starts a node; bad settings or key problems raise <see cref="Prova.Core.ProvaException"/> subclasses with one clear message.</summary>
-    public static async Task<NodeHost> StartAsync(NodeOptions options, LogLevel minimumLogLevel = LogLevel.Information, CancellationToken cancellationToken = default)
+    public static Task<NodeHost> StartAsync(NodeOptions options, LogLevel minimumLogLevel = LogLevel.Information, CancellationToken cancellationToken = default) =>
+        StartAsync(options, null, minimumLogLevel, cancellationToken);
+
+    /// <summary>
+    /// Starts a node whose services <paramref name="services"/> may add to or replace before it is built: the seam of the test
+    /// and devnet host (<see cref="Testing.FaultyNode"/>), which nothing in a node's settings reaches.
+    /// </summary>
+    public static async Task<NodeHost> StartAsync(NodeOptions options, Action<IServiceCollection>? services, LogLevel minimumLogLevel = LogLevel.Information, CancellationToken cancellationToken = default)
     {
         var builder = NodeApp.CreateBuilder([], o => o.CopyFrom(options));
+        services?.Invoke(builder.Services);
         builder.Logging.SetMinimumLevel(minimumLogLevel);
         var app = NodeApp.Build(builder);
         await app.StartAsync(cancellationToken);

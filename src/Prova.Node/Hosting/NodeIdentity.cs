@@ -11,7 +11,7 @@ namespace Prova.Node.Hosting;
 /// </summary>
 public sealed class NodeIdentity
 {
-    public NodeIdentity(IOptions<NodeOptions> options, ILogger<NodeIdentity> logger)
+    public NodeIdentity(IOptions<NodeOptions> options, KeystoreOptions keystore, ILogger<NodeIdentity> logger)
     {
         var o = options.Value;
         ChainId = o.ChainIdValue;
@@ -33,7 +33,7 @@ public sealed class NodeIdentity
         else
         {
             Key = PrivateKey.Generate();
-            KeyStore.Save(path, Key, password, o.LightKeystore ? KeystoreOptions.Light : KeystoreOptions.Default);
+            KeyStore.Save(path, Key, password, keystore);
             Log.KeyCreated(logger, Key.Address, path);
         }
     }

@@ -87,9 +87,6 @@ public sealed class NodeOptions
     /// <summary>The key password; when null, PROVA_KEY_PASSWORD. Never logged.</summary>
     public string? KeyPassword { get; set; }
 
-    /// <summary>Use the light scrypt cost for a newly created key (tests and throw-away devnets only).</summary>
-    public bool LightKeystore { get; set; }
-
     /// <summary>A key to use instead of the keystore (tests).</summary>
     public PrivateKey? Key { get; set; }
 
@@ -118,12 +115,6 @@ public sealed class NodeOptions
 
     /// <summary>Peer records older than this (or more than 60 s in the future) are refused; a peer not heard of for this long is dropped.</summary>
     public int PeerRecordMaxAgeSeconds { get; set; } = 120;
-
-    /// <summary>Fault injection for tests ("corrupt-output,slow:200,crash-after:5,corrupt-chunks"); null = none. Never on a real node.</summary>
-    public string? Faults { get; set; }
-
-    /// <summary>A crash-after fault stops this host (aborting the request) instead of killing the process (in-process tests).</summary>
-    public bool CrashInProcess { get; set; }
 
     // --- chain mode (docs/settlement-node.md) ---
 
@@ -175,7 +166,6 @@ public sealed class NodeOptions
         MaxContextTokens = other.MaxContextTokens;
         MaxChatRequestBytes = other.MaxChatRequestBytes;
         KeyPassword = other.KeyPassword;
-        LightKeystore = other.LightKeystore;
         Key = other.Key;
         Peers = [.. other.Peers];
         PublicUrl = other.PublicUrl;
@@ -185,8 +175,6 @@ public sealed class NodeOptions
         MaxPeers = other.MaxPeers;
         PeerMaxFailures = other.PeerMaxFailures;
         PeerRecordMaxAgeSeconds = other.PeerRecordMaxAgeSeconds;
-        Faults = other.Faults;
-        CrashInProcess = other.CrashInProcess;
         Chain = other.Chain;
         Deployment = other.Deployment;
         Stake = other.Stake;
@@ -368,10 +356,6 @@ public sealed class NodeOptions
         if (PeerRecordMaxAgeSeconds < 5)
         {
             problems.Add($"Node:PeerRecordMaxAgeSeconds {PeerRecordMaxAgeSeconds} must be at least 5");
-        }
-        if (!Network.NodeFaults.TryParse(Faults, out _, out string? faultProblem))
-        {
-            problems.Add($"Node:Faults (--fault) {faultProblem}");
         }
     }
 

@@ -8,7 +8,6 @@ using Prova.Core.Receipts;
 using Prova.Lm;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 using Prova.Runtime;
@@ -45,7 +44,7 @@ public sealed class GenerationService : IDisposable
     private readonly ReceiptSigner _signer;
     private readonly NodeMetrics _metrics;
     private readonly NodeOptions _options;
-    private readonly FaultInjector _faults;
+    private readonly IServingSeam _seam;
     private readonly ILogger<GenerationService> _logger;
     private readonly SemaphoreSlim _slots;
     private readonly ConcurrentDictionary<Cid, Lazy<Task<IdlePool<LanguageModel>>>> _pools = new();
@@ -53,14 +52,14 @@ public sealed class GenerationService : IDisposable
     private int _running;
 
     public GenerationService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, NodeMetrics metrics,
-        IOptions<NodeOptions> options, FaultInjector faults, ILogger<GenerationService> logger)
+        IOptions<NodeOptions> options, IServingSeam seam, ILogger<GenerationService> logger)
     {
         _store = store;
         _catalog = catalog;
         _signer = signer;
         _metrics = metrics;
         _options = options.Value;
-        _faults = faults;
+        _seam = seam;
         _logger = logger;
         _slots = new SemaphoreSlim(_options.MaxConcurrentGenerations, _options.MaxConcurrentGenerations);
     }
@@ -162,11 +161,7 @@ public sealed class GenerationService : IDisposable
                     {
                         firstToken = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                     }
-                    if (_faults.Faults.SlowMs > 0)
-                    {
-                        // The slow fault on a generation: every token waits (a slow node; tests of streaming and disconnects).
-                        cancellationToken.WaitHandle.WaitOne(_faults.Faults.SlowMs);
-                    }
+                    _seam.TokenGenerated(cancellationToken);
                 }, cancellationToken);
         }
         catch (Exception ex) when (ex is LmException or InputException)
@@ -183,13 +178,7 @@ public sealed class GenerationService : IDisposable
         {
             throw new OperationCanceledException(cancellationToken);
         }
-        var ids = generation.Ids;
-        if (_faults.Faults.CorruptOutput && ids.Length > 0)
-        {
-            // The lying node of the fault trials: one token swapped, signed anyway.
-            ids = (int[])ids.Clone();
-            ids[^1] = ids[^1] == 0 ? 1 : ids[^1] - 1;
-        }
+        var ids = _seam.GenerationFinished(generation.Ids);
         var outputs = GenerationOutput.ToTensors(ids, generation.Text);
         var receipt = _signer.Sign(model, inputs, outputs, requestId, mode);
         var elapsed = Stopwatch.GetElapsedTime(start);

@@ -8,7 +8,6 @@ using Prova.Core.Receipts;
 using Prova.Lm;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
 using Prova.Runtime;
@@ -32,14 +31,14 @@ public sealed class InferenceService : IDisposable
     private readonly NodeMetrics _metrics;
     private readonly NodeOptions _options;
     private readonly ILogger<InferenceService> _logger;
-    private readonly FaultInjector _faults;
+    private readonly IServingSeam _seam;
     private readonly ConcurrentDictionary<Cid, Lazy<LoadedModel>> _pools = new();
     private readonly MemoryBudget _memory;
 
     public InferenceService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, GenerationService generations, NodeMetrics metrics,
-        IOptions<NodeOptions> options, ILogger<InferenceService> logger, FaultInjector faults)
+        IOptions<NodeOptions> options, ILogger<InferenceService> logger, IServingSeam seam)
     {
-        _faults = faults;
+        _seam = seam;
         _store = store;
         _catalog = catalog;
         _signer = signer;
@@ -156,10 +155,7 @@ public sealed class InferenceService : IDisposable
         {
             pool.Return(session);
         }
-        if (_faults.Faults.CorruptOutput)
-        {
-            FaultInjector.FlipOneBit(outputs);
-        }
+        _seam.OutputsComputed(outputs);
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);
         if (holdMemory is not null)

@@ -5,7 +5,6 @@ using Prova.Core.Content;
 using Prova.Core.Crypto;
 using Prova.Node.Api;
 using Prova.Node.Hosting;
-using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Proofs.Inference;
 
@@ -31,7 +30,7 @@ public sealed class ProofService : IDisposable
     private readonly ModelCatalog _catalog;
     private readonly ReceiptSigner _signer;
     private readonly NodeMetrics _metrics;
-    private readonly FaultInjector _faults;
+    private readonly IServingSeam _seam;
     private readonly NodeOptions _options;
     private readonly SemaphoreSlim _slots;
     private readonly Lock _gate = new();
@@ -39,13 +38,13 @@ public sealed class ProofService : IDisposable
     private long _cachedBytes;
     private long _clock;
 
-    public ProofService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, NodeMetrics metrics, FaultInjector faults, IOptions<NodeOptions> options)
+    public ProofService(ContentStore store, ModelCatalog catalog, ReceiptSigner signer, NodeMetrics metrics, IServingSeam seam, IOptions<NodeOptions> options)
     {
         _store = store;
         _catalog = catalog;
         _signer = signer;
         _metrics = metrics;
-        _faults = faults;
+        _seam = seam;
         _options = options.Value;
         _slots = new SemaphoreSlim(Math.Max(1, _options.MaxConcurrentInferences));
     }
@@ -137,11 +136,7 @@ public sealed class ProofService : IDisposable
             Release(entry);
         }
         var elapsed = Stopwatch.GetElapsedTime(start);
-        if (_faults.Faults.CorruptOutput)
-        {
-            // The test fault: a lying node flips one output bit after proving; the proof then fails to verify.
-            FaultInjector.FlipOneBit(outputs);
-        }
+        _seam.OutputsComputed(outputs);
         _metrics.InferenceSucceeded(elapsed.TotalSeconds);
         var receipt = _signer.Sign(model, inputs, outputs, requestId, InferModes.ProofMode);
         return new ProofResult(new InferenceResult(outputs, receipt, elapsed.TotalMilliseconds), proof, entry.Circuit.KeyDigest, elapsed.TotalMilliseconds);

@@ -20,7 +20,6 @@ public sealed class PeerService : BackgroundService
     private readonly PeerTable _table;
     private readonly PeerClient _client;
     private readonly Replicator _replicator;
-    private readonly FaultInjector _faults;
     private readonly NodeOptions _options;
     private readonly TimeProvider _time;
     private readonly IServer _server;
@@ -32,9 +31,8 @@ public sealed class PeerService : BackgroundService
     private long _rounds;
 
     public PeerService(NodeIdentity identity, ModelCatalog catalog, ContentStore store, PeerTable table, PeerClient client, Replicator replicator,
-        IOptions<NodeOptions> options, TimeProvider time, IServer server, IHostApplicationLifetime lifetime, ILogger<PeerService> logger, FaultInjector faults)
+        IOptions<NodeOptions> options, TimeProvider time, IServer server, IHostApplicationLifetime lifetime, ILogger<PeerService> logger)
     {
-        _faults = faults;
         _identity = identity;
         _catalog = catalog;
         _store = store;
@@ -111,7 +109,7 @@ public sealed class PeerService : BackgroundService
             {
                 return;
             }
-            while (!stoppingToken.IsCancellationRequested && !_faults.IsCrashing)
+            while (!stoppingToken.IsCancellationRequested)
             {
                 try
                 {

@@ -31,12 +31,12 @@ public sealed class LmNode : IAsyncDisposable
 
     public static string BundleDir => RepoFiles.Get("models", "lm");
 
-    public static async Task<LmNode> StartAsync(Action<NodeOptions>? configure = null)
+    public static async Task<LmNode> StartAsync(Action<NodeOptions>? configure = null, string? faults = null)
     {
         string dir = Directory.CreateTempSubdirectory("prova-openai-").FullName;
         var options = new NodeOptions { DataDir = dir, Listen = "127.0.0.1:0", Key = PrivateKey.Generate(), InferenceThreads = 1 };
         configure?.Invoke(options);
-        var host = await NodeHost.StartAsync(options, Microsoft.Extensions.Logging.LogLevel.Warning);
+        var host = await Prova.Node.Testing.FaultyNode.StartAsync(options, faults);
         var http = new HttpClient { BaseAddress = host.Url, Timeout = TimeSpan.FromMinutes(2) };
         var cid = await PublishAsync(http);
         return new LmNode(dir, host, http, cid);

@@ -213,8 +213,7 @@ public sealed class OpenAiSlotTests
             o.MaxConcurrentGenerations = 1;
             o.GenerationQueueLimit = 1;
             o.RequestTimeoutSeconds = 2;
-            o.Faults = "slow:80";
-        });
+        }, faults: "slow:80");
         var generations = node.Host.Services.GetRequiredService<GenerationService>();
 
         // The streaming client is a bare TCP connection, closed when it goes away (as a killed process's is): no HTTP
@@ -262,8 +261,7 @@ public sealed class OpenAiSlotTests
         await using var node = await LmNode.StartAsync(o =>
         {
             o.MaxConcurrentGenerations = 4;
-            o.Faults = "slow:40";
-        });
+        }, faults: "slow:40");
         await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => node.PostAsync("/v1/chat/completions", Small())));
         var streams = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>
         {

@@ -59,9 +59,8 @@ public sealed class OpenAiQuorumTests
         var liar = await net.AddAsync(o =>
         {
             o.InferenceThreads = 1;
-            o.Faults = "corrupt-output";
             o.Peers = [net[0].Url.AbsoluteUri.TrimEnd('/')];
-        });
+        }, faults: "corrupt-output");
         using (var liarHttp = new HttpClient { BaseAddress = liar.Url })
         {
             Assert.Equal(cid, await LmNode.PublishAsync(liarHttp));

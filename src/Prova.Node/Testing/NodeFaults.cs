@@ -1,14 +1,12 @@
 using System.Globalization;
-using Microsoft.Extensions.Options;
-using Prova.Node.Hosting;
 
-namespace Prova.Node.Network;
+namespace Prova.Node.Testing;
 
 /// <summary>
-/// Faults a node injects on purpose, for tests of the network only (docs/network.md, "Fault options").
-/// Parsed from <see cref="NodeOptions.Faults"/> / <c>prova node start --fault SPEC</c>, a comma-separated
-/// list of <c>corrupt-output</c>, <c>slow:&lt;ms&gt;</c>, <c>crash-after:&lt;n&gt;</c>, <c>corrupt-chunks</c>.
-/// Every fault is off unless named.
+/// Faults a node injects on purpose, for tests of the network and the devnet's lying node only (docs/network.md,
+/// "Fault options"): a comma-separated list of <c>corrupt-output</c>, <c>slow:&lt;ms&gt;</c>, <c>crash-after:&lt;n&gt;</c>,
+/// <c>corrupt-chunks</c>. Every fault is off unless named. Only <see cref="FaultyNode"/> turns them on; a node's
+/// settings cannot.
 /// </summary>
 public sealed record NodeFaults
 {
@@ -94,65 +92,4 @@ public sealed record NodeFaults
 
     private static bool TryNumber(string? text, int min, int max, out int value) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= min && value <= max;
-
-    internal static NodeFaults From(IOptions<NodeOptions> options) => Parse(options.Value.Faults);
-}
-
-/// <summary>The node's active faults and the crash-after counter (a DI singleton).</summary>
-public sealed class FaultInjector
-{
-    private readonly CancellationTokenSource _crashed = new();
-    private long _inferences;
-
-    public FaultInjector(IOptions<NodeOptions> options)
-    {
-        Faults = NodeFaults.From(options);
-        CrashInProcess = options.Value.CrashInProcess;
-    }
-
-    public NodeFaults Faults { get; }
-
-    public bool CrashInProcess { get; }
-
-    /// <summary>Cancelled once an in-process crash-after fault has fired and the node stopped listening.</summary>
-    public CancellationToken Crashed => _crashed.Token;
-
-    /// <summary>True from the moment a crash-after fault fires (the node stops gossiping at once).</summary>
-    public bool IsCrashing => Volatile.Read(ref _crashing);
-
-    private bool _crashing;
-
-    internal void MarkCrashing() => Volatile.Write(ref _crashing, true);
-
-    internal void MarkCrashed() => _crashed.Cancel();
-
-    /// <summary>Counts an inference request; true when a crash-after fault says this one must die.</summary>
-    public bool CountInferenceAndShouldCrash() =>
-        Faults.CrashAfter is int n && Interlocked.Increment(ref _inferences) > n;
-
-    /// <summary>Flips the lowest bit of the first byte of the first output (by name order) in place.</summary>
-    public static void FlipOneBit(Dictionary<string, Prova.Core.Tensor> outputs)
-    {
-        var first = outputs.Keys.Order(StringComparer.Ordinal).FirstOrDefault();
-        if (first is null || outputs[first].Length == 0)
-        {
-            return;
-        }
-        var tensor = outputs[first];
-        var bytes = tensor.Bytes().ToArray();
-        bytes[0] ^= 1;
-        outputs[first] = Prova.Core.Tensor.FromBytes(tensor.Type, tensor.Shape, bytes);
-    }
-
-    /// <summary>A copy of <paramref name="chunk"/> with its middle byte flipped (what a corrupt-chunks node serves).</summary>
-    public static byte[] Corrupt(byte[] chunk)
-    {
-        if (chunk.Length == 0)
-        {
-            return chunk;
-        }
-        var copy = (byte[])chunk.Clone();
-        copy[copy.Length / 2] ^= 0xFF;
-        return copy;
-    }
 }
