@@ -44,7 +44,7 @@ run() {
         return 0
     fi
     local failed
-    failed="$(grep -m1 -oE '^\s+Failed [^ ]+' "$log" | sed -E 's/^\s+Failed //; s/^Prova\.Proofs\.Tests\.//')"
+    failed="$(grep -m1 -E '^\s+Failed ' "$log" | sed -E 's/^\s+Failed //; s/ \[[^]]*\]$//; s/^Prova\.Proofs\.Tests\.//')"
     echo "${failed:-(test run failed: $(tail -n 1 "$log"))}"
 }
 
