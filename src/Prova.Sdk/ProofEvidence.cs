@@ -8,7 +8,7 @@ namespace Prova.Sdk;
 
 /// <summary>
 /// The proof a node returns in mode <c>proof</c>, as carried in its answer and in a result file's
-/// evidence (docs/proofs.md "Product"): <c>{"format": "PRVP", "version": 1, "keyDigest": "0x…",
+/// evidence (docs/proofs.md "Product"): <c>{"format": "PRVP", "version": 4, "keyDigest": "0x…",
 /// "size": n, "proveMs": ms, "data": "&lt;base64 PRVP bytes&gt;"}</c>.
 /// </summary>
 public sealed record ProofEvidence
@@ -116,8 +116,12 @@ public static class ProofVerification
     private static long s_bytes;
     private static long s_clock;
 
-    /// <summary>Checks that <paramref name="proof"/> proves <paramref name="model"/> maps <paramref name="inputs"/> to <paramref name="outputs"/>.</summary>
-    public static ProofCheck Verify(ProofCircuit circuit, Cid model, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, ProofEvidence proof)
+    /// <summary>
+    /// Checks that <paramref name="proof"/> proves <paramref name="model"/> maps <paramref name="inputs"/> to
+    /// <paramref name="outputs"/>, and that it was made for the receipt's request id and node (<paramref name="binding"/>):
+    /// a proof replayed for another request or presented by another node is refused.
+    /// </summary>
+    public static ProofCheck Verify(ProofCircuit circuit, Cid model, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, ProofEvidence proof, ProofBinding binding)
     {
         long start = Stopwatch.GetTimestamp();
         if (circuit.ModelCid != model)
@@ -135,7 +139,7 @@ public static class ProofVerification
             // A circuit's light-graph session runs one verification at a time.
             try
             {
-                ok = InferenceVerifier.TryVerify(circuit, inputs, outputs, proof.Data, out problem);
+                ok = InferenceVerifier.TryVerify(circuit, inputs, outputs, proof.Data, binding, out problem);
             }
             catch (ProvaException ex)
             {
@@ -228,7 +232,13 @@ internal static class ProofResultCheck
             checks.Add(new ResultCheck("proof", false, $"model {cid} has no verifying key: {ex.Message}"));
             return;
         }
-        var check = ProofVerification.Verify(key, result.Model, result.Inputs, result.Outputs, proof);
+        if (result.Receipts.Count == 0)
+        {
+            checks.Add(new ResultCheck("proof", false, "a proof is bound to the receipt's request id and node, and the result carries no receipt"));
+            return;
+        }
+        var receipt = result.Receipts[0];
+        var check = ProofVerification.Verify(key, result.Model, result.Inputs, result.Outputs, proof, new ProofBinding(receipt.RequestId, receipt.Node));
         checks.Add(new ResultCheck("proof", check.Valid, check.Message));
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class ProvaClient
         {
             return new ProofCheck(false, $"model {result.Model} has no verifying key: {ex.Message}", 0);
         }
-        return await Task.Run(() => ProofVerification.Verify(key, result.Model, result.Inputs, result.Outputs, proof), cancellationToken);
+        return await Task.Run(() => ProofVerification.Verify(key, result.Model, result.Inputs, result.Outputs, proof, new ProofBinding(result.Receipt.RequestId, result.Receipt.Node)), cancellationToken);
     }
 
     /// <summary>Reads the answer's <c>"proof"</c> member (mode proof) and checks it; (null, failure) when missing or malformed.</summary>

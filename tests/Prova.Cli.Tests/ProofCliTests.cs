@@ -132,6 +132,31 @@ public sealed class ProofCliTests : IClassFixture<ProofCliFixture>, IDisposable
     }
 
     [Fact]
+    public void A_proof_replayed_in_another_requests_result_exits_1_naming_the_binding()
+    {
+        // The same image proven again: same outputs, another request id (and the same node). The first
+        // proof in the second result is a replay; it was made for the first request, and says so.
+        string again = _dir.File("again.json");
+        var infer = CliHarness.Run("infer", _f.CnnCid, "--input", ProofCliFixture.Image(4), "--mode", "proof", "--node", _f.Url, "-o", again);
+        Assert.True(infer.ExitCode == 0, infer.ToString());
+        var first = JsonNode.Parse(File.ReadAllBytes(_f.ResultPath))!;
+        var second = JsonNode.Parse(File.ReadAllBytes(again))!;
+        Assert.Equal(first["outputs"]!.ToJsonString(), second["outputs"]!.ToJsonString());
+        string firstRequest = first["evidence"]!["receipts"]![0]!["requestId"]!.GetValue<string>();
+        Assert.NotEqual(firstRequest, second["evidence"]!["receipts"]![0]!["requestId"]!.GetValue<string>());
+        var ok = CliHarness.Run("verify", again, "--model", Cnn);
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+
+        second["evidence"]!["proof"] = JsonNode.Parse(first["evidence"]!["proof"]!.ToJsonString());
+        string replayed = _dir.File("replayed.json");
+        File.WriteAllText(replayed, second.ToJsonString());
+        var bad = CliHarness.Run("verify", replayed, "--model", Cnn);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.StartsWith("verification failed: proof:", bad.Err.Trim());
+        Assert.Contains($"made for request {firstRequest}", bad.Err);
+    }
+
+    [Fact]
     public void A_float_model_in_proof_mode_fails_clearly()
     {
         var infer = CliHarness.Run("infer", _f.FloatCid, "--input", ProofCliFixture.Image(0), "--mode", "proof", "--node", _f.Url);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Prova.Core;
 using Prova.Core.Content;
+using Prova.Core.Crypto;
 using Prova.Core.Receipts;
 using Prova.Node.Hosting;
 using Prova.Node.Inference;
@@ -61,7 +62,16 @@ public sealed class ProofModeTests
                 Assert.Equal("0x" + Convert.ToHexStringLower(circuit.KeyDigest), proof.GetProperty("keyDigest").GetString());
                 byte[] bytes = proof.GetProperty("data").GetBytesFromBase64();
                 Assert.Equal(bytes.Length, proof.GetProperty("size").GetInt32());
-                InferenceVerifier.Verify(circuit, inputs, outputs, bytes);
+                var binding = new ProofBinding(receipt.RequestId, node.Address);
+                InferenceVerifier.Verify(circuit, inputs, outputs, bytes, binding);
+                // The proof is bound to this request and this node: replayed for another request,
+                // claimed by another node or checked without a binding, it is refused by that check.
+                foreach (var wrong in new[] { binding with { RequestId = Hash256.Parse("0x" + new string('7', 64)) }, binding with { Node = Address.Parse("0x" + new string('7', 40)) }, ProofBinding.None })
+                {
+                    var refused = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, outputs, bytes, wrong));
+                    Assert.Equal(ProofCheck.Binding, refused.Check);
+                    Assert.Contains(receipt.RequestId.ToString(), refused.Message);
+                }
 
                 // The same outputs as the attested mode: proving does not change the computation.
                 var attested = await client.InferAsync(cid, inputs);
@@ -73,7 +83,7 @@ public sealed class ProofModeTests
                 var other = TensorJson.ReadNamedTensors((await ProveOk(client, cid, Image(i + 5))).GetRawText(), "outputs");
                 if (TensorEncoding.Hash(other) != TensorEncoding.Hash(outputs))
                 {
-                    var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, other, bytes));
+                    var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, other, bytes, binding));
                     Assert.Equal("proof-rejected", ex.StableCode);
                 }
             }
@@ -135,7 +145,8 @@ public sealed class ProofModeTests
                 for (int i = 0; i < answers.Length; i++)
                 {
                     var outputs = TensorJson.ReadNamedTensors(answers[i].GetRawText(), "outputs");
-                    InferenceVerifier.Verify(circuit, Image(i), outputs, answers[i].GetProperty("proof").GetProperty("data").GetBytesFromBase64());
+                    var receipt = Receipt.FromJson(answers[i].GetProperty("receipt"));
+                    InferenceVerifier.Verify(circuit, Image(i), outputs, answers[i].GetProperty("proof").GetProperty("data").GetBytesFromBase64(), new ProofBinding(receipt.RequestId, node.Address));
                 }
             }
             await using (var liar = await StartAsync(liarDir, faults: "corrupt-output"))
@@ -147,9 +158,11 @@ public sealed class ProofModeTests
                 var outputs = TensorJson.ReadNamedTensors(answer.GetRawText(), "outputs");
                 // The receipt is honest about what it returns, but the proof does not prove those outputs.
                 Assert.True(Receipt.FromJson(answer.GetProperty("receipt")).Verify(Image(0), outputs, cid, liar.Address).IsValid);
+                var receipt = Receipt.FromJson(answer.GetProperty("receipt"));
                 var ex = Assert.Throws<ProofException>(() =>
-                    InferenceVerifier.Verify(circuit, Image(0), outputs, answer.GetProperty("proof").GetProperty("data").GetBytesFromBase64()));
+                    InferenceVerifier.Verify(circuit, Image(0), outputs, answer.GetProperty("proof").GetProperty("data").GetBytesFromBase64(), new ProofBinding(receipt.RequestId, liar.Address)));
                 Assert.Equal("proof-rejected", ex.StableCode);
+                Assert.Equal(ProofCheck.ModelOutputs, ex.Check);
             }
         }
         finally

@@ -94,7 +94,7 @@ public sealed class ProofService : IDisposable
     }
 
     /// <summary>
-    /// The <c>"proof"</c> member of the answer: <c>{"format": "PRVP", "version": 1, "keyDigest": "0x…",
+    /// The <c>"proof"</c> member of the answer: <c>{"format": "PRVP", "version": 4, "keyDigest": "0x…",
     /// "size": bytes, "proveMs": ms, "data": "&lt;base64&gt;"}</c> (docs/node-api.md).
     /// </summary>
     public static void WriteProof(System.Text.Json.Utf8JsonWriter writer, ProofResult result)
@@ -120,7 +120,9 @@ public sealed class ProofService : IDisposable
             InferenceProof made;
             lock (entry.Busy)
             {
-                (outputs, made) = InferenceProver.Prove(entry.Circuit, inputs);
+                // Bound to this request and this node (docs/proofs.md "Binding"): the receipt names both,
+                // and the verifier checks the proof against the receipt's.
+                (outputs, made) = InferenceProver.Prove(entry.Circuit, inputs, new ProofBinding(requestId, _signer.Address));
             }
             proof = ProofFormat.Write(made);
         }

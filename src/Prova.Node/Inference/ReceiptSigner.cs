@@ -9,6 +9,9 @@ namespace Prova.Node.Inference;
 /// <summary>Signs the receipt of every result this node gives: inferences, proofs and generations.</summary>
 public sealed class ReceiptSigner(NodeIdentity identity, TimeProvider time)
 {
+    /// <summary>The signing node's address (the receipts' <c>node</c>; proofs are bound to it).</summary>
+    public Address Address => identity.Address;
+
     public Receipt Sign(Cid model, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, Hash256 requestId, string mode) => new Receipt
     {
         Model = model,

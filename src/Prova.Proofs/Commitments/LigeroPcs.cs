@@ -136,13 +136,13 @@ public static class LigeroPcs
             throw new ArgumentException($"{values.Length} claimed values for {shape.Count} committed polynomials");
         }
         int k = shape.RowLength, m = shape.RowsPerPolynomial, K = shape.CodewordLength;
-        if (opening.Combined.Length != k || opening.EvaluationRows.Length != shape.Count)
+        if ((opening.Combined.Length != k || opening.EvaluationRows.Length != shape.Count) && VerifierMutation.Live("pcs-shape/rows"))
         {
             throw new ProofRejectedException("pcs-shape", $"opening has rows of {opening.Combined.Length} and {opening.EvaluationRows.Length} evaluation rows; expected {k} and {shape.Count}");
         }
         foreach (var v in opening.EvaluationRows)
         {
-            if (v.Length != k)
+            if (v.Length != k && VerifierMutation.Live("pcs-shape/row-length"))
             {
                 throw new ProofRejectedException("pcs-shape", $"evaluation row of length {v.Length}, expected {k}");
             }
@@ -152,7 +152,7 @@ public static class LigeroPcs
         {
             var (lo, hi) = Split(shape, points[p]);
             lefts[p] = Mle.EqTable(hi);
-            if (Mle.InnerProduct(opening.EvaluationRows[p], Mle.EqTable(lo)) != values[p])
+            if (Mle.InnerProduct(opening.EvaluationRows[p], Mle.EqTable(lo)) != values[p] && VerifierMutation.Live("pcs-value"))
             {
                 throw new ProofRejectedException("pcs-value", $"the evaluation row of polynomial {p} does not give the claimed value");
             }
@@ -165,7 +165,7 @@ public static class LigeroPcs
             transcript.AbsorbFp2s("pcs/rows", v);
         }
         var indices = QueryIndices(transcript, shape);
-        if (opening.Columns.Length != indices.Length)
+        if (opening.Columns.Length != indices.Length && VerifierMutation.Live("pcs-shape/columns"))
         {
             throw new ProofRejectedException("pcs-shape", $"opening has {opening.Columns.Length} columns, expected {indices.Length}");
         }
@@ -173,14 +173,14 @@ public static class LigeroPcs
         Span<byte> digest = stackalloc byte[Hash256.Length];
         for (int q = 0; q < indices.Length; q++)
         {
-            if (opening.Columns[q].Length != shape.TotalRows)
+            if (opening.Columns[q].Length != shape.TotalRows && VerifierMutation.Live("pcs-shape/column-length"))
             {
                 throw new ProofRejectedException("pcs-shape", $"opened column of {opening.Columns[q].Length} entries, expected {shape.TotalRows}");
             }
             HashColumn(opening.Columns[q], digest);
             leafDigests[q] = new Hash256(digest);
         }
-        if (!MerkleTree.Verify(commitment.Root, BitOperations.Log2((uint)K), indices, leafDigests, opening.Siblings))
+        if (!MerkleTree.Verify(commitment.Root, BitOperations.Log2((uint)K), indices, leafDigests, opening.Siblings) && VerifierMutation.Live("pcs-merkle"))
         {
             throw new ProofRejectedException("pcs-merkle", "opened columns do not match the commitment's Merkle root");
         }
@@ -194,13 +194,13 @@ public static class LigeroPcs
         {
             var col = opening.Columns[q];
             int j = indices[q];
-            if (Mle.InnerProduct(col, gamma) != encodedU[j])
+            if (Mle.InnerProduct(col, gamma) != encodedU[j] && VerifierMutation.Live("pcs-proximity"))
             {
                 throw new ProofRejectedException("pcs-proximity", $"column {j} is inconsistent with the combined row (proximity test)");
             }
             for (int p = 0; p < shape.Count; p++)
             {
-                if (Mle.InnerProduct(col.AsSpan(p * m, m), lefts[p]) != encodedV[p][j])
+                if (Mle.InnerProduct(col.AsSpan(p * m, m), lefts[p]) != encodedV[p][j] && VerifierMutation.Live("pcs-evaluation"))
                 {
                     throw new ProofRejectedException("pcs-evaluation", $"column {j} is inconsistent with the evaluation row of polynomial {p}");
                 }

@@ -12,10 +12,17 @@ public static class InferenceProver
 {
     /// <summary>Runs the model on the inputs and proves the run. Returns the outputs and the proof.</summary>
     public static (Dictionary<string, Tensor> Outputs, InferenceProof Proof) Prove(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs)
-        => Prove(circuit, inputs, null);
+        => Prove(circuit, inputs, ProofBinding.None, null);
+
+    /// <summary>Proves the run for <paramref name="binding"/> (the request id it answers and the node proving it; docs/proofs.md "Binding").</summary>
+    public static (Dictionary<string, Tensor> Outputs, InferenceProof Proof) Prove(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, ProofBinding binding)
+        => Prove(circuit, inputs, binding, null);
 
     /// <summary>As <see cref="Prove(ProofCircuit, IReadOnlyDictionary{string, Tensor})"/> with test hooks for a cheating prover.</summary>
     internal static (Dictionary<string, Tensor> Outputs, InferenceProof Proof) Prove(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, ProverCheat? cheat)
+        => Prove(circuit, inputs, ProofBinding.None, cheat);
+
+    internal static (Dictionary<string, Tensor> Outputs, InferenceProof Proof) Prove(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, ProofBinding binding, ProverCheat? cheat)
     {
         Dictionary<string, Tensor> outputs;
         Witness witness;
@@ -23,7 +30,7 @@ public static class InferenceProver
             ?? throw new ProofException(ProofErrorCode.Unsupported, "this circuit was built from a verifying key and holds no weights: proving needs the model file");
         try
         {
-            (outputs, witness) = circuit.ProverSession.RunWithWitness(inputs);
+            (outputs, witness) = cheat?.Run is { } run ? run(inputs) : circuit.ProverSession.RunWithWitness(inputs);
         }
         catch (ProvaException ex)
         {
@@ -71,32 +78,35 @@ public static class InferenceProver
             RangeProver.FillLayer(limbs, layout, l, circuit.Layers[l], work[l].G.M, work[l].Acc, work[l].Y, cheat);
         }
         var outputBytes = Array.ConvertAll(work, w => Array.ConvertAll(w.Y, v => (byte)v));
-        using var t = Statement.Begin(circuit, inputs, outputs, work.Select((w, l) => (w.G.M, circuit.Layers[l].N, w.Shape, outputBytes[l])).ToArray());
+        using var t = Statement.Begin(circuit, binding, inputs, outputs, work.Select((w, l) => (w.G.M, circuit.Layers[l].N, w.Shape, outputBytes[l])).ToArray());
         var range = new RangeProver(layout, limbs, cheat);
         range.Begin(t);
         var layers = new List<LayerProof>(count);
         for (int l = 0; l < count; l++)
         {
             var w = work[l];
-            layers.Add(LayerProtocol.Prove(t, circuit.Layers[l], committed[l], w.Xc, w.G, range, l, outputBytes[l], w.Shape));
+            layers.Add(LayerProtocol.Prove(t, circuit.Layers[l], committed[l], w.Xc, w.G, range, l, outputBytes[l], w.Shape, w.Acc, cheat));
         }
         var rangeProof = range.Finish(t);
-        return (outputs, new InferenceProof { KeyDigest = circuit.KeyDigest, Layers = layers, Range = rangeProof });
+        return (outputs, new InferenceProof { KeyDigest = circuit.KeyDigest, Binding = binding, Layers = layers, Range = rangeProof });
     }
 
     private sealed record LayerWork(int[] Xc, LayerGeometry G, int[] Acc, int[] Y, int[] Shape);
 }
 
 /// <summary>
-/// The statement every transcript starts with: key digest, model CID, input and output hashes, then
+/// The statement every transcript starts with: key digest, request id and node address (the binding),
+/// model CID, input and output hashes, then
 /// per layer its dimensions, its output shape and SHA-256 of its output bytes.
 /// </summary>
 internal static class Statement
 {
-    public static ProofTranscript Begin(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, IReadOnlyList<(int Rows, int Columns, int[] Shape, byte[] Outputs)> layers)
+    public static ProofTranscript Begin(ProofCircuit circuit, ProofBinding binding, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, IReadOnlyList<(int Rows, int Columns, int[] Shape, byte[] Outputs)> layers)
     {
         var t = new ProofTranscript(ProofCircuit.Protocol);
         t.AbsorbBytes("vk", circuit.KeyDigest);
+        t.AbsorbBytes("request", binding.RequestId.ToArray());
+        t.AbsorbBytes("node", binding.Node.ToArray());
         t.AbsorbBytes("model", circuit.ModelCid.ToBytes());
         t.AbsorbBytes("input", Convert.FromHexString(TensorEncoding.Hash(inputs)));
         t.AbsorbBytes("output", Convert.FromHexString(TensorEncoding.Hash(outputs)));

@@ -64,10 +64,13 @@ public sealed record RangeProof
     public required byte[] LimbOpening { get; init; }
 }
 
-/// <summary>A whole proof: the verifying-key digest it was made for, one <see cref="LayerProof"/> per proven layer and the range argument.</summary>
+/// <summary>A whole proof: the verifying-key digest and binding it was made for, one <see cref="LayerProof"/> per proven layer and the range argument.</summary>
 public sealed class InferenceProof
 {
     public required byte[] KeyDigest { get; init; }
+
+    /// <summary>The request id and node the proof was made for (absorbed into the transcript).</summary>
+    public ProofBinding Binding { get; init; }
 
     public required IReadOnlyList<LayerProof> Layers { get; init; }
 

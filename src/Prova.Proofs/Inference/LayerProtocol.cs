@@ -20,7 +20,7 @@ internal static class LayerProtocol
     /// </summary>
     public static LigeroParameters WeightPcs { get; } = LigeroParameters.ForSecurity(114, 2);
 
-    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, LayerGeometry g, RangeProver range, int index, byte[] outputs, int[] outputShape)
+    public static LayerProof Prove(ProofTranscript t, QuantLayer layer, LigeroCommitted weights, int[] xc, LayerGeometry g, RangeProver range, int index, byte[] outputs, int[] outputShape, int[] acc, ProverCheat? cheat)
     {
         var (ri, rj) = Begin(t, layer, g);
         var limbs = range.LayerLimbs(t, index, [.. ri, .. rj]);
@@ -30,6 +30,10 @@ internal static class LayerProtocol
         var a = new Fp2[1 << kVars];
         layer.ForEachEntry(xc, g, (i, k, v) => a[k] += eqI[i] * Fp.FromInt64(v));
         var w = WeightRow(layer, eqJ, 1 << kVars);
+        if (cheat?.ForgeActivationTable == true)
+        {
+            ForgeActivations(layer, g, acc, eqI, eqJ, a, w);
+        }
         var rounds = new Fp2[3 * kVars];
         var rhoAll = new Fp2[kVars];
         int size = a.Length;
@@ -90,13 +94,13 @@ internal static class LayerProtocol
     public static void Verify(ProofTranscript t, QuantLayer layer, LigeroCommitment weights, int[] xc, LayerGeometry g, LayerProof proof, int[] y, RangeVerifier range, int index)
     {
         int kVars = Eq.Vars(layer.K);
-        if (proof.Rounds.Length != 3 * kVars)
+        if (proof.Rounds.Length != 3 * kVars && VerifierMutation.Live(ProofCheck.LayerSumcheckShape))
         {
-            throw Reject(layer, $"the sumcheck has {proof.Rounds.Length / 3} rounds; expected {kVars}");
+            throw Reject(layer, ProofCheck.LayerSumcheckShape, $"the sumcheck has {proof.Rounds.Length / 3} rounds; expected {kVars}");
         }
-        if (proof.LimbEvaluations.Length != LimbLayout.Limbs)
+        if (proof.LimbEvaluations.Length != LimbLayout.Limbs && VerifierMutation.Live(ProofCheck.LimbEvaluationCount))
         {
-            throw Reject(layer, $"{proof.LimbEvaluations.Length} limb evaluations; expected {LimbLayout.Limbs}");
+            throw Reject(layer, ProofCheck.LimbEvaluationCount, $"{proof.LimbEvaluations.Length} limb evaluations; expected {LimbLayout.Limbs}");
         }
         var (ri, rj) = Begin(t, layer, g);
         var eqI = Eq.Table(ri);
@@ -128,9 +132,9 @@ internal static class LayerProtocol
             dLo = dLo * Fp.FromUInt64(256) + e[k];
             dHi = dHi * Fp.FromUInt64(256) + e[k + 4];
         }
-        if (dLo + dHi != widthEval)
+        if (dLo + dHi != widthEval && VerifierMutation.Live(ProofCheck.LimbWidths))
         {
-            throw Reject(layer, "the limbs of acc − A_lo(y) and A_hi(y) − acc do not add up to the requantisation intervals' widths");
+            throw Reject(layer, ProofCheck.LimbWidths, "the limbs of acc − A_lo(y) and A_hi(y) − acc do not add up to the requantisation intervals' widths");
         }
         range.LayerLimbs(t, index, [.. ri, .. rj], e);
         Fp2 biasEval = Fp2.Zero;
@@ -146,9 +150,9 @@ internal static class LayerProtocol
             var g0 = proof.Rounds[3 * round];
             var g1 = proof.Rounds[3 * round + 1];
             var g2 = proof.Rounds[3 * round + 2];
-            if (g0 + g1 != claim)
+            if (g0 + g1 != claim && VerifierMutation.Live(ProofCheck.LayerSumcheckRound))
             {
-                throw Reject(layer, $"sumcheck round {round} does not add up");
+                throw Reject(layer, ProofCheck.LayerSumcheckRound, $"sumcheck round {round} does not add up");
             }
             t.AbsorbFp2s("round", proof.Rounds.AsSpan(3 * round, 3));
             var r = t.ChallengeFp2("rho");
@@ -160,18 +164,18 @@ internal static class LayerProtocol
             var l2 = r * (r - Fp.One) * inv2;
             claim = g0 * l0 + g1 * l1 + g2 * l2;
         }
-        if (proof.InputClaim * proof.WeightClaim != claim)
+        if (proof.InputClaim * proof.WeightClaim != claim && VerifierMutation.Live(ProofCheck.LayerSumcheckFinal))
         {
-            throw Reject(layer, "the final sumcheck claim does not match");
+            throw Reject(layer, ProofCheck.LayerSumcheckFinal, "the final sumcheck claim does not match");
         }
         t.AbsorbFp2("a", proof.InputClaim);
         t.AbsorbFp2("w", proof.WeightClaim);
         var eqK = Eq.Table(rho);
         Fp2 xEval = Fp2.Zero;
         layer.ForEachEntry(xc, g, (i, k, v) => xEval += eqI[i] * eqK[k] * Fp.FromInt64(v));
-        if (xEval != proof.InputClaim)
+        if (xEval != proof.InputClaim && VerifierMutation.Live(ProofCheck.ActivationClaim))
         {
-            throw Reject(layer, "the activations do not match the sumcheck's input claim");
+            throw Reject(layer, ProofCheck.ActivationClaim, "the activations do not match the sumcheck's input claim");
         }
         // W'~(ρ, r_j) from the key's commitment to the weights.
         LigeroOpening opening;
@@ -179,18 +183,43 @@ internal static class LayerProtocol
         {
             opening = LigeroOpening.FromBytes(proof.Opening);
         }
-        catch (ProofFormatException ex)
+        catch (ProofFormatException ex) when (VerifierMutation.Live(ProofCheck.WeightOpeningMalformed))
         {
-            throw Reject(layer, "the weight opening is malformed: " + ex.Message);
+            throw Reject(layer, ProofCheck.WeightOpeningMalformed, "the weight opening is malformed: " + ex.Message);
         }
         try
         {
             LigeroPcs.Verify(t, weights, [WeightPoint(rho, rj)], [proof.WeightClaim], opening, WeightPcs);
         }
-        catch (ProofRejectedException ex)
+        catch (ProofRejectedException ex) when (VerifierMutation.Live(ProofCheck.WeightOpening))
         {
-            throw Reject(layer, $"the weight opening does not prove the sumcheck's weight claim ({ex.Code}: {ex.Message})");
+            throw Reject(layer, ProofCheck.WeightOpening, $"the weight opening does not prove the sumcheck's weight claim ({ex.Code}: {ex.Message})");
         }
+    }
+
+    /// <summary>
+    /// A cheating prover (tests only) whose accumulators are not X'·W' + bias: it changes one entry of
+    /// the activation table a(k) so that Σ_k a(k)·w(k) is the claim its accumulators give. The sumcheck,
+    /// a*·w* and the weight opening then all hold; only a* = X'~(r_i, ρ) can tell.
+    /// </summary>
+    private static void ForgeActivations(QuantLayer layer, LayerGeometry g, int[] acc, Fp2[] eqI, Fp2[] eqJ, Fp2[] a, Fp2[] w)
+    {
+        int n = layer.N;
+        Fp2 target = Fp2.Zero;
+        for (int i = 0; i < g.M; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                target += eqI[i] * eqJ[j] * Fp.FromInt64((long)acc[i * n + j] - layer.Bias[j]);
+            }
+        }
+        Fp2 sum = Fp2.Zero;
+        for (int k = 0; k < a.Length; k++)
+        {
+            sum += a[k] * w[k];
+        }
+        int k0 = Array.FindIndex(w, v => v != Fp2.Zero);
+        a[k0] += (target - sum) * w[k0].Inverse();
     }
 
     /// <summary>The point (ρ ‖ r_j) at which the committed W' table is opened.</summary>
@@ -248,5 +277,5 @@ internal static class LayerProtocol
 
     private static Fp Reduce(UInt128 x) => Fp.FromUInt64((ulong)(x % Fp.Modulus));
 
-    private static ProofException Reject(QuantLayer layer, string why) => new(ProofErrorCode.Rejected, $"layer '{layer.Name}': {why}");
+    private static ProofException Reject(QuantLayer layer, ProofCheck check, string why) => new(ProofErrorCode.Rejected, $"layer '{layer.Name}': {why}", check);
 }

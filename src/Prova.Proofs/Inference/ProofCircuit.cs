@@ -21,7 +21,7 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 public sealed class ProofCircuit : IDisposable
 {
-    public const string Protocol = "prova-inference-proof/v3";
+    public const string Protocol = "prova-inference-proof/v4";
 
     private readonly InferenceSession? _light;
     private readonly HashSet<string> _lightInputs;
@@ -41,7 +41,8 @@ public sealed class ProofCircuit : IDisposable
         WeightCommitments = key.Commitments;
         _light = light;
         _lightInputs = new HashSet<string>(key.LightInputs, StringComparer.Ordinal);
-        InputNames = key.Inputs;
+        Inputs = key.Inputs;
+        InputNames = Array.ConvertAll(key.Inputs, i => i.Name);
         OutputNames = key.Outputs;
         _threads = threads;
         _keyBytes = keyBytes;
@@ -54,6 +55,9 @@ public sealed class ProofCircuit : IDisposable
     public IReadOnlyList<QuantLayer> Layers { get; }
 
     public IReadOnlyList<string> InputNames { get; }
+
+    /// <summary>The model inputs with their declared types and shapes (the verifier checks the statement's inputs against them).</summary>
+    public IReadOnlyList<InputDeclaration> Inputs { get; }
 
     public IReadOnlyList<string> OutputNames { get; }
 
@@ -175,10 +179,13 @@ public sealed class ProofCircuit : IDisposable
             committed[l] = LigeroPcs.Commit([layers[l].WeightTable()], LayerProtocol.WeightPcs);
         }
         var parts = new VerifyingKeyFormat.Parts(cid,
-            g.Inputs.Where(i => !g.Initializers.ContainsKey(i.Name)).Select(i => i.Name).ToArray(), g.Outputs.Select(o => o.Name).ToArray(),
+            g.Inputs.Where(i => !g.Initializers.ContainsKey(i.Name)).Select(Declaration).ToArray(), g.Outputs.Select(o => o.Name).ToArray(),
             lightInputs.Select(i => i.Name).ToArray(), lightBytes, [.. layers], Array.ConvertAll(committed, c => c.Commitment));
         return new ProofCircuit(model, committed, parts, VerifyingKeyFormat.Write(parts), LightSession(lightBytes, threads), threads);
     }
+
+    private static InputDeclaration Declaration(ValueInfo input) => new(input.Name, input.ElementType,
+        input.Shape is { } dims ? Array.ConvertAll(dims, d => d.Value is { } v ? (int)Math.Min(v, int.MaxValue) : -1) : null);
 
     /// <summary>
     /// A verifier-only circuit from the bytes of a verifying key (<see cref="VerifyingKey"/>): holds
@@ -191,7 +198,7 @@ public sealed class ProofCircuit : IDisposable
         return new ProofCircuit(null, null, parts, keyBytes.ToArray(), LightSession(parts.LightGraph, threads), threads);
     }
 
-    /// <summary>The verifying key's canonical bytes (PRVK v2); <see cref="KeyDigest"/> is their SHA-256.</summary>
+    /// <summary>The verifying key's canonical bytes (PRVK v3); <see cref="KeyDigest"/> is their SHA-256.</summary>
     public byte[] VerifyingKey => (byte[])_keyBytes.Clone();
 
     /// <summary>True when this key is the one derived from the given model file (same CID and same digest).</summary>
@@ -289,11 +296,11 @@ public sealed class ProofCircuit : IDisposable
         return values;
     }
 
-    /// <summary>SHA-256(u32 length ‖ "prova-proof-vk/v2" ‖ key bytes).</summary>
+    /// <summary>SHA-256(u32 length ‖ "prova-proof-vk/v3" ‖ key bytes).</summary>
     private static byte[] ComputeDigest(byte[] keyBytes)
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var domain = Encoding.UTF8.GetBytes("prova-proof-vk/v2");
+        var domain = Encoding.UTF8.GetBytes("prova-proof-vk/v3");
         Span<byte> b = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(b, domain.Length);
         h.AppendData(b);

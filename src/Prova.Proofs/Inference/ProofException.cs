@@ -17,9 +17,12 @@ public enum ProofErrorCode
 }
 
 /// <summary>A typed failure of the inference prover, parser or verifier.</summary>
-public sealed class ProofException(ProofErrorCode code, string message) : Exception(message)
+public sealed class ProofException(ProofErrorCode code, string message, ProofCheck check = ProofCheck.None) : Exception(message)
 {
     public ProofErrorCode Code { get; } = code;
+
+    /// <summary>The verifier check that refused (<see cref="ProofCheck.None"/> for parse errors and prover refusals).</summary>
+    public ProofCheck Check { get; } = check;
 
     /// <summary>Stable machine-readable code: proof-unsupported, proof-malformed, proof-rejected, proof-bad-input.</summary>
     public string StableCode => Code switch

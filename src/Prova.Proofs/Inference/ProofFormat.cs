@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Prova.Core.Crypto;
 using Prova.Proofs.Commitments;
 using Prova.Proofs.Field;
 using Prova.Proofs.Transcript;
@@ -6,8 +7,9 @@ using Prova.Proofs.Transcript;
 namespace Prova.Proofs.Inference;
 
 /// <summary>
-/// The PRVP v3 binary proof format (docs/proofs.md), little-endian, in transcript order:
-/// "PRVP" · u16 version = 3 · u16 flags = 0 · 32-byte key digest · u32 layer count;
+/// The PRVP v4 binary proof format (docs/proofs.md), little-endian, in transcript order:
+/// "PRVP" · u16 version = 4 · u16 flags = 0 · 32-byte key digest · 32-byte request id ·
+/// 20-byte node address · u32 layer count;
 /// per layer: u32 rows · u32 columns · u8 output rank · rank × u32 dims · rows·columns output bytes;
 /// limb commitment (40) · 256 × u32 multiplicities · u8 σ · Fp2 P · Fp2 Q · per level k &lt; σ:
 /// k × 4 × Fp2 rounds · 4 × Fp2 values; per layer: 8 × Fp2 limb evaluations · u8 rounds ·
@@ -17,7 +19,7 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 public static class ProofFormat
 {
-    public const ushort Version = 3;
+    public const ushort Version = 4;
 
     /// <summary>Largest proof accepted (bytes).</summary>
     public const int MaxBytes = 256 << 20;
@@ -36,6 +38,8 @@ public static class ProofFormat
         w.WriteBytes(Magic);
         w.WriteBytes([(byte)Version, Version >> 8, 0, 0]);
         w.WriteBytes(proof.KeyDigest);
+        w.WriteBytes(proof.Binding.RequestId.ToArray());
+        w.WriteBytes(proof.Binding.Node.ToArray());
         w.WriteUInt32((uint)proof.Layers.Count);
         foreach (var l in proof.Layers)
         {
@@ -90,7 +94,7 @@ public static class ProofFormat
         }
     }
 
-    /// <summary>Parses a proof; throws <see cref="ProofException"/> (Malformed) for anything that is not a well-formed v3 proof.</summary>
+    /// <summary>Parses a proof; throws <see cref="ProofException"/> (Malformed) for anything that is not a well-formed v4 proof.</summary>
     public static InferenceProof Read(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length > MaxBytes)
@@ -112,6 +116,7 @@ public static class ProofFormat
             throw Bad("unknown flags");
         }
         var digest = r.Take(32).ToArray();
+        var binding = new ProofBinding(new Hash256(r.Take(Hash256.Length)), new Address(r.Take(Address.Length)));
         int count = r.Count("layer count", MaxLayers);
         if (count < 1)
         {
@@ -217,7 +222,7 @@ public static class ProofFormat
             LimbAtBatch = limbAtBatch,
             LimbOpening = limbOpening,
         };
-        return new InferenceProof { KeyDigest = digest, Layers = layers, Range = range };
+        return new InferenceProof { KeyDigest = digest, Binding = binding, Layers = layers, Range = range };
     }
 
     private static ProofException Bad(string message) => new(ProofErrorCode.Malformed, message);

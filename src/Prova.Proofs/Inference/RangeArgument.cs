@@ -1,8 +1,10 @@
+using Prova.Core;
 using Prova.Proofs.Commitments;
 using Prova.Proofs.Field;
 using Prova.Proofs.Polynomials;
 using Prova.Proofs.Sumcheck;
 using Prova.Proofs.Transcript;
+using Prova.Runtime;
 
 namespace Prova.Proofs.Inference;
 
@@ -117,6 +119,15 @@ internal sealed class ProverCheat
 
     /// <summary>Called per layer with the eight limb evaluations before they are sent.</summary>
     public Action<int, Fp2[]>? LimbEvaluations { get; init; }
+
+    /// <summary>
+    /// Makes the matmul sumcheck agree with the (changed) accumulators by editing the activation table
+    /// a(k) (LayerProtocol.ForgeActivations): only the a* check sees it.
+    /// </summary>
+    public bool ForgeActivationTable { get; init; }
+
+    /// <summary>Runs the model instead of the circuit's own session (a prover that skips the engine's input checks).</summary>
+    public Func<IReadOnlyDictionary<string, Tensor>, (Dictionary<string, Tensor> Outputs, Witness Witness)>? Run { get; init; }
 
     /// <summary>Given α and L, the LogUp leaves' numerators (honest: all 1, never materialised).</summary>
     public Func<Fp2, Fp[], Fp2[]>? LeafNumerators { get; init; }
@@ -496,32 +507,32 @@ internal sealed class RangeVerifier
     {
         var p = _proof;
         int vars = _layout.Vars;
-        if (p.Limbs.NumVars != vars || p.Limbs.PolynomialCount != 1)
+        if ((p.Limbs.NumVars != vars || p.Limbs.PolynomialCount != 1) && VerifierMutation.Live(ProofCheck.LimbCommitmentShape))
         {
-            throw Reject($"the limb commitment has {p.Limbs.NumVars} variables; the model's limb vector has {vars}");
+            throw Reject(ProofCheck.LimbCommitmentShape, $"the limb commitment has {p.Limbs.NumVars} variables; the model's limb vector has {vars}");
         }
-        if (p.Multiplicities.Length != LimbLayout.TableSize || p.Root.Length != 2 || p.LogUpRounds.Length != vars || p.LogUpValues.Length != vars
-            || p.LogUpValues.Any(v => v.Length != 4))
+        if ((p.Multiplicities.Length != LimbLayout.TableSize || p.Root.Length != 2 || p.LogUpRounds.Length != vars || p.LogUpValues.Length != vars
+            || p.LogUpValues.Any(v => v.Length != 4)) && VerifierMutation.Live(ProofCheck.LogUpShape))
         {
-            throw Reject("the LogUp part has the wrong shape");
+            throw Reject(ProofCheck.LogUpShape, "the LogUp part has the wrong shape");
         }
         ulong total = 0;
         foreach (var m in p.Multiplicities)
         {
             total += m;
         }
-        if (total != (ulong)_layout.Size)
+        if (total != (ulong)_layout.Size && VerifierMutation.Live(ProofCheck.MultiplicityTotal))
         {
-            throw Reject($"the lookup multiplicities add up to {total}, not to the {_layout.Size} limbs");
+            throw Reject(ProofCheck.MultiplicityTotal, $"the lookup multiplicities add up to {total}, not to the {_layout.Size} limbs");
         }
         p.Limbs.AbsorbInto(t);
         RangeArgument.AbsorbMultiplicities(t, p.Multiplicities);
         var alpha = t.ChallengeFp2("range/alpha");
         // Σ_x 1/(α − L(x)) = P/Q must equal the table side T = Σ_t m_t/(α − t).
         var (rootP, rootQ) = (p.Root[0], p.Root[1]);
-        if (rootQ == Fp2.Zero || rootP != RangeArgument.TableSum(alpha, p.Multiplicities) * rootQ)
+        if ((rootQ == Fp2.Zero || rootP != RangeArgument.TableSum(alpha, p.Multiplicities) * rootQ) && VerifierMutation.Live(ProofCheck.LogUpSum))
         {
-            throw Reject("the LogUp sums differ: a limb is outside [0, 256) or the multiplicities are wrong");
+            throw Reject(ProofCheck.LogUpSum, "the LogUp sums differ: a limb is outside [0, 256) or the multiplicities are wrong");
         }
         t.AbsorbFp2s("range/root", p.Root);
         var r = Array.Empty<Fp2>();
@@ -534,14 +545,14 @@ internal sealed class RangeVerifier
             {
                 level = SumcheckVerifier.Verify(t, vp + lambda * vq, k, 3, new SumcheckProof(p.LogUpRounds[k]));
             }
-            catch (ProofRejectedException ex)
+            catch (ProofRejectedException ex) when (VerifierMutation.Live(ProofCheck.LogUpTreeSumcheck))
             {
-                throw Reject($"the LogUp fraction tree fails at level {k} ({ex.Code}: {ex.Message})");
+                throw Reject(ProofCheck.LogUpTreeSumcheck, $"the LogUp fraction tree fails at level {k} ({ex.Code}: {ex.Message})");
             }
             var v = p.LogUpValues[k];
-            if (Mle.Eq(r, level.Point) * (v[0] * v[3] + v[1] * v[2] + lambda * (v[2] * v[3])) != level.FinalClaim)
+            if (Mle.Eq(r, level.Point) * (v[0] * v[3] + v[1] * v[2] + lambda * (v[2] * v[3])) != level.FinalClaim && VerifierMutation.Live(ProofCheck.LogUpTreeValues))
             {
-                throw Reject($"the LogUp fraction tree's level {k} values do not match its sumcheck");
+                throw Reject(ProofCheck.LogUpTreeValues, $"the LogUp fraction tree's level {k} values do not match its sumcheck");
             }
             t.AbsorbFp2s("range/values", v);
             var c = t.ChallengeFp2("range/c");
@@ -549,9 +560,9 @@ internal sealed class RangeVerifier
             vp = v[0] + c * (v[1] - v[0]);
             vq = v[2] + c * (v[3] - v[2]);
         }
-        if (vp != Fp2.One)
+        if (vp != Fp2.One && VerifierMutation.Live(ProofCheck.LogUpLeaves))
         {
-            throw Reject("the LogUp fraction tree's numerators are not 1");
+            throw Reject(ProofCheck.LogUpLeaves, "the LogUp fraction tree's numerators are not 1");
         }
         _claims.Add((r, alpha - vq));
     }
@@ -578,18 +589,18 @@ internal sealed class RangeVerifier
         {
             batch = SumcheckVerifier.Verify(t, claim, _layout.Vars, 2, new SumcheckProof(p.BatchRounds));
         }
-        catch (ProofRejectedException ex)
+        catch (ProofRejectedException ex) when (VerifierMutation.Live(ProofCheck.BatchSumcheck))
         {
-            throw Reject($"the batching sumcheck over the limb claims fails ({ex.Code}: {ex.Message})");
+            throw Reject(ProofCheck.BatchSumcheck, $"the batching sumcheck over the limb claims fails ({ex.Code}: {ex.Message})");
         }
         Fp2 g = Fp2.Zero;
         for (int c = 0; c < _claims.Count; c++)
         {
             g += gamma[c] * Mle.Eq(_claims[c].Point, batch.Point);
         }
-        if (p.LimbAtBatch * g != batch.FinalClaim)
+        if (p.LimbAtBatch * g != batch.FinalClaim && VerifierMutation.Live(ProofCheck.BatchFinal))
         {
-            throw Reject("the batching sumcheck's final claim does not match the limb evaluation");
+            throw Reject(ProofCheck.BatchFinal, "the batching sumcheck's final claim does not match the limb evaluation");
         }
         t.AbsorbFp2s("sumcheck/evals", [p.LimbAtBatch, g]);
         Open(t, p.Limbs, [batch.Point], [p.LimbAtBatch], p.LimbOpening, "limb");
@@ -602,17 +613,17 @@ internal sealed class RangeVerifier
             var opening = LigeroOpening.FromBytes(bytes);
             LigeroPcs.Verify(t, commitment, points, values, opening, RangeProver.Pcs);
         }
-        catch (ProofFormatException ex)
+        catch (ProofFormatException ex) when (VerifierMutation.Live(ProofCheck.LimbOpeningMalformed))
         {
-            throw Reject($"the {what} opening is malformed: {ex.Message}");
+            throw Reject(ProofCheck.LimbOpeningMalformed, $"the {what} opening is malformed: {ex.Message}");
         }
-        catch (ProofRejectedException ex)
+        catch (ProofRejectedException ex) when (VerifierMutation.Live(ProofCheck.LimbOpening))
         {
-            throw Reject($"the {what} opening does not prove its claim ({ex.Code}: {ex.Message})");
+            throw Reject(ProofCheck.LimbOpening, $"the {what} opening does not prove its claim ({ex.Code}: {ex.Message})");
         }
     }
 
-    private static ProofException Reject(string why) => new(ProofErrorCode.Rejected, "range argument: " + why);
+    private static ProofException Reject(ProofCheck check, string why) => new(ProofErrorCode.Rejected, "range argument: " + why, check);
 }
 
 /// <summary>Helpers shared by <see cref="RangeProver"/> and <see cref="RangeVerifier"/>.</summary>

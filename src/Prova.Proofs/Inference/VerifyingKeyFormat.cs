@@ -10,7 +10,8 @@ namespace Prova.Proofs.Inference;
 
 /// <summary>
 /// The PRVK v2 verifying-key encoding (docs/proofs.md), little-endian, strictly parsed:
-/// "PRVK" · u16 version = 2 · u16 flags = 0 · CID text · input names · output names · light-graph
+/// "PRVK" · u16 version = 3 · u16 flags = 0 · CID text · inputs (name, i32 type,
+/// i32 rank or −1 when undeclared, rank × i32 dims with −1 for a symbolic one) · output names · light-graph
 /// input names · light graph (ONNX bytes, empty when there is none) · u32 layer count · per layer:
 /// name, input, output, kind, output type, K, N, x/y zero points, lo, hi, C, kh, kw, strides,
 /// dilations, pads, auto_pad, N × (M0, shift), N × bias, the 40-byte weight commitment.
@@ -18,13 +19,13 @@ namespace Prova.Proofs.Inference;
 /// </summary>
 internal static class VerifyingKeyFormat
 {
-    public const ushort Version = 2;
+    public const ushort Version = 3;
 
     public const int MaxBytes = 64 << 20;
 
     public static ReadOnlySpan<byte> Magic => "PRVK"u8;
 
-    internal sealed record Parts(Cid Cid, string[] Inputs, string[] Outputs, string[] LightInputs, byte[] LightGraph, QuantLayer[] Layers, LigeroCommitment[] Commitments);
+    internal sealed record Parts(Cid Cid, InputDeclaration[] Inputs, string[] Outputs, string[] LightInputs, byte[] LightGraph, QuantLayer[] Layers, LigeroCommitment[] Commitments);
 
     public static byte[] Write(Parts k)
     {
@@ -32,7 +33,17 @@ internal static class VerifyingKeyFormat
         w.WriteBytes(Magic);
         w.WriteUInt32(Version); // u16 version + u16 flags (0)
         Str(w, k.Cid.ToString());
-        Strs(w, k.Inputs);
+        w.WriteUInt32((uint)k.Inputs.Length);
+        foreach (var input in k.Inputs)
+        {
+            Str(w, input.Name);
+            w.WriteUInt32((uint)input.Type);
+            w.WriteUInt32(input.Dims is null ? uint.MaxValue : (uint)input.Dims.Length);
+            foreach (var d in input.Dims ?? [])
+            {
+                w.WriteUInt32((uint)d);
+            }
+        }
         Strs(w, k.Outputs);
         Strs(w, k.LightInputs);
         w.WriteUInt32((uint)k.LightGraph.Length);
@@ -86,7 +97,35 @@ internal static class VerifyingKeyFormat
             {
                 throw Bad("the verifying key's model CID is not a CID");
             }
-            var inputs = ReadStrs(ref r);
+            var inputs = new InputDeclaration[r.ReadCount(1 << 16, 12, "inputs")];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                string name = ReadStr(ref r);
+                var type = (DataType)r.ReadUInt32();
+                if (!DataTypes.IsSupported(type))
+                {
+                    throw Bad($"input '{name}' has an unknown element type {(int)type}");
+                }
+                int rank = (int)r.ReadUInt32();
+                if (rank is < -1 or > 64)
+                {
+                    throw Bad($"input '{name}' has rank {rank}");
+                }
+                int[]? dims = null;
+                if (rank >= 0)
+                {
+                    dims = new int[rank];
+                    for (int d = 0; d < rank; d++)
+                    {
+                        dims[d] = (int)r.ReadUInt32();
+                        if (dims[d] < -1)
+                        {
+                            throw Bad($"input '{name}' has dimension {dims[d]}");
+                        }
+                    }
+                }
+                inputs[i] = new InputDeclaration(name, type, dims);
+            }
             var outputs = ReadStrs(ref r);
             var lightInputs = ReadStrs(ref r);
             int lightLength = r.ReadCount(MaxBytes, 1, "light graph");

@@ -15,7 +15,7 @@ public static class SumcheckVerifier
     /// </summary>
     public static SumcheckClaim Verify(ProofTranscript transcript, Fp2 claim, int numVars, int degree, SumcheckProof proof)
     {
-        if (proof.Rounds.Length != numVars)
+        if (proof.Rounds.Length != numVars && VerifierMutation.Live("sumcheck-shape/rounds"))
         {
             throw new ProofRejectedException("sumcheck-shape", $"sumcheck proof has {proof.Rounds.Length} rounds, expected {numVars}");
         }
@@ -25,11 +25,11 @@ public static class SumcheckVerifier
         for (int j = 0; j < numVars; j++)
         {
             var h = proof.Rounds[j];
-            if (h is null || h.Length != degree + 1)
+            if (h is null || (h.Length != degree + 1 && VerifierMutation.Live("sumcheck-shape/degree")))
             {
                 throw new ProofRejectedException("sumcheck-shape", $"sumcheck round {j} has {h?.Length ?? 0} evaluations, expected {degree + 1}");
             }
-            if (h[0] + h[1] != current)
+            if (h[0] + h[1] != current && VerifierMutation.Live("sumcheck-round-sum"))
             {
                 throw new ProofRejectedException("sumcheck-round-sum", $"sumcheck round {j}: h(0) + h(1) does not equal the running claim");
             }
@@ -48,7 +48,7 @@ public static class SumcheckVerifier
     /// </summary>
     public static Fp2[] VerifyProduct(ProofTranscript transcript, Fp2 claim, int numVars, ReadOnlySpan<Fp2> eqPoint, SumcheckProof proof, ReadOnlySpan<Fp2> factorEvaluations)
     {
-        if (factorEvaluations.Length == 0 || factorEvaluations.Length > SumcheckProver.MaxFactors)
+        if ((factorEvaluations.Length == 0 || factorEvaluations.Length > SumcheckProver.MaxFactors) && VerifierMutation.Live("sumcheck-shape/factors"))
         {
             throw new ProofRejectedException("sumcheck-shape", $"product sumcheck with {factorEvaluations.Length} factors");
         }
@@ -63,7 +63,7 @@ public static class SumcheckVerifier
         {
             expected *= e;
         }
-        if (expected != result.FinalClaim)
+        if (expected != result.FinalClaim && VerifierMutation.Live("sumcheck-final"))
         {
             throw new ProofRejectedException("sumcheck-final", "sumcheck final claim does not match the product of the factor evaluations");
         }

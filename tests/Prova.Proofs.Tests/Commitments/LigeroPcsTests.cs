@@ -156,6 +156,30 @@ public sealed class LigeroPcsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void RowsOrColumnsOfTheWrongLengthAreAShapeRejection()
+    {
+        // Each caught by its own shape check before any arithmetic uses the lengths.
+        var rng = new TestRandom(output);
+        var c = Honest(rng, 9, 2);
+        var o = c.Opening;
+        var rows = o.EvaluationRows.Select(r => (Fp2[])r.Clone()).ToArray();
+        rows[1] = rows[1][..^1];
+        var ex = Assert.Throws<ProofRejectedException>(() => Verify(c.Commitment, c.Points, c.Values, new LigeroOpening(o.Combined, rows, o.Columns, o.Siblings)));
+        Assert.Equal("pcs-shape", ex.Code);
+        Assert.Contains("evaluation row of length", ex.Message);
+        ex = Assert.Throws<ProofRejectedException>(() => Verify(c.Commitment, c.Points, c.Values, new LigeroOpening(o.Combined[..^1], o.EvaluationRows, o.Columns, o.Siblings)));
+        Assert.Equal("pcs-shape", ex.Code);
+        Assert.Contains("opening has rows of", ex.Message);
+        ex = Assert.Throws<ProofRejectedException>(() => Verify(c.Commitment, c.Points, c.Values, new LigeroOpening(o.Combined, o.EvaluationRows[..1], o.Columns, o.Siblings)));
+        Assert.Equal("pcs-shape", ex.Code);
+        var cols = o.Columns.Select(col => (Fp[])col.Clone()).ToArray();
+        cols[2] = cols[2][..^1];
+        ex = Assert.Throws<ProofRejectedException>(() => Verify(c.Commitment, c.Points, c.Values, new LigeroOpening(o.Combined, o.EvaluationRows, cols, o.Siblings)));
+        Assert.Equal("pcs-shape", ex.Code);
+        Assert.Contains("opened column of", ex.Message);
+    }
+
+    [Fact]
     public void TruncatedOrPaddedOpeningIsAFormatError()
     {
         var rng = new TestRandom(output);

@@ -15,10 +15,18 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
         return (inputs, outputs, bytes);
     }
 
-    private static void AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because)
+    /// <summary>Rejected by <paramref name="check"/> when given; otherwise malformed, or rejected by some named check.</summary>
+    private static ProofException AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because, ProofCheck? check = null)
     {
         var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, outputs, proof));
         Assert.True(ex.Code is ProofErrorCode.Rejected or ProofErrorCode.Malformed, because + ": " + ex.Message);
+        // A parse error names no check; every rejection names the one that refused.
+        Assert.True((ex.Code == ProofErrorCode.Malformed) == (ex.Check == ProofCheck.None), $"{because}: {ex.Code}/{ex.Check}: {ex.Message}");
+        if (check is { } expected)
+        {
+            Assert.True(expected == ex.Check, $"{because}: expected {expected}, rejected by {ex.Check}: {ex.Message}");
+        }
+        return ex;
     }
 
     [Theory]
@@ -51,7 +59,7 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
             var changed = (float[])logits.Clone();
             changed[i] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(changed[i]) ^ 1);
             var forged = new Dictionary<string, Tensor> { [name] = Tensor.Create(outputs[name].Shape, changed) };
-            AssertRejected(circuit, inputs, forged, proof, $"output {i} changed");
+            AssertRejected(circuit, inputs, forged, proof, $"output {i} changed", ProofCheck.ModelOutputs);
         }
     }
 
@@ -70,7 +78,8 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
             var changed = (float[])pixels.Clone();
             changed[index] = value;
             var forged = new Dictionary<string, Tensor> { [name] = Tensor.Create(inputs[name].Shape, changed) };
-            AssertRejected(circuit, forged, outputs, proof, $"input {index} changed");
+            // The inputs are in the transcript: every challenge moves, LogUp's root identity refuses first.
+            AssertRejected(circuit, forged, outputs, proof, $"input {index} changed", ProofCheck.LogUpSum);
         }
     }
 
@@ -78,9 +87,9 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
     public void ProofForAnotherModelIsRejected()
     {
         var (inputs, outputs, mlpProof) = Honest(models.Mlp, 0);
-        AssertRejected(models.Cnn, inputs, outputs, mlpProof, "MLP proof presented for the CNN");
+        AssertRejected(models.Cnn, inputs, outputs, mlpProof, "MLP proof presented for the CNN", ProofCheck.KeyDigest);
         var (cnnInputs, cnnOutputs, cnnProof) = Honest(models.Cnn, 0);
-        AssertRejected(models.Mlp, cnnInputs, cnnOutputs, cnnProof, "CNN proof presented for the MLP");
+        AssertRejected(models.Mlp, cnnInputs, cnnOutputs, cnnProof, "CNN proof presented for the MLP", ProofCheck.KeyDigest);
     }
 
     [Theory]
@@ -94,10 +103,10 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
         using var changed = ProofCircuit.FromModelBytes(ModelFixtures.WithOneWeightChanged(bytes, initializer, index));
         Assert.NotEqual(circuit.ModelCid, changed.ModelCid);
         var (inputs, outputs, proof) = Honest(circuit, 4);
-        AssertRejected(changed, inputs, outputs, proof, "proof of the original presented for the changed model");
+        AssertRejected(changed, inputs, outputs, proof, "proof of the original presented for the changed model", ProofCheck.KeyDigest);
         // And the other way: the changed model's proof does not verify for the original.
         var (_, changedOutputs, changedProof) = Honest(changed, 4);
-        AssertRejected(circuit, inputs, changedOutputs, changedProof, "proof of the changed model presented for the original");
+        AssertRejected(circuit, inputs, changedOutputs, changedProof, "proof of the changed model presented for the original", ProofCheck.KeyDigest);
     }
 
     [Fact]
@@ -109,7 +118,7 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
         // test). Fewer than v2's every byte: a v3 verification costs more and the suite must stay fast.
         var (inputs, outputs, proof) = Honest(models.Mlp, 6);
         var openings = OpeningRanges(proof);
-        int statementEnd = 44 + ProofFormat.Read(proof).Layers.Sum(l => 9 + 4 * l.OutputShape.Length + l.Outputs.Length);
+        int statementEnd = 96 + ProofFormat.Read(proof).Layers.Sum(l => 9 + 4 * l.OutputShape.Length + l.Outputs.Length);
         for (int i = 0; i < proof.Length; i++)
         {
             bool inOpening = openings.Any(r => i >= r.Start && i < r.End);
@@ -157,8 +166,8 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
                     }
                     break;
                 case 1:
-                    // A v3 header with a truncated or random body.
-                    bytes = [.. "PRVP"u8, 3, 0, 0, 0, .. proof.AsSpan(8, Math.Min(proof.Length - 8, rng.Next(2000)))];
+                    // A v4 header with a truncated or random body.
+                    bytes = [.. "PRVP"u8, 4, 0, 0, 0, .. proof.AsSpan(8, Math.Min(proof.Length - 8, rng.Next(2000)))];
                     if (n % 8 == 1)
                     {
                         for (int i = 8; i < bytes.Length; i++)
@@ -184,15 +193,14 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
                     }
                     break;
             }
-            var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(models.Mlp, inputs, outputs, bytes));
-            Assert.True(ex.Code is ProofErrorCode.Malformed or ProofErrorCode.Rejected, ex.Message);
+            AssertRejected(models.Mlp, inputs, outputs, bytes, $"case {n % 4}");
         }
     }
 
     [Fact]
     public void AnOutputShapeWithHugeDimensionsIsATypedRejection()
     {
-        // The MLP's first layer has output shape [1, 128] (rank at byte 52, dims from 53): claim [2^24, …, 2^24, 128].
+        // The MLP's first layer has output shape [1, 128] (rank at byte 104, dims from 105): claim [2^24, …, 2^24, 128].
         var (inputs, outputs, proof) = Honest(models.Mlp, 2);
         var parsed = ProofFormat.Read(proof);
         var l0 = parsed.Layers[0];
@@ -209,15 +217,15 @@ public sealed class InferenceProofTests(ModelFixtures models, ITestOutputHelper 
             Opening = l0.Opening,
         };
         var forged = ProofFormat.Write(new InferenceProof { KeyDigest = parsed.KeyDigest, Layers = [forgedLayer, .. parsed.Layers.Skip(1)], Range = parsed.Range });
-        AssertRejected(models.Mlp, inputs, outputs, forged, "an output shape with 2^168 elements");
+        AssertRejected(models.Mlp, inputs, outputs, forged, "an output shape with 2^168 elements", ProofCheck.OutputShape);
     }
 
-    /// <summary>[start, end) of every opening in a PRVP v3 proof (the layers' weight openings and the limb opening).</summary>
+    /// <summary>[start, end) of every opening in a PRVP v4 proof (the layers' weight openings and the limb opening).</summary>
     internal static List<(int Start, int End)> OpeningRanges(byte[] proof)
     {
         var parsed = ProofFormat.Read(proof);
         var ranges = new List<(int, int)>();
-        int at = 4 + 4 + 32 + 4;
+        int at = 4 + 4 + 32 + 32 + 20 + 4;
         foreach (var l in parsed.Layers)
         {
             at += 8 + 1 + 4 * l.OutputShape.Length + l.Outputs.Length;

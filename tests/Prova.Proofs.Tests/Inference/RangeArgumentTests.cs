@@ -12,11 +12,12 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
 {
     private const byte HiddenZero = 40;
 
-    private void AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because, string? expected = null)
+    private void AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because, ProofCheck check, string? expected = null)
     {
         var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, outputs, proof));
-        output.WriteLine($"{because}: {ex.Message}");
+        output.WriteLine($"{because}: {ex.Check}: {ex.Message}");
         Assert.True(ex.Code == ProofErrorCode.Rejected, because + ": " + ex.Message);
+        Assert.Equal(check, ex.Check);
         if (expected is not null)
         {
             Assert.Contains(expected, ex.Message);
@@ -84,11 +85,11 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
     }
 
     [Theory]
-    [InlineData(+1, true, "range argument")]
-    [InlineData(-1, true, "range argument")]
-    [InlineData(+1, false, "intervals' widths")]
-    [InlineData(-1, false, "intervals' widths")]
-    public void AnOutputChangedByOneIsRejected(int delta, bool modP, string expected)
+    [InlineData(+1, true, "range argument", ProofCheck.LogUpSum)]
+    [InlineData(-1, true, "range argument", ProofCheck.LogUpSum)]
+    [InlineData(+1, false, "intervals' widths", ProofCheck.LimbWidths)]
+    [InlineData(-1, false, "intervals' widths", ProofCheck.LimbWidths)]
+    public void AnOutputChangedByOneIsRejected(int delta, bool modP, string expected, ProofCheck check)
     {
         // The cheating prover changes one output of the hidden layer by ±1 and carries it through the
         // rest of the graph (the statement is consistent); the limbs are made to fit modulo p (a limb
@@ -113,7 +114,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
         };
         var (outputs, proof) = Cheat(circuit, inputs, cheat);
         Assert.True(changed);
-        AssertRejected(circuit, inputs, outputs, proof, $"output changed by {delta}", expected);
+        AssertRejected(circuit, inputs, outputs, proof, $"output changed by {delta}", check, expected);
     }
 
     [Fact]
@@ -137,7 +138,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
         };
         var (outputs, proof) = Cheat(circuit, inputs, cheat);
         Assert.True(changed);
-        AssertRejected(circuit, inputs, outputs, proof, "tie rounded half up", "range argument");
+        AssertRejected(circuit, inputs, outputs, proof, "tie rounded half up", ProofCheck.LogUpSum, "range argument");
     }
 
     [Fact]
@@ -170,7 +171,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
             },
         });
         Assert.True(wrapped, "no output saturates at hi");
-        AssertRejected(circuit, inputs, outputs, proof, "unclamped value above hi", "range argument");
+        AssertRejected(circuit, inputs, outputs, proof, "unclamped value above hi", ProofCheck.LogUpSum, "range argument");
         // Below lo: the fused Relu clamps at the zero point; claiming the unclamped value is refused
         // because no accumulator requantises below lo.
         var hidden = circuit.Layers[0];
@@ -191,7 +192,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
             },
         });
         Assert.True(below, "no hidden output is clamped by the Relu");
-        AssertRejected(circuit, inputs, outputs, proof, "unclamped value below lo", "no int32 accumulator requantises to");
+        AssertRejected(circuit, inputs, outputs, proof, "unclamped value below lo", ProofCheck.OutputReachable, "no int32 accumulator requantises to");
     }
 
     [Fact]
@@ -225,7 +226,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
             },
         });
         Assert.Equal(1, outOfRange);
-        AssertRejected(circuit, inputs, outputs, proof, "a leaf numerator chosen after α", "numerators are not 1");
+        AssertRejected(circuit, inputs, outputs, proof, "a leaf numerator chosen after α", ProofCheck.LogUpLeaves, "numerators are not 1");
     }
 
     [Fact]
@@ -245,10 +246,10 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
                     m[to]++;
                 },
             });
-            AssertRejected(circuit, inputs, outputs, proof, $"a count moved from {from} to {to}", "LogUp");
+            AssertRejected(circuit, inputs, outputs, proof, $"a count moved from {from} to {to}", ProofCheck.LogUpSum, "LogUp");
         }
         var (cnnOutputs, cnnProof) = Cheat(models.Cnn, models.Image(3), new ProverCheat { Multiplicities = m => (m[0], m[7]) = (m[0] - 1, m[7] + 1) });
-        AssertRejected(models.Cnn, models.Image(3), cnnOutputs, cnnProof, "a count moved in the CNN", "LogUp");
+        AssertRejected(models.Cnn, models.Image(3), cnnOutputs, cnnProof, "a count moved in the CNN", ProofCheck.LogUpSum, "LogUp");
     }
 
     [Fact]
@@ -265,7 +266,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
                 e[4] -= Fp2.One;
             },
         });
-        AssertRejected(circuit, inputs, outputs, proof, "acc claim off by one", "sumcheck round 0");
+        AssertRejected(circuit, inputs, outputs, proof, "acc claim off by one", ProofCheck.LayerSumcheckRound, "sumcheck round 0");
         // e_1 + 1 and e_0 − 256: widths and accumulator claim unchanged, only the commitment to L can
         // tell (both slots of the MLP — the second at a nonzero offset — and the CNN's first layer).
         foreach (var (c, l, image) in new[] { (circuit, 0, inputs), (circuit, 1, inputs), (models.Cnn, 0, models.Image(4)) })
@@ -281,7 +282,7 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
                     }
                 },
             });
-            AssertRejected(c, image, outputs, proof, $"layer {l}: limbs moved between e_0 and e_1", "batching sumcheck");
+            AssertRejected(c, image, outputs, proof, $"layer {l}: limbs moved between e_0 and e_1", ProofCheck.BatchFinal, "batching sumcheck");
         }
     }
 
@@ -300,18 +301,18 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
         values[^1][2] += Fp2.One;
         var rounds = range.LogUpRounds.Select(level => level.Select(r => (Fp2[])r.Clone()).ToArray()).ToArray();
         rounds[^1][^1][3] += Fp2.One;
-        var cases = new (string What, string Expected, RangeProof Proof)[]
+        var cases = new (string What, string Expected, ProofCheck Check, RangeProof Proof)[]
         {
-            ("opened limb column", "the limb opening", With(range, opening: new LigeroOpening(o.Combined, o.EvaluationRows, cols, o.Siblings).ToBytes())),
-            ("limb evaluation row", "the limb opening", With(range, opening: new LigeroOpening(o.Combined, rows, o.Columns, o.Siblings).ToBytes())),
-            ("fraction tree leaf value", "fraction tree", With(range, values: values)),
-            ("fraction tree round", "fraction tree", With(range, rounds: rounds)),
-            ("root numerator", "LogUp sums differ", With(range, root: [range.Root[0] + Fp2.One, range.Root[1]])),
+            ("opened limb column", "the limb opening", ProofCheck.LimbOpening, With(range, opening: new LigeroOpening(o.Combined, o.EvaluationRows, cols, o.Siblings).ToBytes())),
+            ("limb evaluation row", "the limb opening", ProofCheck.LimbOpening, With(range, opening: new LigeroOpening(o.Combined, rows, o.Columns, o.Siblings).ToBytes())),
+            ("fraction tree leaf value", "fraction tree", ProofCheck.LogUpTreeValues, With(range, values: values)),
+            ("fraction tree round", "fraction tree", ProofCheck.LogUpTreeValues, With(range, rounds: rounds)),
+            ("root numerator", "LogUp sums differ", ProofCheck.LogUpSum, With(range, root: [range.Root[0] + Fp2.One, range.Root[1]])),
         };
-        foreach (var (what, expected, forged) in cases)
+        foreach (var (what, expected, check, forged) in cases)
         {
             var bytes = ProofFormat.Write(new InferenceProof { KeyDigest = proof.KeyDigest, Layers = proof.Layers, Range = forged });
-            AssertRejected(models.Cnn, inputs, outputs, bytes, what, expected);
+            AssertRejected(models.Cnn, inputs, outputs, bytes, what, check, expected);
         }
     }
 

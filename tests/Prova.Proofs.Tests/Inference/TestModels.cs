@@ -45,6 +45,31 @@ internal static class TestModels
         return OnnxWriter.Write(b.Build());
     }
 
+    /// <summary>
+    /// A uint8 input x[batch, 8] that feeds a QLinearMatMul directly (no QuantizeLinear in front, so the
+    /// light graph never sees x), then DequantizeLinear to float y[batch, 4].
+    /// </summary>
+    public static byte[] DirectInput(int seed, int batch)
+    {
+        var rng = new Random(seed);
+        var w = Enumerable.Range(0, 8 * 4).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
+        var b = new ModelBuilder(opset: 13, graphName: "direct_input");
+        var x = b.Input("x", DataType.UInt8, batch, 8);
+        var q = b.Node("QLinearMatMul", [x, b.Initializer("sx", Scalar(0.02f)), b.Initializer("zx", Scalar((byte)128)),
+            b.Initializer("w", Tensor.Create([8, 4], w)), b.Initializer("sw", Scalar(0.01f)), b.Initializer("zw", Scalar((sbyte)0)),
+            b.Initializer("sy", Scalar(0.05f)), b.Initializer("zy", Scalar((byte)128))]);
+        b.Output(b.Node("DequantizeLinear", [q, "sy", "zy"]), "y", DataType.Float32, [batch, 4]);
+        return OnnxWriter.Write(b.Build());
+    }
+
+    /// <summary>A seeded uint8 input for <see cref="DirectInput"/>.</summary>
+    public static Dictionary<string, Tensor> DirectInputValues(int seed, int batch)
+    {
+        var rng = new Random(seed);
+        var x = Enumerable.Range(0, batch * 8).Select(_ => (byte)rng.Next(256)).ToArray();
+        return new Dictionary<string, Tensor> { ["x"] = Tensor.Create([batch, 8], x) };
+    }
+
     /// <summary>A seeded input: integers in [−range, range] (exactly representable at scale 1) or uniform floats in [−2, 2].</summary>
     public static Dictionary<string, Tensor> Input(int seed, int batch, int inputs = 24, bool integers = false)
     {

@@ -8,10 +8,11 @@ namespace Prova.Proofs.Tests.Inference;
 
 public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper output) : IClassFixture<ModelFixtures>
 {
-    private static void AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because)
+    private static void AssertRejected(ProofCircuit circuit, IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> outputs, byte[] proof, string because, ProofCheck check)
     {
         var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(circuit, inputs, outputs, proof));
-        Assert.True(ex.Code is ProofErrorCode.Rejected or ProofErrorCode.Malformed, because + ": " + ex.Message);
+        Assert.True(ex.Code is ProofErrorCode.Rejected, because + ": " + ex.Message);
+        Assert.True(check == ex.Check, $"{because}: expected {check}, rejected by {ex.Check}: {ex.Message}");
     }
 
     [Theory]
@@ -59,11 +60,11 @@ public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper ou
         var inputs = models.Image(1);
         var (mlpOut, mlpProof) = InferenceProver.Prove(models.Mlp, inputs);
         var (cnnOut, cnnProof) = InferenceProver.Prove(models.Cnn, inputs);
-        AssertRejected(cnnKey, inputs, mlpOut, ProofFormat.Write(mlpProof), "MLP proof under the CNN key");
-        AssertRejected(mlpKey, inputs, cnnOut, ProofFormat.Write(cnnProof), "CNN proof under the MLP key");
-        // A proof re-labelled with the other key's digest fails the weight openings / transcript.
+        AssertRejected(cnnKey, inputs, mlpOut, ProofFormat.Write(mlpProof), "MLP proof under the CNN key", ProofCheck.KeyDigest);
+        AssertRejected(mlpKey, inputs, cnnOut, ProofFormat.Write(cnnProof), "CNN proof under the MLP key", ProofCheck.KeyDigest);
+        // A proof re-labelled with the other key's digest: the layer count differs.
         var relabelled = new InferenceProof { KeyDigest = cnnKey.KeyDigest, Layers = mlpProof.Layers, Range = mlpProof.Range };
-        AssertRejected(cnnKey, inputs, mlpOut, ProofFormat.Write(relabelled), "MLP proof relabelled with the CNN digest");
+        AssertRejected(cnnKey, inputs, mlpOut, ProofFormat.Write(relabelled), "MLP proof relabelled with the CNN digest", ProofCheck.LayerCount);
     }
 
     [Fact]
@@ -78,7 +79,7 @@ public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper ou
         forged[^40] ^= 1;
         using var tampered = ProofCircuit.FromVerifyingKey(forged);
         Assert.False(tampered.MatchesModel(models.CnnBytes));
-        AssertRejected(tampered, inputs, outputs, bytes, "weight commitment changed in the key");
+        AssertRejected(tampered, inputs, outputs, bytes, "weight commitment changed in the key", ProofCheck.KeyDigest);
     }
 
     [Fact]
@@ -115,6 +116,7 @@ public sealed class VerifyingKeyTests(ModelFixtures models, ITestOutputHelper ou
                 var forged = ProofFormat.Write(new InferenceProof { KeyDigest = proof.KeyDigest, Layers = layers, Range = proof.Range });
                 var ex = Assert.Throws<ProofException>(() => InferenceVerifier.Verify(models.Cnn, inputs, outputs, forged));
                 Assert.Equal(ProofErrorCode.Rejected, ex.Code);
+                Assert.Equal(ProofCheck.WeightOpening, ex.Check);
                 Assert.Contains("weight opening", ex.Message);
                 output.WriteLine($"layer {layer}, {what}: {ex.Message}");
             }

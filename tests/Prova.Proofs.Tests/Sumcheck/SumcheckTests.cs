@@ -138,8 +138,20 @@ public sealed class SumcheckTests(ITestOutputHelper output)
         var wrongEq = (Fp2[])eq.Clone();
         wrongEq[2] += Fp.One;
         Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, wrongEq, r.Proof, r.FactorEvaluations));
-        Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, eq, new SumcheckProof(r.Proof.Rounds[..4]), r.FactorEvaluations));
-        Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, eq, r.Proof, r.FactorEvaluations[..1]));
+        Assert.Equal("sumcheck-shape", Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, eq, new SumcheckProof(r.Proof.Rounds[..4]), r.FactorEvaluations)).Code);
+        // One factor fewer: the round polynomials have one evaluation too many for the degree.
+        var fewer = Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, eq, r.Proof, r.FactorEvaluations[..1]));
+        Assert.Equal("sumcheck-shape", fewer.Code);
+        Assert.Contains("evaluations, expected", fewer.Message);
+        // A round with an evaluation left out, and a product of no factors.
+        var rounds = r.Proof.Rounds.Select(h => (Fp2[])h.Clone()).ToArray();
+        rounds[3] = rounds[3][..^1];
+        var shortRound = Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, eq, new SumcheckProof(rounds), r.FactorEvaluations));
+        Assert.Equal("sumcheck-shape", shortRound.Code);
+        Assert.Contains("round 3 has", shortRound.Message);
+        var none = Assert.Throws<ProofRejectedException>(() => Verify(r.Claim, 5, eq, r.Proof, []));
+        Assert.Equal("sumcheck-shape", none.Code);
+        Assert.Contains("with 0 factors", none.Message);
     }
 
     [Fact]
