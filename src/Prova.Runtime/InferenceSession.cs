@@ -285,7 +285,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// output buffers the caller reads, writes or points at its own memory, and runs again and again
     /// without any allocation. Text generation drives its decode steps this way. A model whose shapes or
     /// If conditions depend on input values needs those values in <paramref name="values"/>: the plan is
-    /// specialised on them (they become constants of the plan; writing to such an input does nothing).
+    /// specialised on them (they become constants of the plan, which the binding does not let the caller write).
     /// </summary>
     public PlanBinding Bind(IReadOnlyDictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? values = null)
     {
@@ -313,7 +313,9 @@ public sealed unsafe class InferenceSession : IDisposable
             {
                 if (values?.GetValueOrDefault(name) is not { } value)
                 {
-                    throw new InputException($"the model needs the value of input '{name}' to be planned (an If condition or a shape); pass it to Bind");
+                    throw _conditionInputs.Contains(name)
+                        ? new InputException($"input '{name}' is the condition of an If: pass its value to Bind (the plan is specialised on it)")
+                        : new ModelException($"the model computes shapes from the values of {name}, so it cannot be bound to fixed buffers", unsupported: true);
                 }
                 var (type, shape) = checkedShapes[name];
                 if (value.Type != type || !value.Shape.SequenceEqual(shape))

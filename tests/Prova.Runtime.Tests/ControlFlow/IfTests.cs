@@ -222,6 +222,31 @@ public sealed class IfTests
     }
 
     [Fact]
+    public void BoundPlansAreSpecialisedOnTheConditionValue()
+    {
+        var b = new ModelBuilder(opset: 17);
+        var cond = b.Input("use_cache_branch", DataType.Bool, 1);
+        var x = b.Input("x", DataType.Float32, 2, 3);
+        var w = b.Initializer("w", Floats(14, 3, 4));
+        var (then, otherwise) = Branches(b, x, w);
+        b.Output(b.Node("If", [cond], [("then_branch", then), ("else_branch", otherwise)]), "y");
+        var model = b.Build();
+        using var session = new InferenceSession(model);
+        var xs = Floats(15, 2, 3);
+        var shapes = new Dictionary<string, (DataType, int[])> { ["use_cache_branch"] = (DataType.Bool, [1]), ["x"] = (DataType.Float32, [2, 3]) };
+        Assert.Throws<InputException>(() => session.Bind(shapes));
+        foreach (bool value in (bool[])[true, false])
+        {
+            using var binding = session.Bind(shapes, new Dictionary<string, Tensor> { ["use_cache_branch"] = Bool(value, 1) });
+            xs.Span<float>().CopyTo(binding.Input<float>("x"));
+            binding.Run();
+            var expected = session.Run(new Dictionary<string, Tensor> { ["use_cache_branch"] = Bool(value, 1), ["x"] = xs })["y"];
+            Assert.True(expected.Span<float>().SequenceEqual(binding.Output<float>("y")), $"bound plan for {value}");
+            Assert.Throws<InputException>(() => binding.Input<byte>("use_cache_branch"));
+        }
+    }
+
+    [Fact]
     public void BadConditionValuesAreInputErrors()
     {
         var b = new ModelBuilder(opset: 17);
