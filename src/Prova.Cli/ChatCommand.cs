@@ -91,7 +91,7 @@ internal static class ChatCommand
                     : (await AnswerAsync(context, client, history, options, settings, ct)).Code;
             }
             return await ConverseAsync(context, client, history, options, settings, ct);
-        }));
+        }, context.Interrupts));
         return command;
     }
 
@@ -101,7 +101,7 @@ internal static class ChatCommand
     private static async Task<int> ConverseAsync(CliContext context, ProvaChatClient client, List<ChatMessage> history, ChatOptions options,
         Settings settings, CancellationToken ct)
     {
-        context.Error.WriteLine($"chat with {client.GetService<ChatClientMetadata>()?.DefaultModelId} at {string.Join(", ", client.Nodes)} — '{ExitCommand}' or Ctrl-D ends it");
+        context.Error.WriteLine($"chat with {client.GetService<ChatClientMetadata>()?.DefaultModelId} at {string.Join(", ", client.Nodes)} — '{ExitCommand}' or Ctrl-D ends it, Ctrl+C stops an answer");
         int code = ExitCodes.Success;
         while (true)
         {
@@ -122,9 +122,23 @@ internal static class ChatCommand
             }
             history.Add(new ChatMessage(ChatRole.User, line));
             Answer answer;
+            // Ctrl+C while an answer streams stops that answer (the turn is dropped), not the conversation.
+            using var turn = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var interrupt = context.Interrupts.Take(() =>
+            {
+                turn.Cancel();
+                return true;
+            });
             try
             {
-                answer = await AnswerAsync(context, client, history, options, settings, ct);
+                answer = await AnswerAsync(context, client, history, options, settings, turn.Token);
+            }
+            catch (OperationCanceledException) when (turn.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                context.Out.WriteLine();
+                context.Error.WriteLine("(stopped: that answer is not kept; Ctrl+C at the prompt or Ctrl-D ends the chat)");
+                history.RemoveAt(history.Count - 1);
+                continue;
             }
             catch (ProvaClientException ex)
             {
@@ -156,6 +170,8 @@ internal static class ChatCommand
         {
             await foreach (var update in client.GetStreamingResponseAsync(history, options, ct))
             {
+                // Stop at once on Ctrl+C, even when the rest of the stream is already buffered.
+                ct.ThrowIfCancellationRequested();
                 if (update.Text is { Length: > 0 } piece)
                 {
                     text.Append(piece);

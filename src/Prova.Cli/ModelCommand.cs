@@ -42,6 +42,8 @@ internal static class ModelCommand
         command.SetAction(parse => NetworkOptions.Run(async ct =>
         {
             string path = parse.GetValue(file)!;
+            // Before reading the key or uploading anything: a name the node would refuse is refused here.
+            ModelName.Require(parse.GetValue(name)!);
             bool folder = Directory.Exists(path);
             if (!folder && !File.Exists(path))
             {

@@ -28,14 +28,17 @@ internal static class NetworkOptions
 
     public static ProvaClient Client(string url) => new(ProvaClient.ParseNodeUrl(url));
 
-    /// <summary>Runs an async command body to completion; Ctrl+C cancels it.</summary>
-    public static int Run(Func<CancellationToken, Task<int>> body)
+    /// <summary>Runs an async command body to completion; Ctrl+C cancels it unless one of <paramref name="interrupts"/>' handlers takes it.</summary>
+    public static int Run(Func<CancellationToken, Task<int>> body, CliInterrupts? interrupts = null)
     {
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
-            cts.Cancel();
+            if (interrupts?.Press() != true)
+            {
+                cts.Cancel();
+            }
         };
         Console.CancelKeyPress += onCancel;
         try

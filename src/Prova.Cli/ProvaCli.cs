@@ -15,9 +15,12 @@ public static class ProvaCli
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, Console.In);
 
     /// <summary>The program reading <paramref name="stdin"/> (<c>prova chat</c>'s turns) instead of the process's standard input.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin) => Run(args, stdout, stderr, stdin, new CliInterrupts());
+
+    /// <summary>The program with its Ctrl+C offered to <paramref name="interrupts"/> first (tests press it through that).</summary>
+    internal static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin, CliInterrupts interrupts)
     {
-        var context = new CliContext(stdout, stderr, CreateConsole(stdout)) { In = stdin };
+        var context = new CliContext(stdout, stderr, CreateConsole(stdout)) { In = stdin, Interrupts = interrupts };
         var root = BuildRoot(context);
         var parse = root.Parse(args);
         bool helpOrVersion = parse.Action is HelpAction || parse.Action?.GetType().Name == "VersionOptionAction";
@@ -74,7 +77,8 @@ public static class ProvaCli
         return ExitCodes.BadInput;
     }
 
-    internal static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+    /// <summary>An error message as the CLI prints it: one line, at most <see cref="ErrorText.MaxMessageChars"/> chars (the middle elided).</summary>
+    internal static string OneLine(string message) => ErrorText.Bound(message.ReplaceLineEndings(" ").Trim());
 
     private static IAnsiConsole CreateConsole(TextWriter stdout)
     {
@@ -98,4 +102,31 @@ public static class ProvaCli
 internal sealed record CliContext(TextWriter Out, TextWriter Error, IAnsiConsole Console)
 {
     public TextReader In { get; init; } = System.Console.In;
+
+    /// <summary>Where Ctrl+C goes before it cancels the whole command (<see cref="NetworkOptions.Run"/>).</summary>
+    public CliInterrupts Interrupts { get; init; } = new();
+}
+
+/// <summary>
+/// Ctrl+C inside a command: a handler that is set (a conversation's answer being streamed) takes it, e.g. to stop just
+/// that answer; with none set, <see cref="NetworkOptions.Run"/> cancels the whole command.
+/// </summary>
+internal sealed class CliInterrupts
+{
+    private Func<bool>? _handler;
+
+    /// <summary>Makes <paramref name="handler"/> the taker of Ctrl+C until the result is disposed.</summary>
+    public IDisposable Take(Func<bool> handler)
+    {
+        Volatile.Write(ref _handler, handler);
+        return new Release(this, handler);
+    }
+
+    /// <summary>Ctrl+C was pressed: true when a handler took it.</summary>
+    public bool Press() => Volatile.Read(ref _handler)?.Invoke() == true;
+
+    private sealed class Release(CliInterrupts owner, Func<bool> handler) : IDisposable
+    {
+        public void Dispose() => Interlocked.CompareExchange(ref owner._handler, null, handler);
+    }
 }

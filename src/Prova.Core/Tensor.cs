@@ -27,7 +27,7 @@ public sealed class Tensor
         }
         if (data.Length != count)
         {
-            throw new TensorFormatException($"shape [{string.Join(", ", shape.ToArray())}] needs {count} elements but {data.Length} were given");
+            throw new TensorFormatException($"shape {ErrorText.Shape(shape)} needs {count} elements but {data.Length} were given");
         }
         Type = type;
         _shape = shape.ToArray();
@@ -76,7 +76,7 @@ public sealed class Tensor
         int size = DataTypes.SizeOf(type);
         if (bytes.Length != (long)tensor.Length * size)
         {
-            throw new TensorFormatException($"{DataTypes.Name(type)} tensor of shape [{string.Join(", ", shape.ToArray())}] needs {(long)tensor.Length * size} bytes but {bytes.Length} were given");
+            throw new TensorFormatException($"{DataTypes.Name(type)} tensor of shape {ErrorText.Shape(shape)} needs {(long)tensor.Length * size} bytes but {bytes.Length} were given");
         }
         var dest = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(tensor.Data), bytes.Length);
         bytes.CopyTo(dest);
@@ -99,18 +99,18 @@ public sealed class Tensor
         {
             if (d < 0)
             {
-                throw new TensorFormatException($"shape [{string.Join(", ", shape.ToArray())}] has a negative dimension");
+                throw new TensorFormatException($"shape {ErrorText.Shape(shape)} has a negative dimension");
             }
             count *= d;
             if (count > MaxElements)
             {
-                throw new TensorFormatException($"shape [{string.Join(", ", shape.ToArray())}] has more than {MaxElements} elements");
+                throw new TensorFormatException($"shape {ErrorText.Shape(shape)} has more than {MaxElements} elements");
             }
         }
         return count;
     }
 
-    public string ShapeString() => "[" + string.Join(", ", _shape) + "]";
+    public string ShapeString() => ErrorText.Shape(_shape);
 
     public override string ToString() => $"{DataTypes.Name(Type)}{ShapeString()}";
 }

@@ -61,10 +61,20 @@ public static class TensorJson
     public static Tensor ReadTensor(string json, string name = "tensor") => ReadTensor(Encoding.UTF8.GetBytes(json), name);
 
     /// <summary>
+    /// Called with a tensor's name, dtype and shape once they are read and before its data is: it may throw to refuse
+    /// the tensor before any memory is taken for it (a server checks a request against the model's declared inputs).
+    /// </summary>
+    public delegate void TensorCheck(string name, DataType type, int[] shape);
+
+    /// <summary>
     /// Reads a document <c>{"&lt;property&gt;": {"&lt;name&gt;": tensor, ...}, ...}</c> (by default a request
     /// file's "inputs"); other top-level properties are ignored.
     /// </summary>
     public static Dictionary<string, Tensor> ReadNamedTensors(ReadOnlySpan<byte> utf8, string property = "inputs")
+        => ReadNamedTensors(utf8, property, null);
+
+    /// <summary>As <see cref="ReadNamedTensors(ReadOnlySpan{byte}, string)"/>, with <paramref name="check"/> run on each tensor before its data is read.</summary>
+    public static Dictionary<string, Tensor> ReadNamedTensors(ReadOnlySpan<byte> utf8, string property, TensorCheck? check)
     {
         utf8 = SkipBom(utf8);
         try
@@ -94,7 +104,7 @@ public static class TensorJson
                 {
                     throw new TensorFormatException($"the document has \"{property}\" twice");
                 }
-                result = ReadTensorMap(ref reader, property, utf8.Length);
+                result = ReadTensorMap(ref reader, property, utf8.Length, check);
             }
             ExpectEnd(ref reader);
             return result ?? throw new TensorFormatException($"the document has no \"{property}\" object");
@@ -145,7 +155,7 @@ public static class TensorJson
         }
     }
 
-    private static Dictionary<string, Tensor> ReadTensorMap(ref Utf8JsonReader reader, string property, int documentBytes)
+    private static Dictionary<string, Tensor> ReadTensorMap(ref Utf8JsonReader reader, string property, int documentBytes, TensorCheck? check)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -165,11 +175,11 @@ public static class TensorJson
                 throw new TensorFormatException($"tensor '{name}' appears twice in \"{property}\"");
             }
             Read(ref reader, name);
-            result[name] = ReadTensor(ref reader, name, documentBytes);
+            result[name] = ReadTensor(ref reader, name, documentBytes, check);
         }
     }
 
-    private static Tensor ReadTensor(ref Utf8JsonReader reader, string name, int documentBytes)
+    private static Tensor ReadTensor(ref Utf8JsonReader reader, string name, int documentBytes, TensorCheck? check = null)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -240,6 +250,7 @@ public static class TensorJson
         {
             throw Bad(name, ex.Message);
         }
+        check?.Invoke(name, type, shape);
         var array = ReadData(ref data, name, type, shape, count, documentBytes);
         return new Tensor(type, shape, array);
     }

@@ -58,4 +58,16 @@ internal static partial class Log
 
     [LoggerMessage(28, LogLevel.Critical, "Fault crash-after: crashing on inference request {Count}")]
     public static partial void FaultCrash(ILogger logger, long count);
+
+    [LoggerMessage(140, LogLevel.Information, "Store garbage collection: deleted {Contents} unpublished manifests and {Chunks} chunks ({Bytes} bytes) untouched for {AgeSeconds} s or unreferenced")]
+    public static partial void GarbageCollected(ILogger logger, int contents, int chunks, long bytes, int ageSeconds);
+
+    [LoggerMessage(141, LogLevel.Warning, "Withdrew {Cid} from what this node advertises: a chunk of it is missing or corrupted; it is re-fetched from a peer that hosts it")]
+    public static partial void Withdrawn(ILogger logger, string cid);
+
+    [LoggerMessage(142, LogLevel.Information, "Repaired {Cid}: every chunk is stored again; advertising it again")]
+    public static partial void Repaired(ILogger logger, string cid);
+
+    [LoggerMessage(143, LogLevel.Warning, "Store garbage collection failed; it is tried again later")]
+    public static partial void GarbageCollectionFailed(ILogger logger, Exception exception);
 }

@@ -264,7 +264,7 @@ public static partial class OnnxLoader
                 }
                 if (count > options.MaxTensorElements)
                 {
-                    throw new ModelException($"{what} declares shape [{string.Join(", ", shape)}], more than the limit of {options.MaxTensorElements} elements");
+                    throw new ModelException($"{what} declares shape {ErrorText.List<Dim>(shape)}, more than the limit of {options.MaxTensorElements} elements");
                 }
             }
             return new ValueInfo { Name = proto.Name, ElementType = (DataType)elem, Shape = shape };

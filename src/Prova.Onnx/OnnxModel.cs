@@ -160,5 +160,5 @@ public sealed class ValueInfo
     /// <summary>Declared dims, or null when the shape is not declared at all.</summary>
     public Dim[]? Shape { get; init; }
 
-    public override string ToString() => $"{Name}: {DataTypes.Name(ElementType)}" + (Shape is null ? "" : "[" + string.Join(", ", Shape) + "]");
+    public override string ToString() => $"{Name}: {DataTypes.Name(ElementType)}" + (Shape is null ? "" : ErrorText.List<Dim>(Shape));
 }

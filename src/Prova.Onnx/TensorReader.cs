@@ -420,5 +420,5 @@ internal sealed class TensorReader
         return current;
     }
 
-    internal static string ShapeText(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+    internal static string ShapeText(ReadOnlySpan<int> shape) => ErrorText.Shape(shape);
 }

@@ -24,7 +24,7 @@ public sealed class ValueState
 
     public long ElementCount => Tensor.ElementCount(Shape);
 
-    public override string ToString() => $"{Name}: {DataTypes.Name(Type)}[{string.Join(", ", Shape)}]";
+    public override string ToString() => $"{Name}: {DataTypes.Name(Type)}{ErrorText.Shape(Shape)}";
 }
 
 /// <summary>Plan-time view of one node's inputs and outputs, handed to <see cref="Kernel.Infer"/>.</summary>
@@ -64,6 +64,9 @@ public sealed class InferContext
     public const long MaxPlanTimeConstantBytes = 256L << 20;
 
     internal long ScratchBytes { get; private set; }
+
+    /// <summary>The limits of the plan being built (output and plan-time memory), checked before a constant is made.</summary>
+    internal PlanBudget? Budget { get; init; }
 
     internal ValueState?[] Outputs => _outputs;
 
@@ -122,7 +125,7 @@ public sealed class InferContext
         {
             if (d < 0)
             {
-                throw ModelException.ForNode(Node, $"output {i} would have a negative dimension [{string.Join(", ", shape)}]");
+                throw ModelException.ForNode(Node, $"output {i} would have a negative dimension {ErrorText.Shape(shape)}");
             }
         }
         long count;
@@ -151,6 +154,7 @@ public sealed class InferContext
         {
             throw ModelException.ForNode(Node, $"would build a {DataTypes.Name(type)} constant of {elements} elements while planning; the limit is {MaxPlanTimeConstantBytes >> 20} MiB");
         }
+        Budget?.BeforeConstant(Node, elements * DataTypes.SizeOf(type));
     }
 
     /// <summary>Asks for scratch memory available in <see cref="ExecContext.Scratch"/> (shared by all kernels, not kept between calls).</summary>

@@ -30,9 +30,18 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly HashSet<string> _valueInputs = new(StringComparer.Ordinal);
     private Plan? _lastPlan;
     private string _lastKey = "";
+    private long _cachedPlanBytes;
     private bool _disposed;
 
-    public InferenceSession(OnnxModel model, SessionOptions? options = null)
+    public InferenceSession(OnnxModel model, SessionOptions? options = null) : this(model, options, CancellationToken.None)
+    {
+    }
+
+    /// <summary>
+    /// Loads, optimizes and (with fully declared input shapes) plans <paramref name="model"/>; a large graph takes
+    /// seconds, and <paramref name="cancellationToken"/> stops it between nodes with an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public InferenceSession(OnnxModel model, SessionOptions? options, CancellationToken cancellationToken)
     {
         _options = options ?? new SessionOptions();
         _options.Validate();
@@ -59,12 +68,12 @@ public sealed unsafe class InferenceSession : IDisposable
             }
         }
         // Fail fast on unsupported ops and bad attributes, before any input arrives.
-        CheckSupported(model.Graph, (int)opset);
+        CheckSupported(model.Graph, (int)opset, cancellationToken);
         // Ifs on constant conditions are inlined first, so that the rewrites see the branch they take.
         _source = ControlFlow.IfInliner.Inline(model, null);
         _conditionInputs = ControlFlow.IfInliner.ConditionInputs(_source.Graph);
         _valueInputs.UnionWith(_conditionInputs);
-        _planned = Rewrite(_source);
+        _planned = Rewrite(_source, cancellationToken);
         _pool = new WorkerPool(_options.Threads);
         _ctx = new ExecContext(_pool);
         // With fully declared input shapes, plan now so shape errors surface at load time.
@@ -72,7 +81,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             try
             {
-                GetPlan(shapes);
+                GetPlan(shapes, null, cancellationToken);
             }
             catch (NeedsInputValuesException ex)
             {
@@ -91,21 +100,27 @@ public sealed unsafe class InferenceSession : IDisposable
     /// Plan-time rewrites, each a pure function of the graph (docs/quantization.md, docs/optimizer.md):
     /// integer execution of the QDQ pattern first, then the general fusions.
     /// </summary>
-    private OnnxModel Rewrite(OnnxModel model)
+    private OnnxModel Rewrite(OnnxModel model, CancellationToken cancellationToken)
     {
         var rewritten = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
-        return _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten) : rewritten;
+        cancellationToken.ThrowIfCancellationRequested();
+        return _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten, cancellationToken) : rewritten;
     }
 
     /// <summary>Creates every node's kernel once (If: the nodes of both branches), so that unsupported ops fail at load.</summary>
-    private static void CheckSupported(OnnxGraph graph, int opset)
+    private static void CheckSupported(OnnxGraph graph, int opset, CancellationToken cancellationToken)
     {
+        int created = 0;
         foreach (var node in graph.Nodes)
         {
+            if (++created % 1024 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
             if (ControlFlow.IfInliner.IsIf(node))
             {
-                CheckSupported(ControlFlow.IfInliner.Branch(node, true), opset);
-                CheckSupported(ControlFlow.IfInliner.Branch(node, false), opset);
+                CheckSupported(ControlFlow.IfInliner.Branch(node, true), opset, cancellationToken);
+                CheckSupported(ControlFlow.IfInliner.Branch(node, false), opset, cancellationToken);
                 continue;
             }
             KernelRegistry.Create(node, opset);
@@ -116,7 +131,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// The model a plan runs for these specialised input values: with the Ifs on condition inputs inlined for
     /// their values and rewritten (cached per condition value), or the session's model when there are none.
     /// </summary>
-    private OnnxModel ModelFor(IReadOnlyDictionary<string, Tensor>? values)
+    private OnnxModel ModelFor(IReadOnlyDictionary<string, Tensor>? values, CancellationToken cancellationToken)
     {
         if (_conditionInputs.Count == 0 || values is null)
         {
@@ -139,7 +154,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_branchModels.TryGetValue(key.ToString(), out var model))
         {
-            model = Rewrite(ControlFlow.IfInliner.Inline(_source, conditions));
+            model = Rewrite(ControlFlow.IfInliner.Inline(_source, conditions), cancellationToken);
             _branchModels[key.ToString()] = model;
         }
         return model;
@@ -176,7 +191,37 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>Runs the model. Throws <see cref="InputException"/> when the inputs do not fit the model.</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, null);
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, null, CancellationToken.None);
+
+    /// <summary>
+    /// Runs the model; <paramref name="cancellationToken"/> stops planning between nodes and the run between steps
+    /// (the session stays usable). Throws <see cref="InputException"/> when the inputs do not fit the model and
+    /// <see cref="ResourceLimitException"/> when they would need more memory than the session's limits.
+    /// </summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellationToken)
+        => Run(inputs, null, cancellationToken);
+
+    /// <summary>
+    /// Plans the model for these inputs (or finds the cached plan) without running it or taking its arena: what a
+    /// run of them will need, so a caller can check its own memory budget first. The next <see cref="Run(IReadOnlyDictionary{string, Tensor}, CancellationToken)"/>
+    /// of inputs with the same shapes reuses the plan. Throws as <c>Run</c> does for inputs that do not fit.
+    /// </summary>
+    public PlanInfo Prepare(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var plan = PlanForInputs(inputs, cancellationToken);
+            var outputs = new PlannedOutput[plan.OutputSlots.Length];
+            var graphOutputs = _planned.Graph.Outputs;
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                var value = plan.Values[plan.OutputSlots[i]];
+                outputs[i] = new PlannedOutput(graphOutputs[i].Name, value.Type, (int[])value.Shape.Clone());
+            }
+            return new PlanInfo(plan.ArenaBytes, plan.ConstantBytes, plan.OutputBytes, outputs);
+        }
+    }
 
     /// <summary>
     /// Runs the model and records every intermediate integer tensor in execution order (for the
@@ -189,16 +234,17 @@ public sealed unsafe class InferenceSession : IDisposable
             throw new InvalidOperationException("RunWithWitness needs a session created with SessionOptions.CaptureWitness = true");
         }
         var entries = new List<WitnessEntry>();
-        var outputs = Run(inputs, entries);
+        var outputs = Run(inputs, entries, CancellationToken.None);
         return (outputs, new Witness(entries));
     }
 
-    private Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, List<WitnessEntry>? witness)
+    private Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, List<WitnessEntry>? witness, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var plan = PlanFor(inputs);
+            var plan = PlanForInputs(inputs, cancellationToken);
+            plan.EnsureArena();
             var graphInputs = _planned.Graph.Inputs;
             for (int i = 0; i < graphInputs.Count; i++)
             {
@@ -212,7 +258,7 @@ public sealed unsafe class InferenceSession : IDisposable
                     Buffer.MemoryCopy(src, plan.Pointers[plan.InputSlots[i]], bytes.Length, bytes.Length);
                 }
             }
-            plan.Execute(_ctx, witness);
+            plan.Execute(_ctx, witness, cancellationToken);
             var outputs = new Dictionary<string, Tensor>(plan.OutputSlots.Length, StringComparer.Ordinal);
             var graphOutputs = _planned.Graph.Outputs;
             for (int i = 0; i < graphOutputs.Count; i++)
@@ -227,7 +273,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
-    private Plan PlanFor(IReadOnlyDictionary<string, Tensor> inputs)
+    private Plan PlanForInputs(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellationToken)
     {
         var graphInputs = _planned.Graph.Inputs;
         if (_lastPlan is { } last && MatchesPlan(last, inputs))
@@ -256,7 +302,7 @@ public sealed unsafe class InferenceSession : IDisposable
             CheckInput(info, tensor.Type, tensor.Shape);
             shapes[info.Name] = (tensor.Type, tensor.ShapeArray());
         }
-        return GetPlan(shapes, inputs);
+        return GetPlan(shapes, inputs, cancellationToken);
     }
 
     private static void CheckInput(ValueInfo info, DataType type, ReadOnlySpan<int> shape)
@@ -274,7 +320,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             if (!ok)
             {
-                throw new InputException($"input '{info.Name}' should have shape [{string.Join(", ", dims)}] but has [{string.Join(", ", shape.ToArray())}]");
+                throw new InputException($"input '{info.Name}' should have shape {ErrorText.List<Dim>(dims)} but has {ErrorText.Shape(shape)}");
             }
         }
     }
@@ -327,11 +373,11 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             try
             {
-                return new PlanBinding(this, Plan.Build(ModelFor(specialised), checkedShapes, _pool, specialised, _constants));
+                return new PlanBinding(this, Plan.Build(ModelFor(specialised, CancellationToken.None), checkedShapes, _pool, specialised, _constants, NewBudget(CancellationToken.None, SpecialisedOnShapes(specialised))));
             }
             catch (NeedsInputValuesException ex)
             {
-                throw new ModelException($"the model computes shapes from the values of {string.Join(", ", ex.Inputs)}, so it cannot be bound to fixed buffers", unsupported: true);
+                throw new ModelException($"the model computes shapes from the values of {ErrorText.Join(ex.Inputs)}, so it cannot be bound to fixed buffers", unsupported: true);
             }
         }
     }
@@ -378,7 +424,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// values): cached, or built now. <paramref name="inputs"/> is null when planning from the
     /// declared shapes before any input arrived.
     /// </summary>
-    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? inputs = null)
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? inputs, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -398,7 +444,7 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             try
             {
-                return GetPlan(shapes, values);
+                return GetPlan(shapes, values, cancellationToken);
             }
             catch (NeedsInputValuesException ex) when (inputs is not null && ex.Inputs.Any(n => !_valueInputs.Contains(n)))
             {
@@ -407,7 +453,26 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
-    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, Dictionary<string, Tensor>? values)
+    /// <summary>
+    /// True when a plan is specialised on an input other than an If condition: only those can make the planner
+    /// build constants whose size the caller chooses (an If condition picks one of two branches).
+    /// </summary>
+    private bool SpecialisedOnShapes(Dictionary<string, Tensor>? values)
+    {
+        foreach (var name in values?.Keys ?? Enumerable.Empty<string>())
+        {
+            if (!_conditionInputs.Contains(name))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private PlanBudget NewBudget(CancellationToken cancellationToken, bool specialised = false)
+        => new(_options.MaxOutputBytes, _options.MaxPlanBytes, cancellationToken, specialised ? _options.MaxSpecializedConstantBytes : long.MaxValue);
+
+    private Plan GetPlan(Dictionary<string, (DataType Type, int[] Shape)> shapes, Dictionary<string, Tensor>? values, CancellationToken cancellationToken)
     {
         var key = string.Join(";", shapes.Select(kv => kv.Key + ":" + string.Join(",", kv.Value.Shape)
             + (values?.GetValueOrDefault(kv.Key) is { } v ? "=" + Convert.ToHexString(v.Bytes()) : "")));
@@ -417,15 +482,20 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(ModelFor(values), shapes, _pool, values, _constants);
-            if (_plans.Count >= _options.MaxCachedPlans)
+            plan = Plan.Build(ModelFor(values, cancellationToken), shapes, _pool, values, _constants, NewBudget(cancellationToken, SpecialisedOnShapes(values)));
+            long bytes = plan.ArenaBytes + plan.ConstantBytes;
+            while (_plans.Count > 0 && (_plans.Count >= _options.MaxCachedPlans || _cachedPlanBytes + bytes > _options.MaxCachedPlanBytes))
             {
                 var evicted = _planOrder.Dequeue();
-                _plans.Remove(evicted, out var old);
-                old?.Dispose();
+                if (_plans.Remove(evicted, out var old))
+                {
+                    _cachedPlanBytes -= old.ArenaBytes + old.ConstantBytes;
+                    old.Dispose();
+                }
             }
             _plans[key] = plan;
             _planOrder.Enqueue(key);
+            _cachedPlanBytes += bytes;
         }
         _lastPlan = plan;
         _lastKey = key;
@@ -455,7 +525,7 @@ public sealed unsafe class InferenceSession : IDisposable
         return true;
     }
 
-    private static string Describe(IReadOnlyList<ValueInfo> infos) => string.Join(", ", infos.Select(i => i.ToString()));
+    private static string Describe(IReadOnlyList<ValueInfo> infos) => ErrorText.Join(infos);
 
     public void Dispose()
     {
@@ -475,3 +545,12 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 }
+
+/// <summary>What a run of given inputs needs (<see cref="InferenceSession.Prepare"/>): memory in bytes, and the outputs it makes.</summary>
+/// <param name="ArenaBytes">The plan's arena: intermediates, outputs and scratch (taken at its first run, then kept with the cached plan).</param>
+/// <param name="ConstantBytes">Constants computed for this plan while planning (folded from shapes or specialised input values).</param>
+/// <param name="OutputBytes">The output tensors a run returns.</param>
+public sealed record PlanInfo(long ArenaBytes, long ConstantBytes, long OutputBytes, IReadOnlyList<PlannedOutput> Outputs);
+
+/// <summary>One graph output of a planned run.</summary>
+public sealed record PlannedOutput(string Name, DataType Type, int[] Shape);

@@ -32,6 +32,9 @@ public static class KernelRegistry
         .Select(k => k[(MicrosoftDomain.Length + 1)..])
         .Order(StringComparer.Ordinal);
 
+    /// <summary>Every registry key: default-domain ops by name, others as "domain:name".</summary>
+    internal static IEnumerable<string> Keys => s_factories.Keys;
+
     public static bool IsSupported(string opType, string domain = "")
         => s_factories.ContainsKey(Key(opType, domain));
 
@@ -51,7 +54,22 @@ public static class KernelRegistry
         {
             throw ModelException.Unsupported(node, $"operator {node.OpType} (opset {opset}) is not implemented by Prova");
         }
+        OpArity.Check(node, opset);
         return factory(node, opset);
+    }
+
+    /// <summary>
+    /// Checks every node the engine knows against its op's input and output counts (<see cref="OpArity"/>),
+    /// without planning: a cheap validity check for a model before it is accepted (the node does this on publish).
+    /// Throws <see cref="ModelException"/> naming the first malformed node.
+    /// </summary>
+    public static void CheckArity(OnnxModel model)
+    {
+        int opset = (int)Math.Clamp(model.Opset, 0, MaxOpset);
+        foreach (var node in model.Graph.Nodes)
+        {
+            OpArity.Check(node, opset);
+        }
     }
 
     private static FrozenDictionary<string, KernelFactory> Build()
@@ -64,6 +82,14 @@ public static class KernelRegistry
         Ops.QuantOps.Register(registry);
         Ops.ContribOps.Register(registry);
         Ops.AttentionOps.Register(registry);
+        foreach (var key in registry.Keys)
+        {
+            if (OpArity.For(key, MaxOpset) is null)
+            {
+                // Every op declares its input and output counts (OpArity.cs) so malformed nodes are refused at load.
+                throw new InvalidOperationException($"operator {key} is registered without an arity in OpArity");
+            }
+        }
         return registry.ToFrozenDictionary(StringComparer.Ordinal);
     }
 }

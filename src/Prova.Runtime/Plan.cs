@@ -16,18 +16,25 @@ internal sealed unsafe partial class Plan : IDisposable
     private const int Alignment = 64;
 
     private readonly List<GCHandle> _pins = [];
-    private readonly byte[] _arena;
-    private readonly byte* _scratch;
+    // Offset in the arena of each slot's buffer (-1: a constant, or a value no step touches).
+    private readonly long[] _offsets;
+    // Bytes of intermediates; the scratch area follows them.
+    private readonly long _bufferBytes;
+    private byte[]? _arena;
+    private byte* _scratch;
 
-    private Plan(List<ValueState> values, List<Step> steps, int[] inputSlots, int[] outputSlots, byte[] arena, byte* scratch, byte*[] pointers, int[] roots, List<GCHandle> pins)
+    private Plan(List<ValueState> values, List<Step> steps, int[] inputSlots, int[] outputSlots, long[] offsets, long bufferBytes, long arenaBytes,
+        long constantBytes, byte*[] pointers, int[] roots, List<GCHandle> pins)
     {
         Roots = roots;
         Values = values.ToArray();
         Steps = steps.ToArray();
         InputSlots = inputSlots;
         OutputSlots = outputSlots;
-        _arena = arena;
-        _scratch = scratch;
+        _offsets = offsets;
+        _bufferBytes = bufferBytes;
+        ArenaBytes = arenaBytes;
+        ConstantBytes = constantBytes;
         Pointers = pointers;
         _pins = pins;
     }
@@ -61,7 +68,45 @@ internal sealed unsafe partial class Plan : IDisposable
         }
     }
 
-    public long ArenaBytes => _arena.Length;
+    /// <summary>Bytes of the arena (intermediates, outputs and scratch); taken at the first run or bind, not when planning.</summary>
+    public long ArenaBytes { get; }
+
+    /// <summary>Bytes of the constants computed for this plan while planning (not the model's initializers).</summary>
+    public long ConstantBytes { get; }
+
+    /// <summary>Bytes of the graph outputs of one run.</summary>
+    public long OutputBytes
+    {
+        get
+        {
+            long bytes = 0;
+            foreach (int slot in OutputSlots)
+            {
+                bytes += Values[slot].ElementCount * DataTypes.SizeOf(Values[slot].Type);
+            }
+            return bytes;
+        }
+    }
+
+    /// <summary>Allocates the arena and points every intermediate into it, once; a plan is built without it so its size can be checked first.</summary>
+    public void EnsureArena()
+    {
+        if (_arena is not null)
+        {
+            return;
+        }
+        var arena = GC.AllocateUninitializedArray<byte>((int)ArenaBytes, pinned: true);
+        byte* aligned = (byte*)AlignUp((long)Marshal.UnsafeAddrOfPinnedArrayElement(arena, 0));
+        for (int s = 0; s < Pointers.Length; s++)
+        {
+            if (_offsets[Roots[s]] >= 0 && Values[s].Constant is null && Pointers[s] is null)
+            {
+                Pointers[s] = aligned + _offsets[Roots[s]];
+            }
+        }
+        _scratch = aligned + _bufferBytes;
+        _arena = arena;
+    }
 
     /// <summary>
     /// One step: a kernel, or (<see cref="Target"/> ≥ 0) a jump of an If planned with both branches: to step
@@ -73,8 +118,9 @@ internal sealed unsafe partial class Plan : IDisposable
     /// Runs every step. With <paramref name="witness"/>, also copies every integer output of every
     /// step into it, in execution order (witness capture for the prover); without, one null check per step.
     /// </summary>
-    public void Execute(ExecContext ctx, List<WitnessEntry>? witness = null)
+    public void Execute(ExecContext ctx, List<WitnessEntry>? witness = null, CancellationToken cancellationToken = default)
     {
+        EnsureArena();
         ctx.Pointers = Pointers;
         ctx.Values = Values;
         ctx.Scratch = _scratch;
@@ -93,6 +139,7 @@ internal sealed unsafe partial class Plan : IDisposable
             ctx.InputSlots = step.Inputs;
             ctx.OutputSlots = step.Outputs;
             step.Kernel.Execute(ctx);
+            cancellationToken.ThrowIfCancellationRequested();
             if (witness is not null)
             {
                 Record(step, witness);
@@ -122,10 +169,12 @@ internal sealed unsafe partial class Plan : IDisposable
     /// models that take a shape, axes or pads as an input run (the plan is specialised on them).
     /// </summary>
     public static Plan Build(OnnxModel model, IReadOnlyDictionary<string, (DataType Type, int[] Shape)> inputs, WorkerPool pool,
-        IReadOnlyDictionary<string, Tensor>? inputValues = null, ConstantCache? constants = null)
+        IReadOnlyDictionary<string, Tensor>? inputValues = null, ConstantCache? constants = null, PlanBudget? budget = null)
     {
         constants ??= new ConstantCache();
+        budget ??= PlanBudget.Unlimited();
         var graph = model.Graph;
+        budget.Begin(graph);
         int opset = (int)model.Opset;
         var values = new List<ValueState>();
         var slotOf = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -164,6 +213,7 @@ internal sealed unsafe partial class Plan : IDisposable
             for (int n = 0; n < work.Count; n++)
             {
                 var node = work[n];
+                budget.NextNode();
                 if (node.Domain == ControlDomain)
                 {
                     PlanControl(node, branches, values, slotOf, steps, Add);
@@ -191,7 +241,7 @@ internal sealed unsafe partial class Plan : IDisposable
                     }
                     inStates[i] = values[inSlots[i]];
                 }
-                var ctx = new InferContext(node, opset, pool.Threads, inStates, constants);
+                var ctx = new InferContext(node, opset, pool.Threads, inStates, constants) { Budget = budget };
                 try
                 {
                     kernel.Infer(ctx);
@@ -200,6 +250,7 @@ internal sealed unsafe partial class Plan : IDisposable
                 {
                     throw new NeedsInputValuesException(needed);
                 }
+                budget.AfterInfer(node, ctx.Outputs);
                 var outSlots = new int[node.Outputs.Length];
                 bool allOutputsConstant = true;
                 for (int i = 0; i < node.Outputs.Length; i++)
@@ -224,6 +275,7 @@ internal sealed unsafe partial class Plan : IDisposable
                 }
                 if (allInputsConstant && FoldedBytes(ctx) <= InferContext.MaxPlanTimeConstantBytes)
                 {
+                    budget.BeforeFold(node, FoldedBytes(ctx));
                     Fold(kernel, pool, values, inSlots, outSlots, ctx.ScratchBytes);
                     continue;
                 }
@@ -281,7 +333,7 @@ internal sealed unsafe partial class Plan : IDisposable
                 Touch(s, steps.Count);
             }
 
-            var offsets = AssignOffsets(values, first, last, out long arenaBytes);
+            var offsets = AssignOffsets(values, first, last, out long arenaBytes, budget.CancellationToken);
             long scratchBytes = 0;
             foreach (var step in steps)
             {
@@ -292,22 +344,23 @@ internal sealed unsafe partial class Plan : IDisposable
             {
                 throw new ModelException($"the model needs {total / (1 << 20)} MiB of working memory for these input shapes, more than one arena can hold");
             }
-            var arena = GC.AllocateUninitializedArray<byte>((int)total, pinned: true);
-            byte* basePtr = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(arena, 0);
-            byte* aligned = (byte*)AlignUp((long)basePtr);
+            budget.BeforeArena(total);
+            budget.CancellationToken.ThrowIfCancellationRequested();
             var pointers = new byte*[count];
+            var slotOffsets = new long[count];
             for (int s = 0; s < count; s++)
             {
                 var c = values[s].Constant;
+                slotOffsets[s] = -1;
                 if (c is not null)
                 {
                     var handle = GCHandle.Alloc(c.Data, GCHandleType.Pinned);
                     pins.Add(handle);
                     pointers[s] = (byte*)handle.AddrOfPinnedObject();
                 }
-                else if (first[Root(s)] != int.MaxValue)
+                else if (first[s] != int.MaxValue)
                 {
-                    pointers[s] = aligned + offsets[Root(s)];
+                    slotOffsets[s] = offsets[s];
                 }
             }
             var roots = new int[count];
@@ -320,7 +373,7 @@ internal sealed unsafe partial class Plan : IDisposable
             {
                 finalSteps.Add(new Step(s.Kernel, s.Inputs, s.Outputs, s.Target));
             }
-            return new Plan(values, finalSteps, inputSlots, outputSlots, arena, aligned + arenaBytes, pointers, roots, pins);
+            return new Plan(values, finalSteps, inputSlots, outputSlots, slotOffsets, arenaBytes, total, budget.ConstantBytes, pointers, roots, pins);
         }
         catch
         {
@@ -397,32 +450,71 @@ internal sealed unsafe partial class Plan : IDisposable
         return bytes;
     }
 
-    /// <summary>Greedy-by-size placement: biggest buffers first, each at the lowest offset free over its lifetime.</summary>
-    private static long[] AssignOffsets(List<ValueState> values, int[] first, int[] last, out long arenaBytes)
+    /// <summary>
+    /// Greedy-by-size placement: biggest buffers first, each at the lowest offset free over its lifetime.
+    /// The buffers placed so far whose lifetimes overlap the next one are found through an index by time
+    /// (a segment tree of lifetimes for the ones alive when it starts, buckets by start time for the ones
+    /// starting during its lifetime), so planning a long graph is not quadratic in its length.
+    /// </summary>
+    private static long[] AssignOffsets(List<ValueState> values, int[] first, int[] last, out long arenaBytes, CancellationToken cancellationToken = default)
     {
         var offsets = new long[values.Count];
         var order = new List<int>();
+        int times = 2;
         for (int s = 0; s < values.Count; s++)
         {
             if (first[s] != int.MaxValue)
             {
                 order.Add(s);
+                times = Math.Max(times, last[s] + 2);
             }
         }
-        long SizeOf(int s) => AlignUp(values[s].ElementCount * DataTypes.SizeOf(values[s].Type));
-        order.Sort((a, b) => SizeOf(b).CompareTo(SizeOf(a)) is var c && c != 0 ? c : a.CompareTo(b));
-        var placed = new List<int>();
-        arenaBytes = 0;
-        var conflicts = new List<(long Start, long End)>();
+        var sizes = new long[values.Count];
         foreach (int s in order)
         {
-            long size = SizeOf(s);
-            conflicts.Clear();
-            foreach (int p in placed)
+            sizes[s] = AlignUp(values[s].ElementCount * DataTypes.SizeOf(values[s].Type));
+        }
+        order.Sort((a, b) => sizes[b].CompareTo(sizes[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        // Times run from -1 (graph inputs) to the step count (graph outputs); index them from 0.
+        int leaves = 1;
+        while (leaves < times)
+        {
+            leaves <<= 1;
+        }
+        var cover = new List<int>?[2 * leaves];
+        var startingAt = new List<int>?[times];
+        arenaBytes = 0;
+        var conflicts = new List<(long Start, long End)>();
+        int placedCount = 0;
+        foreach (int s in order)
+        {
+            if (++placedCount % 4096 == 0)
             {
-                if (first[p] <= last[s] && first[s] <= last[p])
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            long size = sizes[s];
+            int from = first[s] + 1, to = last[s] + 1;
+            conflicts.Clear();
+            // Placed buffers alive at `from`: the lifetimes stored on the path from its leaf to the root.
+            for (int node = from + leaves; node >= 1; node >>= 1)
+            {
+                if (cover[node] is { } list)
                 {
-                    conflicts.Add((offsets[p], offsets[p] + SizeOf(p)));
+                    foreach (int p in list)
+                    {
+                        conflicts.Add((offsets[p], offsets[p] + sizes[p]));
+                    }
+                }
+            }
+            // Placed buffers whose lifetime starts after `from` and no later than `to`.
+            for (int t = from + 1; t <= to; t++)
+            {
+                if (startingAt[t] is { } list)
+                {
+                    foreach (int p in list)
+                    {
+                        conflicts.Add((offsets[p], offsets[p] + sizes[p]));
+                    }
                 }
             }
             conflicts.Sort();
@@ -437,7 +529,19 @@ internal sealed unsafe partial class Plan : IDisposable
             }
             offsets[s] = offset;
             arenaBytes = Math.Max(arenaBytes, offset + size);
-            placed.Add(s);
+            // Store the lifetime [from, to] on the segment tree's canonical nodes.
+            for (int l = from + leaves, r = to + leaves + 1; l < r; l >>= 1, r >>= 1)
+            {
+                if ((l & 1) == 1)
+                {
+                    (cover[l++] ??= []).Add(s);
+                }
+                if ((r & 1) == 1)
+                {
+                    (cover[--r] ??= []).Add(s);
+                }
+            }
+            (startingAt[from] ??= []).Add(s);
         }
         return offsets;
     }
@@ -512,7 +616,7 @@ internal sealed unsafe partial class Plan : IDisposable
 }
 
 /// <summary>A plan needs the values of these (small, integer) graph inputs: replan with them as constants.</summary>
-internal sealed class NeedsInputValuesException(IReadOnlyList<string> inputs) : Exception($"plan needs the values of {string.Join(", ", inputs)}")
+internal sealed class NeedsInputValuesException(IReadOnlyList<string> inputs) : Exception($"plan needs the values of {ErrorText.Join(inputs)}")
 {
     public IReadOnlyList<string> Inputs { get; } = inputs;
 }

@@ -21,6 +21,7 @@ public sealed unsafe class PlanBinding : IDisposable
     {
         _session = session;
         _plan = plan;
+        plan.EnsureArena();
         var graph = session.PlannedModel.Graph;
         for (int i = 0; i < graph.Inputs.Count; i++)
         {

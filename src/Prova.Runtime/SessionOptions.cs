@@ -26,6 +26,32 @@ public sealed class SessionOptions
     /// </summary>
     public bool Optimize { get; init; } = true;
 
+    /// <summary>
+    /// Largest sum of the output tensors of one run, in bytes. Checked while planning, before the outputs
+    /// are allocated; more raises <see cref="ResourceLimitException"/>.
+    /// </summary>
+    public long MaxOutputBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// Largest working memory of one plan, in bytes: its arena (intermediates, outputs, scratch) plus the
+    /// constants computed for it while planning. Checked before the memory is taken; more raises
+    /// <see cref="ResourceLimitException"/>.
+    /// </summary>
+    public long MaxPlanBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// Working memory (as in <see cref="MaxPlanBytes"/>) the plan cache may keep between runs; older plans
+    /// are dropped beyond it. The plan of the latest run is always kept.
+    /// </summary>
+    public long MaxCachedPlanBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// Largest sum of the constants computed while planning for a plan specialised on the values of inputs (a
+    /// ConstantOfShape or Range of a shape the caller gives): a few bytes of input must not make the planner
+    /// allocate much. Checked before each constant is made; more raises <see cref="ResourceLimitException"/>.
+    /// </summary>
+    public long MaxSpecializedConstantBytes { get; init; } = long.MaxValue;
+
     internal void Validate()
     {
         if (Threads < 1 || Threads > MaxThreads)
@@ -35,6 +61,10 @@ public sealed class SessionOptions
         if (MaxCachedPlans < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxCachedPlans), MaxCachedPlans, "SessionOptions.MaxCachedPlans must be at least 1");
+        }
+        if (MaxOutputBytes < 0 || MaxPlanBytes < 0 || MaxCachedPlanBytes < 0 || MaxSpecializedConstantBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxOutputBytes), "SessionOptions.MaxOutputBytes, MaxPlanBytes, MaxCachedPlanBytes and MaxSpecializedConstantBytes must not be negative");
         }
     }
 }

@@ -90,7 +90,7 @@ internal static class ChatWire
                 }
                 if (TopK is { } k)
                 {
-                    // Not in OpenAI's API: sent for nodes that take it. The signed request says which top_k was used (not checked).
+                    // Not in OpenAI's API; Prova nodes (and vLLM-style servers) take it, and the signed request must carry it.
                     w.WriteNumber("top_k", k);
                 }
                 if (Seed is { } seed)
@@ -416,6 +416,7 @@ internal static class ChatWire
         string? changed = asked.MaxTokens is { } max && request.MaxTokens > max ? $"max_tokens {request.MaxTokens} (asked {max})"
             : asked.Temperature is { } t && s.Temperature != t ? $"temperature {s.Temperature.ToString(CultureInfo.InvariantCulture)} (asked {t.ToString(CultureInfo.InvariantCulture)})"
             : asked.TopP is { } p && s.TopP != p ? $"top_p {s.TopP.ToString(CultureInfo.InvariantCulture)} (asked {p.ToString(CultureInfo.InvariantCulture)})"
+            : asked.TopK is { } k && s.TopK != k ? $"top_k {s.TopK} (asked {k})"
             : asked.Seed is { } seed && s.Seed != (ulong)seed ? $"seed {s.Seed} (asked {seed})"
             : !request.Stop.SequenceEqual(asked.Stop) ? "the stop strings"
             : null;

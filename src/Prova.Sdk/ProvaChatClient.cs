@@ -168,7 +168,7 @@ public sealed class ProvaChatClient : IChatClient
             {
                 failure = Unreachable(node, ex);
             }
-            catch (ProvaClientException ex) when (ex.Status is 404 or 429 or >= 500)
+            catch (ProvaClientException ex) when (ex.Status is 404 or 409 or 429 or >= 500)
             {
                 failure = ex;
             }

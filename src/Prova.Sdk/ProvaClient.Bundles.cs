@@ -63,6 +63,7 @@ public sealed partial class ProvaClient
     public async Task<PushResult> PushDirectoryAsync(string directory, PushOptions options, PrivateKey owner,
         IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ModelName.Require(options.Name);
         var start = Stopwatch.GetTimestamp();
         var node = await GetNodeInfoAsync(cancellationToken);
         int chunkSize = options.ChunkSize ?? (node.Limits.DefaultChunkSize > 0 ? node.Limits.DefaultChunkSize : ModelManifest.DefaultChunkSize);

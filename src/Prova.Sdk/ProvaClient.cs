@@ -143,6 +143,7 @@ public sealed partial class ProvaClient : IDisposable
     public async Task<PushResult> PushAsync(string path, PushOptions options, PrivateKey owner,
         IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ModelName.Require(options.Name);
         var start = Stopwatch.GetTimestamp();
         var node = await GetNodeInfoAsync(cancellationToken);
         int chunkSize = options.ChunkSize ?? (node.Limits.DefaultChunkSize > 0 ? node.Limits.DefaultChunkSize : ModelManifest.DefaultChunkSize);
@@ -236,6 +237,7 @@ public sealed partial class ProvaClient : IDisposable
     /// <summary><c>POST /v1/models</c>: publishes complete content as a signed version.</summary>
     public async Task<ModelInfo> PublishAsync(Cid cid, PushOptions options, PrivateKey owner, CancellationToken cancellationToken = default)
     {
+        ModelName.Require(options.Name);
         var node = await GetNodeInfoAsync(cancellationToken);
         ulong timestamp = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var publication = new ModelPublication(options.Name, options.Version, cid, owner.Address, timestamp);

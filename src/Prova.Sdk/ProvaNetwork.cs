@@ -433,7 +433,8 @@ public sealed class ProvaNetwork : IDisposable
         var failed = failures.ToList();
         if (answers.Count < k)
         {
-            string why = failed.Count == 0 ? "" : ": " + string.Join("; ", failed.TakeLast(3).Select(f => $"{f.Code}: {f.Message}"));
+            // Every failure (at most MaxAttempts of them for one answer), so the user sees what each node said.
+            string why = failed.Count == 0 ? "" : ": " + string.Join("; ", failed.Select(f => $"{f.Node} {f.Code}: {f.Message}"));
             throw new ProvaClientException(k == 1
                 ? $"no node could run {model} ({failed.Count} tried){why}"
                 : $"{mode}: only {answers.Count} of {k} nodes answered ({failed.Count} failed){why}", "not-enough-nodes");
@@ -520,12 +521,15 @@ public sealed class ProvaNetwork : IDisposable
         }
     }
 
-    /// <summary>Problems of the node (retry elsewhere), as opposed to problems of the request (invalid input: report).</summary>
+    /// <summary>
+    /// Problems of the node (retry elsewhere), as opposed to problems of the request (invalid input: report). 409 is the
+    /// node's: it lost a chunk of the model (<c>incomplete-content</c>) and is repairing it, another host can answer.
+    /// </summary>
     private static bool Retryable(ProvaClientException ex) => ex.Status switch
     {
         null => ex.Code is not "bad-url",
         >= 500 => true,
-        404 or 408 or 429 => true,
+        404 or 408 or 409 or 429 => true,
         _ => false,
     };
 }

@@ -122,6 +122,44 @@ public sealed class ChatCommandTests(ChatCliFixture f) : IClassFixture<ChatCliFi
     }
 
     [Fact]
+    public void CtrlCWhileAnAnswerStreamsStopsThatAnswerAndTheChatGoesOn()
+    {
+        // Ctrl+C is pressed the moment the first answer's first text reaches the terminal.
+        var interrupts = new CliInterrupts();
+        var stdout = new PressOnFirstWrite(interrupts);
+        var stderr = new StringWriter();
+        string path = _dir.File("after.json");
+        int code = ProvaCli.Run(["chat", "cli/lm", "--node", f.Url, "-n", "60", "--seed", "4", "-o", path], stdout, stderr,
+            new StringReader("Tell me a long story\nHello\n"), interrupts);
+        var run = new CliResult(code, stdout.ToString(), stderr.ToString());
+        Assert.True(code == 0, run.ToString());
+        Assert.Contains("(stopped: that answer is not kept", run.Err, StringComparison.Ordinal);
+        Assert.Single(run.Err.Split('\n'), l => l.Contains("receipt verified", StringComparison.Ordinal));
+
+        // The stopped turn left the history: the second answer's signed prompt holds only the second question.
+        var last = ResultVerifier.Verify(File.ReadAllBytes(path)).Result!;
+        using var lm = LanguageModel.Load(ChatCliFixture.ModelFolder, threads: 1);
+        Assert.Equal(lm.EncodeChat([new Prova.Lm.Text.ChatMessage("user", "Hello")]), GenerationRequest.FromTensors(last.Inputs).PromptIds);
+        Assert.EndsWith(GenerationOutput.Read(last.Outputs).Text + Environment.NewLine, run.Out, StringComparison.Ordinal);
+    }
+
+    /// <summary>Standard output that presses Ctrl+C once, when the first non-empty text is written to it.</summary>
+    private sealed class PressOnFirstWrite(CliInterrupts interrupts) : StringWriter
+    {
+        private bool _pressed;
+
+        public override void Write(string? value)
+        {
+            base.Write(value);
+            if (!_pressed && !string.IsNullOrEmpty(value) && value != Environment.NewLine)
+            {
+                _pressed = true;
+                Assert.True(interrupts.Press(), "no answer was streaming to take Ctrl+C");
+            }
+        }
+    }
+
+    [Fact]
     public void JsonPrintsTheAnswerWithItsResult()
     {
         var run = CliHarness.Run("chat", f.Cid, "--node", f.Url, "--prompt", "Hi", "-n", "4", "--seed", "9", "--json");

@@ -177,4 +177,45 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("run", rootHelp.Out);
         Assert.Contains("demo", rootHelp.Out);
     }
+
+    [Fact]
+    public void AReshapeMissingItsShapeInputIsBadInputNamingTheNode()
+    {
+        // Issue #14, defect 5: this was an IndexOutOfRangeException, exit 3.
+        var b = new Onnx.ModelBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float32, 1, 16);
+        b.Output(b.Node("Reshape", [x], name: "flatten_it"), "y");
+        string path = _dir.File("reshape-one-input.onnx");
+        Onnx.OnnxWriter.Save(b.Build(), path);
+
+        AssertBadInput(CliHarness.Run("run", path, "--input", _inputs), "node 'flatten_it' (Reshape): has 1 input but Reshape (opset 17) requires exactly 2");
+    }
+
+    [Fact]
+    public void AnInputOfTwoMillionDimensionsGivesOneBoundedErrorLine()
+    {
+        // Issue #14, defect 6: the error quoted the whole declared shape, a 6 MB line.
+        var b = new Onnx.ModelBuilder(opset: 17);
+        var dims = new int[2_000_000];
+        Array.Fill(dims, 1);
+        var x = b.Input("x", DataType.Float32, dims);
+        b.Output(b.Node("Relu", [x]), "y");
+        string path = _dir.File("two-million-dims.onnx");
+        Onnx.OnnxWriter.Save(b.Build(), path);
+
+        var result = CliHarness.Run("run", path, "--input", _inputs);
+        AssertBadInput(result, "input 'x'");
+        Assert.True(result.Err.Length <= "error: ".Length + ErrorText.MaxMessageChars + Environment.NewLine.Length, $"{result.Err.Length} chars");
+        Assert.Contains("more)", result.Err);
+    }
+
+    [Theory]
+    [InlineData("FASHION-CNN", "fashion-cnn")]
+    [InlineData("fashion-cnn/", "fashion-cnn")]
+    public void ModelPushRefusesALookAlikeNameBeforeUploading(string name, string normal)
+    {
+        // Issue #14, defect 7: refused by the CLI itself (no node runs at this address), exit 2 and one line.
+        var result = CliHarness.Run("model", "push", _model, "--name", name, "--version", "1.0.0", "--node", "http://127.0.0.1:9");
+        AssertBadInput(result, $"the model name '{name}' is not in normal form; use '{normal}'");
+    }
 }

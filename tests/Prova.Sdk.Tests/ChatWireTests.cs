@@ -128,6 +128,7 @@ public sealed class ChatWireTests(GenerationNodeFixture f, ITestOutputHelper out
     [Theory]
     [InlineData("seed", "seed 7 (asked 8)")]
     [InlineData("temperature", "temperature 0.8 (asked 0.5)")]
+    [InlineData("top_k", "top_k 40 (asked 5)")]
     [InlineData("stop", "the stop strings")]
     [InlineData("mode", "mode 'attested', not the 'quorum:2' asked for")]
     [InlineData("model", "not bafkrei")]
@@ -137,6 +138,7 @@ public sealed class ChatWireTests(GenerationNodeFixture f, ITestOutputHelper out
         {
             "seed" => Asked(o => o.Seed = 8),
             "temperature" => Asked(o => o.Temperature = 0.5f),
+            "top_k" => Asked(o => o.TopK = 5),
             "stop" => Asked(o => o.StopSequences = ["."]),
             "mode" => Asked(mode: "quorum:2"),
             _ => Asked(o => o.ModelId = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"),

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Prova.Core;
 using Prova.Core.Content;
 using Prova.Core.Crypto;
@@ -166,5 +168,64 @@ public sealed class NetworkTests : IDisposable
             network.InferAsync(ModelManifest.Build(new byte[] { 1, 2, 3 }, ModelManifest.DefaultChunkSize).Cid, wrong));
         Assert.Equal("no-hosts", missing.Code);
         await Assert.ThrowsAsync<ProvaClientException>(() => network.InferAsync(cid, wrong, "quorum:0"));
+    }
+
+    /// <summary>
+    /// A node that lost a chunk of the model answers 409 incomplete-content; a client whose view still lists it there
+    /// (peer lists are cached) gets its answer from another host, and the failure is reported, not fatal.
+    /// </summary>
+    [Fact]
+    public async Task ClientPointedAtANodeThatLostAChunkGetsItsAnswerFromAnotherNode()
+    {
+        // Two nodes that are not peers (so the broken one cannot repair itself during the test), the model pushed to both.
+        await using var cluster = await LocalCluster.StartAsync(2, (_, o) =>
+        {
+            o.Peers = [];
+            o.Replicas = 0;
+        }, LogLevel.None);
+        var mlp = TestModels.Mlp(inputs: 32, hidden: 16, seed: 23);
+        string path = TestModels.Write(mlp, _dir);
+        byte[] bytes = File.ReadAllBytes(path);
+        var manifest = ModelManifest.Build(bytes);
+        foreach (var node in cluster.Nodes)
+        {
+            using var client = new ProvaClient(node.Url);
+            Assert.Equal(manifest.Cid, (await client.PushAsync(path, new PushOptions { Name = "net/heal" }, _owner)).Cid);
+        }
+        var broken = cluster[0];
+        using var network = new ProvaNetwork([broken.Url, cluster[1].Url], new ProvaNetworkOptions { RefreshInterval = TimeSpan.FromHours(1) });
+        Assert.Equal(2, (await network.FindHostsAsync(manifest.Cid)).Count);
+
+        string chunk = Path.Combine(broken.Services.GetRequiredService<IOptions<NodeOptions>>().Value.DataDir, "chunks", manifest.ChunkHashes[0].ToString()[2..]);
+        byte[] corrupted = File.ReadAllBytes(chunk);
+        corrupted[corrupted.Length / 2] ^= 0x01;
+        File.WriteAllBytes(chunk, corrupted);
+        using (var http = new HttpClient { BaseAddress = broken.Url })
+        {
+            Assert.Equal(System.Net.HttpStatusCode.InternalServerError, (await http.GetAsync($"/v1/models/{manifest.Cid}/chunks/0")).StatusCode);
+        }
+
+        var result = await network.InferAsync(manifest.Cid, TestModels.Input(inputs: 32, seed: 4), options: new NetworkInferOptions { Include = [broken.Address] });
+        Assert.Equal(cluster[1].Address, result.Answers[0].Receipt.Node);
+        Assert.True(result.Answers[0].Verification.IsValid);
+        var failure = Assert.Single(result.Failures);
+        Assert.Equal((broken.Address, "incomplete-content"), (failure.Address!.Value, failure.Code));
+
+        // A second model broken on both nodes: the error lists what each node answered.
+        string secondPath = TestModels.Write(TestModels.Mlp(inputs: 32, hidden: 16, seed: 24), _dir, "second.onnx");
+        var secondManifest = ModelManifest.Build(File.ReadAllBytes(secondPath));
+        foreach (var node in cluster.Nodes)
+        {
+            using var client = new ProvaClient(node.Url);
+            await client.PushAsync(secondPath, new PushOptions { Name = "net/heal2" }, _owner);
+            string file = Path.Combine(node.Services.GetRequiredService<IOptions<NodeOptions>>().Value.DataDir, "chunks", secondManifest.ChunkHashes[0].ToString()[2..]);
+            File.Delete(file);
+        }
+        await network.RefreshAsync();
+        var ex = await Assert.ThrowsAsync<ProvaClientException>(() => network.InferAsync(secondManifest.Cid, TestModels.Input(inputs: 32, seed: 4)));
+        foreach (var node in cluster.Nodes)
+        {
+            Assert.Contains($"{node.Url} incomplete-content", ex.Message);
+        }
     }
 }

@@ -119,7 +119,14 @@ public sealed class ModelManifest
     }
 
     /// <summary>Parses the canonical encoding, refusing anything else (including trailing bytes).</summary>
-    public static ModelManifest Decode(ReadOnlySpan<byte> bytes)
+    public static ModelManifest Decode(ReadOnlySpan<byte> bytes) => Decode(bytes, int.MaxValue, MinChunkSize);
+
+    /// <summary>
+    /// Parses the canonical encoding and refuses, from the 24-byte header alone (before any hash is read), a manifest
+    /// listing more than <paramref name="maxChunkCount"/> chunks or cut into chunks smaller than
+    /// <paramref name="minChunkSize"/> (content of a single chunk may declare any valid chunk size).
+    /// </summary>
+    public static ModelManifest Decode(ReadOnlySpan<byte> bytes, int maxChunkCount, int minChunkSize)
     {
         if (bytes.Length < HeaderLength || !bytes[..8].SequenceEqual(Magic))
         {
@@ -140,6 +147,14 @@ public sealed class ModelManifest
         if (count != expected)
         {
             throw new ContentFormatException($"malformed manifest: {count} chunks listed but a size of {size} bytes in chunks of {chunkSize} needs {expected}");
+        }
+        if (count > (uint)Math.Max(0, maxChunkCount))
+        {
+            throw new ContentFormatException($"manifest refused: it lists {count} chunks, more than the {maxChunkCount} allowed; cut the content into larger chunks");
+        }
+        if (count > 1 && chunkSize < minChunkSize)
+        {
+            throw new ContentFormatException($"manifest refused: chunks of {chunkSize} bytes are smaller than the {minChunkSize} allowed (only content of a single chunk may be smaller)");
         }
         if ((ulong)(bytes.Length - HeaderLength) != (ulong)count * 32)
         {

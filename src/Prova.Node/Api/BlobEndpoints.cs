@@ -44,15 +44,7 @@ internal static class BlobEndpoints
     {
         var o = options.Value;
         byte[] body = await Body.ReadAsync(context, o.MaxRequestBytes, "MaxRequestBytes", "the manifest");
-        ModelManifest manifest;
-        try
-        {
-            manifest = ModelManifest.Decode(body);
-        }
-        catch (ContentFormatException ex)
-        {
-            throw new ApiException(422, "invalid-manifest", ex.Message);
-        }
+        var manifest = DecodeManifest(body, o);
         if (store.IsBundleFile(manifest.Cid, manifest.Size))
         {
             // A file of an announced bundle: bundle files have their own limit (ONNX external data can exceed 2 GiB).
@@ -69,7 +61,7 @@ internal static class BlobEndpoints
         {
             throw ApiException.TooLarge("MaxChunkBytes", o.MaxChunkBytes, $"the manifest's chunk size ({manifest.ChunkSize} bytes)");
         }
-        var status = store.Announce(manifest, out bool created);
+        var status = store.Announce(manifest, ClientOf(context), out bool created);
         var response = ToResponse(status);
         return created ? Results.Created($"/v1/blobs/{response.Cid}", response) : Results.Ok(response);
     }
@@ -100,6 +92,33 @@ internal static class BlobEndpoints
         metrics.ChunkStored();
         return Results.Ok(new ChunkResponse(i, status.Missing.Length, status.Complete));
     }
+
+    /// <summary>
+    /// Decodes a chunk manifest, refusing from its header alone one of more than <c>MaxManifestChunks</c> chunks or,
+    /// beyond one chunk, chunks smaller than <c>MinChunkBytes</c> (422 invalid-manifest naming the setting).
+    /// </summary>
+    internal static ModelManifest DecodeManifest(byte[] body, NodeOptions o)
+    {
+        try
+        {
+            return ModelManifest.Decode(body, o.MaxManifestChunks, o.MinChunkBytes);
+        }
+        catch (ContentFormatException ex)
+        {
+            string? limit = ex.Message.Contains("chunks, more than", StringComparison.Ordinal) ? "MaxManifestChunks"
+                : ex.Message.Contains("smaller than the", StringComparison.Ordinal) ? "MinChunkBytes"
+                : null;
+            throw limit is null
+                ? new ApiException(422, "invalid-manifest", ex.Message)
+                : new ApiException(422, "invalid-manifest", $"{ex.Message} (this node's {limit})", new Dictionary<string, object?> { ["limit"] = limit });
+        }
+    }
+
+    /// <summary>Whom an upload is charged to: the remote IP address (uploads are not signed).</summary>
+    internal static string ClientOf(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } ip
+            ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString()
+            : "unknown";
 
     internal static ApiException UnknownBlob(Cid cid) =>
         new(404, "unknown-blob", $"content {cid} was never announced on this node; POST its manifest to /v1/blobs first");

@@ -60,7 +60,7 @@ internal static class BundleEndpoints
         var o = options.Value;
         byte[] body = await Body.ReadAsync(context, o.MaxRequestBytes, "MaxRequestBytes", "the bundle manifest");
         var bundle = Check(body, o, store);
-        var status = store.AnnounceBundle(bundle, out bool created);
+        var status = store.AnnounceBundle(bundle, BlobEndpoints.ClientOf(context), out bool created);
         var response = ToResponse(status);
         return created ? Results.Created($"/v1/bundles/{response.Cid}", response) : Results.Ok(response);
     }

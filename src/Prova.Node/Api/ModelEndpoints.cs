@@ -11,6 +11,7 @@ using Prova.Node.Hosting;
 using Prova.Node.Network;
 using Prova.Node.Store;
 using Prova.Onnx;
+using Prova.Runtime;
 
 namespace Prova.Node.Api;
 
@@ -22,9 +23,6 @@ internal static partial class ModelEndpoints
     public sealed record ModelList(string Object, IReadOnlyList<ModelInfo> Data);
 
     private static readonly JsonDocumentOptions s_json = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")]
-    private static partial Regex NamePattern();
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")]
     private static partial Regex VersionPattern();
@@ -60,6 +58,7 @@ internal static partial class ModelEndpoints
         NodeOptions options, TimeProvider time, ILogger logger)
     {
         var cid = BlobEndpoints.ParseCid(request.Cid);
+        using var pin = store.Pin(cid);
         if (!Address.TryParse(request.Owner, out var owner))
         {
             throw ApiException.BadRequest($"\"owner\" is not an address (0x + 40 hex digits with a valid EIP-55 checksum)");
@@ -71,7 +70,7 @@ internal static partial class ModelEndpoints
         string description = request.Description ?? "";
         string license = request.License ?? "";
         string? problem =
-            !NamePattern().IsMatch(request.Name) ? "\"name\" must be 1-128 characters of A-Z a-z 0-9 . _ - / starting with a letter or digit"
+            ModelName.Problem(request.Name) is { } nameProblem ? NameProblem(request.Name, nameProblem, owner, catalog)
             : !VersionPattern().IsMatch(request.Version) ? "\"version\" must be 1-64 characters of A-Z a-z 0-9 . _ - + starting with a letter or digit"
             : description.Length > 4096 ? "\"description\" is longer than 4096 characters"
             : license.Length > 128 ? "\"license\" is longer than 128 characters"
@@ -87,9 +86,9 @@ internal static partial class ModelEndpoints
         {
             throw new ApiException(401, "bad-signature", $"the publication's signature is not the owner's: {check.Message} (sign ModelPublication in the Prova domain with chainId {identity.ChainId})");
         }
-        if (catalog.NameOwner(request.Name) is { } nameOwner && nameOwner != owner)
+        if (catalog.NameLike(request.Name) is { } taken && taken.Owner != owner)
         {
-            throw NameOwned(request.Name, nameOwner);
+            throw NameOwned(request.Name, taken.Name, taken.Owner);
         }
         var info = store.Bundle(cid) is { } bundle
             ? BundleInfo(bundle, store, options)
@@ -109,7 +108,7 @@ internal static partial class ModelEndpoints
         var (stored, otherOwner, conflict) = catalog.TryInsert(info);
         if (otherOwner is { } o)
         {
-            throw NameOwned(request.Name, o);
+            throw NameOwned(request.Name, catalog.NameLike(request.Name)?.Name ?? request.Name, o);
         }
         if (conflict)
         {
@@ -140,6 +139,9 @@ internal static partial class ModelEndpoints
         try
         {
             model = OnnxLoader.Load(store.ReadAll(status.Manifest), baseDirectory: null, new LoadOptions { MaxModelBytes = options.MaxModelBytes });
+            // A node missing a required input (or with too many) is not valid ONNX: refuse it now, naming the node,
+            // rather than publish a model every inference of which would fail.
+            KernelRegistry.CheckArity(model);
         }
         catch (ProvaException ex)
         {
@@ -195,9 +197,23 @@ internal static partial class ModelEndpoints
             ? info with { Files = Files(bundle) }
             : info;
 
-    private static ApiException NameOwned(string name, Address owner) =>
-        new(403, "name-owned", $"the name '{name}' belongs to {owner}; only its owner can publish versions of it",
-            new Dictionary<string, object?> { ["owner"] = owner.ToString() });
+    private static ApiException NameOwned(string name, string existing, Address owner) =>
+        new(403, "name-owned", existing == name
+                ? $"the name '{name}' belongs to {owner}; only its owner can publish versions of it"
+                : $"the name '{name}' is a look-alike of the model '{existing}' of {owner} (the same normal form); only its owner can publish under it",
+            new Dictionary<string, object?> { ["owner"] = owner.ToString(), ["existing"] = existing });
+
+    /// <summary>A name that is not normal, with its normal form's owner when someone publishes under it already.</summary>
+    private static string NameProblem(string name, string problem, Address owner, ModelCatalog catalog)
+    {
+        if (ModelName.Normalize(name) is not { } normal || catalog.NameLike(normal) is not { } existing)
+        {
+            return problem;
+        }
+        return existing.Owner == owner
+            ? $"{problem}; you already publish the model '{existing.Name}'"
+            : $"{problem}; the model '{existing.Name}' is {existing.Owner}'s, so the name is taken";
+    }
 
     private static PublishRequest ParsePublish(byte[] body)
     {
@@ -249,6 +265,11 @@ internal static partial class ModelEndpoints
         var data = new JsonArray();
         foreach (var m in catalog.List(name))
         {
+            if (Cid.TryParse(m.Cid, out var cid) && store.IsDamaged(cid))
+            {
+                // Withdrawn until repaired (docs/network.md, "Self-healing").
+                continue;
+            }
             data.Add(ModelObject(WithFiles(m, store)));
         }
         return Results.Json(new JsonObject { ["object"] = "list", ["data"] = data });

@@ -272,7 +272,7 @@ internal static class OpenAiEndpoints
     /// </summary>
     private static GenerationRequest Resolve(OpenAiRequest request, LanguageModel lm, GenerationService generation, NodeOptions options, ulong seed)
     {
-        int[]? ids = request.Messages is not null ? lm.EncodeChat(request.Messages) : null;
+        int[]? ids = request.Messages is not null ? lm.EncodeChat(request.Messages) : request.PromptIds;
         string? text = request.Prompt;
         int promptTokens = ids?.Length ?? lm.Encode(text!).Length;
         var defaults = lm.DefaultSampling();
@@ -280,6 +280,8 @@ internal static class OpenAiEndpoints
         {
             Temperature = request.Temperature ?? defaults.Temperature,
             TopP = request.TopP ?? defaults.TopP,
+            TopK = request.TopK ?? defaults.TopK,
+            RepetitionPenalty = request.RepetitionPenalty ?? defaults.RepetitionPenalty,
             Seed = seed,
         };
         int room = generation.ContextLength(lm) - promptTokens;

@@ -52,7 +52,7 @@ internal static class OpenAiErrors
         {
             writer.WriteStartObject();
             writer.WriteStartObject("error");
-            writer.WriteString("message", message);
+            writer.WriteString("message", Prova.Core.ErrorText.Bound(message));
             writer.WriteString("type", type);
             writer.WriteString("param", param);
             writer.WriteString("code", code);

@@ -19,14 +19,23 @@ internal sealed record OpenAiRequest
     /// <summary>Chat: the conversation (roles system/developer/user/assistant); null for a completion.</summary>
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
 
-    /// <summary>Completion: the prompt text; null for a chat.</summary>
+    /// <summary>Completion: the prompt text; null for a chat or a prompt given as token ids.</summary>
     public string? Prompt { get; init; }
+
+    /// <summary>Completion: the prompt as token ids (<c>"prompt": [1, 2, 3]</c> or <c>[[1, 2, 3]]</c>); null otherwise.</summary>
+    public int[]? PromptIds { get; init; }
 
     public int? MaxTokens { get; init; }
 
     public float? Temperature { get; init; }
 
     public float? TopP { get; init; }
+
+    /// <summary><c>top_k</c>, an extension many OpenAI-compatible servers accept (0 = off).</summary>
+    public int? TopK { get; init; }
+
+    /// <summary><c>repetition_penalty</c>, an extension many OpenAI-compatible servers accept (1 = off).</summary>
+    public float? RepetitionPenalty { get; init; }
 
     public ulong? Seed { get; init; }
 
@@ -65,6 +74,13 @@ internal sealed record OpenAiRequest
             {
                 throw OpenAiErrors.Invalid("top_p", "'top_p' must be above 0 and at most 1");
             }
+            int? topK = Integer(root, "top_k", 0, int.MaxValue);
+            double? repetitionPenalty = Number(root, "repetition_penalty", 0, 100);
+            if (repetitionPenalty == 0)
+            {
+                throw OpenAiErrors.Invalid("repetition_penalty", "'repetition_penalty' must be above 0 and at most 100 (1 is off)");
+            }
+            var (prompt, promptIds) = chat ? (null, null) : ParsePrompt(root);
             bool stream = Bool(root, "stream") ?? false;
             bool includeUsage = false;
             if (Get(root, "stream_options") is { } so)
@@ -94,10 +110,13 @@ internal sealed record OpenAiRequest
             {
                 Model = model,
                 Messages = chat ? ParseMessages(root) : null,
-                Prompt = chat ? null : ParsePrompt(root),
+                Prompt = prompt,
+                PromptIds = promptIds,
                 MaxTokens = maxTokens,
                 Temperature = temperature is { } t ? (float)t : null,
                 TopP = topP is { } p ? (float)p : null,
+                TopK = topK,
+                RepetitionPenalty = repetitionPenalty is { } rp ? (float)rp : null,
                 Seed = ParseSeed(root),
                 Stop = ParseStops(root),
                 Stream = stream,
@@ -176,18 +195,40 @@ internal sealed record OpenAiRequest
         return text.ToString();
     }
 
-    private static string ParsePrompt(JsonElement root)
+    /// <summary>
+    /// A completion's prompt: a non-empty string, or token ids (an array of integers), or an array holding exactly one
+    /// of those (OpenAI's batch form; one prompt per request here).
+    /// </summary>
+    private static (string? Text, int[]? Ids) ParsePrompt(JsonElement root)
     {
+        const string Required = "'prompt' is required: a non-empty string or array of token ids (or an array of exactly one of those)";
         var p = Get(root, "prompt");
+        if (p is { ValueKind: JsonValueKind.Array } outer && outer.GetArrayLength() == 1 && outer[0].ValueKind is JsonValueKind.String or JsonValueKind.Array)
+        {
+            p = outer[0];
+        }
         if (p is { ValueKind: JsonValueKind.String } s && s.GetString()!.Length > 0)
         {
-            return s.GetString()!;
+            return (s.GetString()!, null);
         }
-        if (p is { ValueKind: JsonValueKind.Array } a && a.GetArrayLength() == 1 && a[0].ValueKind == JsonValueKind.String && a[0].GetString()!.Length > 0)
+        if (p is not { ValueKind: JsonValueKind.Array } a || a.GetArrayLength() == 0)
         {
-            return a[0].GetString()!;
+            throw OpenAiErrors.Invalid("prompt", Required);
         }
-        throw OpenAiErrors.Invalid("prompt", "'prompt' is required: a non-empty string (or an array of exactly one string)");
+        if (a.GetArrayLength() > GenerationRequest.MaxPromptLength)
+        {
+            throw OpenAiErrors.Invalid("prompt", $"'prompt' has {a.GetArrayLength()} token ids; at most {GenerationRequest.MaxPromptLength}");
+        }
+        var ids = new int[a.GetArrayLength()];
+        int i = 0;
+        foreach (var e in a.EnumerateArray())
+        {
+            ids[i] = e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0
+                ? id
+                : throw OpenAiErrors.Invalid("prompt", e.ValueKind == JsonValueKind.String ? Required : $"'prompt[{i}]' must be a token id (an integer from 0), not {Shown(e.GetRawText())}");
+            i++;
+        }
+        return (null, ids);
     }
 
     private static ulong? ParseSeed(JsonElement root)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using Prova.Core;
 
 namespace Prova.Node.Api;
 
@@ -42,7 +43,8 @@ internal static class Problems
             Type = "https://prova.dev/problems/" + code,
             Title = s_titles.TryGetValue(code, out var title) ? title : code,
             Status = status,
-            Detail = detail,
+            // The last guard on what leaves the node: no detail longer than a readable line (issue #14).
+            Detail = ErrorText.Bound(detail),
             Instance = context.Request.Path,
         };
         problem.Extensions["code"] = code;
@@ -57,10 +59,18 @@ internal static class Problems
     }
 
     public static Task WriteAsync(HttpContext context, int status, string code, string detail, IReadOnlyDictionary<string, object?>? extensions = null)
+        => WriteAsync(context, status, code, detail, extensions, context.RequestAborted);
+
+    /// <summary>
+    /// As above, with the token the write observes: the request-timeout answer is written after the request's token
+    /// has been cancelled, and must not be cut by it.
+    /// </summary>
+    public static Task WriteAsync(HttpContext context, int status, string code, string detail, IReadOnlyDictionary<string, object?>? extensions,
+        CancellationToken cancellationToken)
     {
         var problem = Create(context, status, code, detail, extensions);
         context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(problem, (JsonSerializerOptions?)null, "application/problem+json", context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(problem, (JsonSerializerOptions?)null, "application/problem+json", cancellationToken);
     }
 
     /// <summary>Middleware: <see cref="ApiException"/> → its ProblemDetails; anything else → 500 "internal" (logged, no user data in the body).</summary>
@@ -72,6 +82,10 @@ internal static class Problems
         }
         catch (ApiException ex) when (!context.Response.HasStarted)
         {
+            if (ex.Extensions.TryGetValue("retryAfterSeconds", out var retry) && retry is int seconds)
+            {
+                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
             await WriteAsync(context, ex.Status, ex.Code, ex.Message, ex.Extensions);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)

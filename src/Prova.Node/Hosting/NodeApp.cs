@@ -37,6 +37,7 @@ public static class NodeApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new StoreDatabase(Path.Combine(Directory.CreateDirectory(sp.GetRequiredService<IOptions<NodeOptions>>().Value.DataDir).FullName, "index.db")));
         services.AddSingleton<ContentStore>();
+        services.AddHostedService<StoreJanitor>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<NodeMetrics>();
@@ -71,7 +72,7 @@ public static class NodeApp
             {
                 Timeout = TimeSpan.FromSeconds(node.Value.RequestTimeoutSeconds),
                 WriteTimeoutResponse = context => Problems.WriteAsync(context, 504, "timeout",
-                    $"the request took longer than RequestTimeoutSeconds ({node.Value.RequestTimeoutSeconds} s)"),
+                    $"the request took longer than RequestTimeoutSeconds ({node.Value.RequestTimeoutSeconds} s)", null, CancellationToken.None),
             };
         });
         services.AddRequestTimeouts();

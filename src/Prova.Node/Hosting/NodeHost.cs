@@ -29,7 +29,11 @@ public sealed class NodeHost : IAsyncDisposable
     public IReadOnlyList<Network.PeerState> Peers() => Services.GetRequiredService<Network.PeerTable>().Snapshot();
 
     /// <summary>The CIDs of the models this node hosts (published here or replicated).</summary>
-    public IReadOnlyList<Prova.Core.Content.Cid> HostedModels() => Services.GetRequiredService<Store.ModelCatalog>().HostedModels();
+    public IReadOnlyList<Prova.Core.Content.Cid> HostedModels()
+    {
+        var store = Services.GetRequiredService<Store.ContentStore>();
+        return Services.GetRequiredService<Store.ModelCatalog>().HostedModels().Where(m => !store.IsDamaged(m)).ToList();
+    }
 
     /// <summary>Cancelled when an in-process crash-after fault has fired (<see cref="NodeOptions.CrashInProcess"/>).</summary>
     public CancellationToken Crashed => Services.GetRequiredService<Network.FaultInjector>().Crashed;

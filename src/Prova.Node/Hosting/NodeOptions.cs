@@ -28,6 +28,23 @@ public sealed class NodeOptions
 
     public int MaxChunkBytes { get; set; } = 16 << 20;
 
+    // --- unpublished uploads (docs/network.md, "Uploads, quotas and garbage collection") ---
+
+    /// <summary>Smallest chunk size a manifest of more than one chunk may declare (the last chunk may be shorter).</summary>
+    public int MinChunkBytes { get; set; } = ModelManifest.MinChunkSize;
+
+    /// <summary>Most chunks one manifest may list (each is an index row).</summary>
+    public int MaxManifestChunks { get; set; } = 16384;
+
+    /// <summary>Unpublished bytes one client (remote IP) may have announced at once; beyond it 429 upload-quota.</summary>
+    public long UnpublishedBytesPerClient { get; set; } = 8L << 30;
+
+    /// <summary>Unpublished bytes the whole node holds at once; beyond it 507 upload-quota.</summary>
+    public long UnpublishedBytes { get; set; } = 32L << 30;
+
+    /// <summary>Unpublished content untouched this long is deleted (at start-up and every quarter of it, at most every 10 min).</summary>
+    public int UnpublishedMaxAgeSeconds { get; set; } = 3600;
+
     /// <summary>Largest file of a bundle (a folder model: ONNX external data can exceed a single model's 2 GiB).</summary>
     public long MaxBundleFileBytes { get; set; } = 32L << 30;
 
@@ -35,6 +52,12 @@ public sealed class NodeOptions
     public long MaxBundleBytes { get; set; } = 64L << 30;
 
     public long MaxRequestBytes { get; set; } = 64 << 20;
+
+    /// <summary>Largest sum of the output tensors of one inference; checked when planning, before running (413).</summary>
+    public long MaxOutputBytes { get; set; } = 32 << 20;
+
+    /// <summary>Memory all running inferences may hold at once (arena + inputs + outputs of each); beyond it they wait, then get 503.</summary>
+    public long InferenceMemoryBytes { get; set; } = 1L << 30;
 
     public int MaxConcurrentInferences { get; set; } = Environment.ProcessorCount;
 
@@ -131,9 +154,16 @@ public sealed class NodeOptions
         VerifyingContract = other.VerifyingContract;
         MaxModelBytes = other.MaxModelBytes;
         MaxChunkBytes = other.MaxChunkBytes;
+        MinChunkBytes = other.MinChunkBytes;
+        MaxManifestChunks = other.MaxManifestChunks;
+        UnpublishedBytesPerClient = other.UnpublishedBytesPerClient;
+        UnpublishedBytes = other.UnpublishedBytes;
+        UnpublishedMaxAgeSeconds = other.UnpublishedMaxAgeSeconds;
         MaxBundleFileBytes = other.MaxBundleFileBytes;
         MaxBundleBytes = other.MaxBundleBytes;
         MaxRequestBytes = other.MaxRequestBytes;
+        MaxOutputBytes = other.MaxOutputBytes;
+        InferenceMemoryBytes = other.InferenceMemoryBytes;
         MaxConcurrentInferences = other.MaxConcurrentInferences;
         InferenceQueueLimit = other.InferenceQueueLimit;
         RequestTimeoutSeconds = other.RequestTimeoutSeconds;
@@ -205,9 +235,33 @@ public sealed class NodeOptions
         {
             problems.Add($"Node:MaxChunkBytes {MaxChunkBytes} must be within {ModelManifest.MinChunkSize}..{ModelManifest.MaxChunkSize}");
         }
+        if (MinChunkBytes < ModelManifest.MinChunkSize || MinChunkBytes > MaxChunkBytes)
+        {
+            problems.Add($"Node:MinChunkBytes {MinChunkBytes} must be within {ModelManifest.MinChunkSize}..MaxChunkBytes ({MaxChunkBytes})");
+        }
+        if (MaxManifestChunks < 1)
+        {
+            problems.Add($"Node:MaxManifestChunks {MaxManifestChunks} must be at least 1");
+        }
+        if (UnpublishedBytesPerClient < 1 || UnpublishedBytes < UnpublishedBytesPerClient)
+        {
+            problems.Add($"Node:UnpublishedBytesPerClient {UnpublishedBytesPerClient} must be at least 1 and at most Node:UnpublishedBytes ({UnpublishedBytes})");
+        }
+        if (UnpublishedMaxAgeSeconds < 1)
+        {
+            problems.Add($"Node:UnpublishedMaxAgeSeconds {UnpublishedMaxAgeSeconds} must be at least 1");
+        }
         if (MaxRequestBytes < 1024 || MaxRequestBytes > int.MaxValue)
         {
             problems.Add($"Node:MaxRequestBytes {MaxRequestBytes} must be within 1024..{int.MaxValue}");
+        }
+        if (MaxOutputBytes < 1024 || MaxOutputBytes > int.MaxValue)
+        {
+            problems.Add($"Node:MaxOutputBytes {MaxOutputBytes} must be within 1024..{int.MaxValue}");
+        }
+        if (InferenceMemoryBytes < MaxOutputBytes)
+        {
+            problems.Add($"Node:InferenceMemoryBytes {InferenceMemoryBytes} must be at least Node:MaxOutputBytes ({MaxOutputBytes})");
         }
         if (MaxConcurrentInferences < 1)
         {

@@ -7,15 +7,30 @@ namespace Prova.Node.Inference;
 /// language models): <see cref="Rent"/> takes an idle one or creates one; <see cref="Return"/> keeps at most
 /// <c>capacity</c> idle and disposes the rest.
 /// </summary>
-internal sealed class IdlePool<T>(Func<T> create, int capacity) : IDisposable where T : class, IDisposable
+internal sealed class IdlePool<T> : IDisposable where T : class, IDisposable
 {
     private readonly ConcurrentBag<T> _idle = [];
+    private readonly Func<CancellationToken, T> _create;
+    private readonly int _capacity;
 
-    public T Rent() => _idle.TryTake(out var item) ? item : create();
+    public IdlePool(Func<T> create, int capacity) : this(_ => create(), capacity)
+    {
+    }
+
+    /// <summary>A pool whose instances take long to create: creation stops when the renter's token is cancelled.</summary>
+    public IdlePool(Func<CancellationToken, T> create, int capacity)
+    {
+        _create = create;
+        _capacity = capacity;
+    }
+
+    public T Rent() => Rent(CancellationToken.None);
+
+    public T Rent(CancellationToken cancellationToken) => _idle.TryTake(out var item) ? item : _create(cancellationToken);
 
     public void Return(T item)
     {
-        if (_idle.Count < capacity)
+        if (_idle.Count < _capacity)
         {
             _idle.Add(item);
         }

@@ -16,6 +16,7 @@ public sealed class PeerService : BackgroundService
 {
     private readonly NodeIdentity _identity;
     private readonly ModelCatalog _catalog;
+    private readonly ContentStore _store;
     private readonly PeerTable _table;
     private readonly PeerClient _client;
     private readonly Replicator _replicator;
@@ -30,12 +31,13 @@ public sealed class PeerService : BackgroundService
     private string? _url;
     private long _rounds;
 
-    public PeerService(NodeIdentity identity, ModelCatalog catalog, PeerTable table, PeerClient client, Replicator replicator,
+    public PeerService(NodeIdentity identity, ModelCatalog catalog, ContentStore store, PeerTable table, PeerClient client, Replicator replicator,
         IOptions<NodeOptions> options, TimeProvider time, IServer server, IHostApplicationLifetime lifetime, ILogger<PeerService> logger, FaultInjector faults)
     {
         _faults = faults;
         _identity = identity;
         _catalog = catalog;
+        _store = store;
         _table = table;
         _client = client;
         _replicator = replicator;
@@ -74,7 +76,7 @@ public sealed class PeerService : BackgroundService
     public PeerRecord Self()
     {
         string url = Url ?? throw new InvalidOperationException("the node is not listening yet");
-        var models = _catalog.HostedModels().Take(PeerRecord.MaxModels).ToList();
+        var models = _catalog.HostedModels().Where(m => !_store.IsDamaged(m)).Take(PeerRecord.MaxModels).ToList();
         ulong now = Now;
         lock (_selfLock)
         {

@@ -95,7 +95,12 @@ public sealed class Replicator : IDisposable
     /// <summary>Called after each gossip round with our record and the known peers' records; starts the pulls this node owes.</summary>
     public void Tick(PeerRecord self, IReadOnlyList<PeerRecord> peers)
     {
-        if (_options.Replicas == 0 || _stopping.IsCancellationRequested)
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        Repair(peers);
+        if (_options.Replicas == 0)
         {
             return;
         }
@@ -121,6 +126,38 @@ public sealed class Replicator : IDisposable
             }
             // Spread the load: each puller starts with a different host.
             var sources = hosts.OrderBy(h => Rank(cid, h.Address).ToString(), StringComparer.Ordinal).Select(h => h.Url).ToList();
+            var task = new Task<Task>(() => PullAndRecordAsync(cid, sources));
+            if (_pulls.TryAdd(cid, task.Unwrap()))
+            {
+                task.Start(TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Self-healing (docs/network.md): a model published here that lost a chunk (found missing or corrupted when read)
+    /// is withdrawn from what the node advertises until it is whole again; here its missing chunks are pulled, each
+    /// verified against the manifest, from the peers whose records list the model. Same back-off as a replication.
+    /// </summary>
+    private void Repair(IReadOnlyList<PeerRecord> peers)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var cid in _store.Damaged)
+        {
+            if (_pulls.Count >= MaxConcurrentPulls)
+            {
+                break;
+            }
+            if (_pulls.ContainsKey(cid) || (_backoff.TryGetValue(cid, out var b) && b.RetryAt > now) || _catalog.Find(cid) is null)
+            {
+                continue;
+            }
+            var sources = peers.Where(p => p.Models.Contains(cid))
+                .OrderBy(p => Rank(cid, p.Address).ToString(), StringComparer.Ordinal).Select(p => p.Url).ToList();
+            if (sources.Count == 0)
+            {
+                continue;
+            }
             var task = new Task<Task>(() => PullAndRecordAsync(cid, sources));
             if (_pulls.TryAdd(cid, task.Unwrap()))
             {
@@ -170,6 +207,7 @@ public sealed class Replicator : IDisposable
             throw new ReplicationException($"no peer hosts {cid}");
         }
         Log.Replicating(_logger, cid.ToString(), sources.Count);
+        using var pin = _store.Pin(cid);
         var timeout = TimeSpan.FromMilliseconds(Math.Max(_options.PeerTimeoutMs, 1000));
         var publication = await FirstAsync(sources, url => FetchPublicationAsync(url, cid, timeout, cancellationToken), "the publication");
         byte[] manifestBytes = await FirstAsync(sources, url => FetchManifestBytesAsync(url, cid, timeout, cancellationToken), "the manifest");
@@ -322,7 +360,7 @@ public sealed class Replicator : IDisposable
         ModelManifest manifest;
         try
         {
-            manifest = ModelManifest.Decode(bytes);
+            manifest = ModelManifest.Decode(bytes, _options.MaxManifestChunks, _options.MinChunkBytes);
         }
         catch (ContentFormatException ex)
         {

@@ -32,20 +32,34 @@ public sealed partial class ContentStore
     private readonly ConcurrentDictionary<Cid, BundleManifest> _bundleCache = new();
     private readonly ConcurrentDictionary<Cid, SemaphoreSlim> _folderLocks = new();
 
-    /// <summary>Records a bundle manifest (idempotent) and returns each file's state.</summary>
-    public BundleStatus AnnounceBundle(BundleManifest bundle, out bool created)
+    /// <summary>Records a bundle manifest (idempotent) for this node's own use (replication): no upload quota applies.</summary>
+    public BundleStatus AnnounceBundle(BundleManifest bundle, out bool created) => AnnounceBundle(bundle, client: null, out created);
+
+    /// <summary>
+    /// Records a bundle manifest (idempotent) and returns each file's state; a new one announced by a
+    /// <paramref name="client"/> is charged its manifest's length against the upload quota.
+    /// </summary>
+    public BundleStatus AnnounceBundle(BundleManifest bundle, string? client, out bool created)
     {
         string cid = bundle.Cid.ToString();
-        using (var connection = _db.Open())
+        _collecting.EnterReadLock();
+        try
         {
+            using var connection = _db.Open();
+            using var tx = connection.BeginTransaction();
             created = StoreDatabase.Scalar(connection, "SELECT 1 FROM bundles WHERE cid = $cid", ("$cid", cid)) is null;
+            long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             if (created)
             {
-                AtomicFile.Write(Path.Combine(_bundles, cid), _temp, bundle.Encode());
-                using var tx = connection.BeginTransaction();
+                byte[] encoded = bundle.Encode();
+                if (client is not null)
+                {
+                    CheckQuota(connection, client, encoded.Length);
+                }
+                AtomicFile.Write(Path.Combine(_bundles, cid), _temp, encoded);
                 StoreDatabase.Execute(connection,
                     "INSERT OR IGNORE INTO bundles (cid, size, file_count, created) VALUES ($cid, $size, $n, $t)",
-                    ("$cid", cid), ("$size", bundle.Size), ("$n", bundle.Files.Count), ("$t", DateTimeOffset.UtcNow.ToString("O")));
+                    ("$cid", cid), ("$size", bundle.Size), ("$n", bundle.Files.Count), ("$t", _time.GetUtcNow().ToString("O")));
                 using var insert = StoreDatabase.Command(connection,
                     "INSERT OR IGNORE INTO bundle_files (cid, path, file_cid, size) VALUES ($cid, $p, $f, $s)", ("$cid", cid), ("$p", ""), ("$f", ""), ("$s", 0L));
                 foreach (var f in bundle.Files)
@@ -55,9 +69,19 @@ public sealed partial class ContentStore
                     insert.Parameters["$s"].Value = f.Size;
                     insert.ExecuteNonQuery();
                 }
-                tx.Commit();
-                _bundleCache[bundle.Cid] = bundle;
+                StoreDatabase.Execute(connection, "INSERT OR REPLACE INTO uploads (cid, client, charged, touched) VALUES ($cid, $c, $charged, $t)",
+                    ("$cid", cid), ("$c", client ?? ""), ("$charged", (long)encoded.Length), ("$t", now));
             }
+            else
+            {
+                Touch(connection, cid, now);
+            }
+            tx.Commit();
+            _bundleCache[bundle.Cid] = bundle;
+        }
+        finally
+        {
+            _collecting.ExitReadLock();
         }
         return BundleStatusOf(bundle);
     }

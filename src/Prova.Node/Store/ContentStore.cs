@@ -29,13 +29,15 @@ public sealed partial class ContentStore
     private readonly string _temp;
     private readonly StoreDatabase _db;
     private readonly NodeOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger<ContentStore> _logger;
     private readonly ConcurrentDictionary<Cid, ModelManifest> _manifestCache = new();
 
-    public ContentStore(IOptions<NodeOptions> options, StoreDatabase db, ILogger<ContentStore> logger)
+    public ContentStore(IOptions<NodeOptions> options, StoreDatabase db, TimeProvider time, ILogger<ContentStore> logger)
     {
         _options = options.Value;
         _db = db;
+        _time = time;
         _logger = logger;
         string root = _options.DataDir;
         _manifests = Directory.CreateDirectory(Path.Combine(root, "manifests")).FullName;
@@ -45,34 +47,66 @@ public sealed partial class ContentStore
         _folders = Directory.CreateDirectory(Path.Combine(root, "folders")).FullName;
         Recover();
         RecoverBundles();
+        RecoverUploads();
+        CollectGarbage();
     }
 
     public string ChunkDirectory => _chunks;
 
-    /// <summary>Records a manifest (idempotent) and returns what is still missing.</summary>
-    public BlobStatus Announce(ModelManifest manifest, out bool created)
+    /// <summary>Records a manifest (idempotent) for this node's own use (replication, repair): no upload quota applies.</summary>
+    public BlobStatus Announce(ModelManifest manifest, out bool created) => Announce(manifest, client: null, out created);
+
+    /// <summary>
+    /// Records a manifest (idempotent) and returns what is still missing. New content announced by a
+    /// <paramref name="client"/> (its remote address) is charged to its unpublished-bytes quota first
+    /// (<see cref="ApiException"/> <c>upload-quota</c>, 429 or 507, when it does not fit); announcing known content
+    /// again only marks it as touched.
+    /// </summary>
+    public BlobStatus Announce(ModelManifest manifest, string? client, out bool created)
     {
         string cid = manifest.Cid.ToString();
-        using var connection = _db.Open();
-        created = StoreDatabase.Scalar(connection, "SELECT 1 FROM blobs WHERE cid = $cid", ("$cid", cid)) is null;
-        if (created)
+        _collecting.EnterReadLock();
+        try
         {
-            AtomicFile.Write(Path.Combine(_manifests, cid), _temp, manifest.Encode());
+            using var connection = _db.Open();
             using var tx = connection.BeginTransaction();
-            StoreDatabase.Execute(connection,
-                "INSERT OR IGNORE INTO blobs (cid, size, chunk_size, chunk_count, created) VALUES ($cid, $size, $cs, $n, $t)",
-                ("$cid", cid), ("$size", manifest.Size), ("$cs", manifest.ChunkSize), ("$n", manifest.ChunkCount), ("$t", DateTimeOffset.UtcNow.ToString("O")));
-            using var insert = StoreDatabase.Command(connection, "INSERT OR IGNORE INTO blob_chunks (cid, idx, hash) VALUES ($cid, $i, $h)", ("$cid", cid), ("$i", 0), ("$h", ""));
-            for (int i = 0; i < manifest.ChunkCount; i++)
+            created = StoreDatabase.Scalar(connection, "SELECT 1 FROM blobs WHERE cid = $cid", ("$cid", cid)) is null;
+            long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            if (created)
             {
-                insert.Parameters["$i"].Value = i;
-                insert.Parameters["$h"].Value = Hex(manifest.ChunkHashes[i]);
-                insert.ExecuteNonQuery();
+                long charged = Charge(manifest);
+                if (client is not null)
+                {
+                    CheckQuota(connection, client, charged);
+                }
+                AtomicFile.Write(Path.Combine(_manifests, cid), _temp, manifest.Encode());
+                StoreDatabase.Execute(connection,
+                    "INSERT OR IGNORE INTO blobs (cid, size, chunk_size, chunk_count, created) VALUES ($cid, $size, $cs, $n, $t)",
+                    ("$cid", cid), ("$size", manifest.Size), ("$cs", manifest.ChunkSize), ("$n", manifest.ChunkCount), ("$t", _time.GetUtcNow().ToString("O")));
+                using var insert = StoreDatabase.Command(connection, "INSERT OR IGNORE INTO blob_chunks (cid, idx, hash) VALUES ($cid, $i, $h)", ("$cid", cid), ("$i", 0), ("$h", ""));
+                for (int i = 0; i < manifest.ChunkCount; i++)
+                {
+                    insert.Parameters["$i"].Value = i;
+                    insert.Parameters["$h"].Value = Hex(manifest.ChunkHashes[i]);
+                    insert.ExecuteNonQuery();
+                }
+                StoreDatabase.Execute(connection, "INSERT OR REPLACE INTO uploads (cid, client, charged, touched) VALUES ($cid, $c, $charged, $t)",
+                    ("$cid", cid), ("$c", client ?? ""), ("$charged", charged), ("$t", now));
+            }
+            else
+            {
+                Touch(connection, cid, now);
             }
             tx.Commit();
             _manifestCache[manifest.Cid] = manifest;
+            var status = new BlobStatus(manifest, Missing(connection, cid));
+            HealIfComplete(status);
+            return status;
         }
-        return new BlobStatus(manifest, Missing(connection, cid));
+        finally
+        {
+            _collecting.ExitReadLock();
+        }
     }
 
     /// <summary>The upload state of <paramref name="cid"/>, or null when it was never announced.</summary>
@@ -130,13 +164,24 @@ public sealed partial class ContentStore
                 $"chunk {index} ({bytes.Length} bytes) does not match its SHA-256 in the manifest of {manifest.Cid} (expected {manifest.ChunkLength(index)} bytes); nothing was stored");
         }
         string hash = Hex(manifest.ChunkHashes[index]);
-        using var connection = _db.Open();
-        if (StoreDatabase.Scalar(connection, "SELECT 1 FROM chunks WHERE hash = $h", ("$h", hash)) is null)
+        _collecting.EnterReadLock();
+        try
         {
-            AtomicFile.Write(Path.Combine(_chunks, hash), _temp, bytes);
-            StoreDatabase.Execute(connection, "INSERT OR IGNORE INTO chunks (hash, size) VALUES ($h, $s)", ("$h", hash), ("$s", bytes.Length));
+            using var connection = _db.Open();
+            if (StoreDatabase.Scalar(connection, "SELECT 1 FROM chunks WHERE hash = $h", ("$h", hash)) is null)
+            {
+                AtomicFile.Write(Path.Combine(_chunks, hash), _temp, bytes);
+                StoreDatabase.Execute(connection, "INSERT OR IGNORE INTO chunks (hash, size) VALUES ($h, $s)", ("$h", hash), ("$s", bytes.Length));
+            }
+            Touch(connection, manifest.Cid.ToString(), _time.GetUtcNow().ToUnixTimeMilliseconds());
+            var status = new BlobStatus(manifest, Missing(connection, manifest.Cid.ToString()));
+            HealIfComplete(status);
+            return status;
         }
-        return new BlobStatus(manifest, Missing(connection, manifest.Cid.ToString()));
+        finally
+        {
+            _collecting.ExitReadLock();
+        }
     }
 
     /// <summary>Reads chunk <paramref name="index"/> and checks it; a corrupted file is dropped and reported (500), never served.</summary>
@@ -155,9 +200,12 @@ public sealed partial class ContentStore
         }
         if (!manifest.Verify(index, bytes))
         {
-            using var connection = _db.Open();
-            StoreDatabase.Execute(connection, "DELETE FROM chunks WHERE hash = $h", ("$h", hash));
+            using (var connection = _db.Open())
+            {
+                StoreDatabase.Execute(connection, "DELETE FROM chunks WHERE hash = $h", ("$h", hash));
+            }
             File.Delete(path);
+            MarkDamaged(hash, manifest.Cid);
             throw Corrupted(manifest.Cid, index, path);
         }
         return bytes;
@@ -176,8 +224,11 @@ public sealed partial class ContentStore
 
     private ApiException Missing(ModelManifest manifest, int index)
     {
-        using var connection = _db.Open();
-        StoreDatabase.Execute(connection, "DELETE FROM chunks WHERE hash = $h", ("$h", Hex(manifest.ChunkHashes[index])));
+        using (var connection = _db.Open())
+        {
+            StoreDatabase.Execute(connection, "DELETE FROM chunks WHERE hash = $h", ("$h", Hex(manifest.ChunkHashes[index])));
+        }
+        MarkDamaged(Hex(manifest.ChunkHashes[index]), manifest.Cid);
         return new ApiException(StatusCodes.Status409Conflict, "incomplete-content", $"chunk {index} of {manifest.Cid} is not stored on this node");
     }
 
@@ -187,7 +238,7 @@ public sealed partial class ContentStore
         return new ApiException(StatusCodes.Status500InternalServerError, "corrupted-content",
             index < 0
                 ? $"the stored manifest of {cid} is corrupted"
-                : $"stored chunk {index} of {cid} failed its integrity check and was dropped; push the model again to repair it");
+                : $"stored chunk {index} of {cid} failed its integrity check and was dropped; this node re-fetches it from a peer that hosts the model (or push the model again)");
     }
 
     private static int[] Missing(SqliteConnection connection, string cid)

@@ -59,6 +59,38 @@ public sealed class ModelCatalog
         _db = db;
     }
 
+    /// <summary>
+    /// The published name whose normal form (<see cref="ModelName.Normalize"/>) is <paramref name="normalName"/>, with
+    /// its owner: the name itself, or a look-alike stored before names had to be normal. Null when there is none.
+    /// </summary>
+    public (string Name, Address Owner)? NameLike(string normalName)
+    {
+        using var connection = _db.Open();
+        return NameLike(connection, normalName, null);
+    }
+
+    /// <summary>Exact match first; otherwise a scan of the names table (one row per model name, so small).</summary>
+    private static (string Name, Address Owner)? NameLike(SqliteConnection connection, string normalName, Address? except)
+    {
+        if (StoreDatabase.Scalar(connection, "SELECT owner FROM names WHERE name = $n", ("$n", normalName)) is string exact
+            && Address.Parse(exact) != except)
+        {
+            return (normalName, Address.Parse(exact));
+        }
+        using var command = StoreDatabase.Command(connection, "SELECT name, owner FROM names ORDER BY created");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            string name = reader.GetString(0);
+            var owner = Address.Parse(reader.GetString(1));
+            if (owner != except && ModelName.Normalize(name) == normalName)
+            {
+                return (name, owner);
+            }
+        }
+        return null;
+    }
+
     public Address? NameOwner(string name)
     {
         using var connection = _db.Open();
@@ -116,10 +148,11 @@ public sealed class ModelCatalog
     {
         using var connection = _db.Open();
         using var tx = connection.BeginTransaction();
-        var existingOwner = StoreDatabase.Scalar(connection, "SELECT owner FROM names WHERE name = $n", ("$n", info.Name)) as string;
-        if (existingOwner is not null && Address.Parse(existingOwner) != Address.Parse(info.Owner))
+        // Another owner's name with the same normal form (the name itself, or a look-alike) blocks it, checked
+        // inside the transaction so two first publishers cannot both win.
+        if (NameLike(connection, ModelName.Normalize(info.Name) ?? info.Name, Address.Parse(info.Owner)) is { } other)
         {
-            return (null, Address.Parse(existingOwner), false);
+            return (null, other.Owner, false);
         }
         if (Query(connection, "WHERE m.name = $a AND m.version = $b", ("$a", info.Name), ("$b", info.Version)).FirstOrDefault() is { } existing)
         {

@@ -29,6 +29,9 @@ public sealed class StoreDatabase
         CREATE TABLE IF NOT EXISTS bundle_files (
             cid TEXT NOT NULL, path TEXT NOT NULL, file_cid TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (cid, path));
         CREATE INDEX IF NOT EXISTS bundle_files_file ON bundle_files (file_cid);
+        CREATE TABLE IF NOT EXISTS uploads (
+            cid TEXT PRIMARY KEY, client TEXT NOT NULL, charged INTEGER NOT NULL, touched INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS uploads_client ON uploads (client);
         """;
 
     private readonly string _connectionString;

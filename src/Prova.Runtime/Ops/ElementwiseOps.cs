@@ -178,7 +178,7 @@ internal static class ElementwiseOps
                     ctx.ExpectType(i, type);
                     if (ctx.Input(i).ElementCount != 1)
                     {
-                        throw ModelException.ForNode(node, $"input {i} ('{node.Inputs[i]}') must be a scalar but has shape [{string.Join(", ", ctx.InputShape(i))}]");
+                        throw ModelException.ForNode(node, $"input {i} ('{node.Inputs[i]}') must be a scalar but has shape {ErrorText.Shape(ctx.InputShape(i))}");
                     }
                 }
             }

@@ -22,13 +22,17 @@ public static class GraphOptimizer
 
     /// <summary>The optimized model, or <paramref name="model"/> itself when no rewrite applies.</summary>
     public static OnnxModel Optimize(OnnxModel model)
-        => Optimize(model, static op => KernelRegistry.IsSupported(op, KernelRegistry.InternalDomain));
+        => Optimize(model, CancellationToken.None);
+
+    /// <summary>As <see cref="Optimize(OnnxModel)"/>; <paramref name="cancellationToken"/> is checked between passes.</summary>
+    public static OnnxModel Optimize(OnnxModel model, CancellationToken cancellationToken)
+        => Optimize(model, static op => KernelRegistry.IsSupported(op, KernelRegistry.InternalDomain), cancellationToken);
 
     /// <summary>
     /// As <see cref="Optimize(OnnxModel)"/>, with the set of available fused kernels given
     /// explicitly (tests rewrite graphs for kernels this build may not have).
     /// </summary>
-    internal static OnnxModel Optimize(OnnxModel model, Func<string, bool> fusedKernelAvailable)
+    internal static OnnxModel Optimize(OnnxModel model, Func<string, bool> fusedKernelAvailable, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (HasSubgraphs(model.Graph))
@@ -37,9 +41,13 @@ public static class GraphOptimizer
             return model;
         }
         var rewriter = new GraphRewriter(model.Graph, fusedKernelAvailable);
+        cancellationToken.ThrowIfCancellationRequested();
         rewriter.FoldBatchNorms();
+        cancellationToken.ThrowIfCancellationRequested();
         rewriter.FuseGelus();
+        cancellationToken.ThrowIfCancellationRequested();
         rewriter.FuseEpilogues();
+        cancellationToken.ThrowIfCancellationRequested();
         if (!rewriter.Changed)
         {
             return model;

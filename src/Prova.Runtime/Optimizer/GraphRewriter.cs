@@ -7,8 +7,8 @@ namespace Prova.Runtime.Optimizer;
 /// The working copy of one graph while rewrites run. Nodes are kept in their original slots
 /// (a removed node leaves null); a rewritten chain's replacement takes the slot of the chain's
 /// last node, whose output it produces, so every input it reads is defined earlier and the
-/// order stays topological. After each rewrite the use counts are rebuilt: rewrites are few and
-/// graphs are small, and a fresh index cannot go stale.
+/// order stays topological. Each rewrite updates the use counts for the nodes it removes and adds
+/// (not a rebuild of the whole index: a graph of many fusable chains would take quadratic time).
 /// </summary>
 internal sealed partial class GraphRewriter
 {
@@ -22,8 +22,8 @@ internal sealed partial class GraphRewriter
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _producer = new(StringComparer.Ordinal);
-    // The slot of a value's first consumer (its only one when _uses is 1).
-    private readonly Dictionary<string, int> _consumer = new(StringComparer.Ordinal);
+    // The sum of the slots of a value's consumers, once per use: its only consumer when _uses is 1.
+    private readonly Dictionary<string, long> _consumerSum = new(StringComparer.Ordinal);
 
     public GraphRewriter(OnnxGraph graph, Func<string, bool> fusedKernelAvailable)
     {
@@ -57,28 +57,42 @@ internal sealed partial class GraphRewriter
     {
         _uses.Clear();
         _producer.Clear();
-        _consumer.Clear();
+        _consumerSum.Clear();
         for (int i = 0; i < _nodes.Count; i++)
         {
-            if (_nodes[i] is not { } node)
+            Index(i, +1);
+        }
+    }
+
+    /// <summary>Adds (<paramref name="sign"/> +1) or removes (-1) the node in <paramref name="slot"/> from the use counts and producers.</summary>
+    private void Index(int slot, int sign)
+    {
+        if (_nodes[slot] is not { } node)
+        {
+            return;
+        }
+        foreach (var input in node.Inputs)
+        {
+            if (input.Length == 0)
             {
                 continue;
             }
-            foreach (var input in node.Inputs)
+            _uses[input] = _uses.GetValueOrDefault(input) + sign;
+            _consumerSum[input] = _consumerSum.GetValueOrDefault(input) + (sign * (long)slot);
+        }
+        foreach (var output in node.Outputs)
+        {
+            if (output.Length == 0)
             {
-                if (input.Length == 0)
-                {
-                    continue;
-                }
-                _uses[input] = _uses.GetValueOrDefault(input) + 1;
-                _consumer.TryAdd(input, i);
+                continue;
             }
-            foreach (var output in node.Outputs)
+            if (sign > 0)
             {
-                if (output.Length > 0)
-                {
-                    _producer[output] = i;
-                }
+                _producer[output] = slot;
+            }
+            else if (_producer.TryGetValue(output, out int p) && p == slot)
+            {
+                _producer.Remove(output);
             }
         }
     }
@@ -93,7 +107,7 @@ internal sealed partial class GraphRewriter
         {
             return -1;
         }
-        return _consumer[value];
+        return (int)_consumerSum[value];
     }
 
     /// <summary>The sole consumer of <paramref name="value"/> if it is a default-domain <paramref name="opType"/> node with one output.</summary>
@@ -164,12 +178,17 @@ internal sealed partial class GraphRewriter
     {
         foreach (int slot in removed)
         {
-            _nodes[slot] = null;
+            if (slot != last)
+            {
+                Index(slot, -1);
+                _nodes[slot] = null;
+            }
         }
+        Index(last, -1);
         _nodes[last] = replacement;
+        Index(last, +1);
         UsesInternalDomain |= replacement.Domain == KernelRegistry.InternalDomain;
         Changed = true;
-        Reindex();
     }
 
     private static bool TryGetInt(OnnxNode node, string name, out long value)

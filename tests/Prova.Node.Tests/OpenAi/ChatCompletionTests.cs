@@ -109,6 +109,33 @@ public sealed class ChatCompletionTests(LmNodeFixture fixture) : IClassFixture<L
     }
 
     [Fact]
+    public async Task A_prompt_of_token_ids_completes_like_its_text_and_top_k_and_repetition_penalty_are_signed()
+    {
+        const string prompt = "The history of the city";
+        using var lm = LmNode.LoadModel();
+        int[] ids = lm.Encode(prompt);
+        var byText = await Node.CompleteAsync(new { model = LmNode.Name, prompt, temperature = 0, max_tokens = 12 });
+        var byIds = await Node.CompleteAsync(new { model = LmNode.Name, prompt = ids, temperature = 0, max_tokens = 12 });
+        var batchForm = await Node.CompleteAsync(new { model = LmNode.Name, prompt = new[] { ids }, temperature = 0, max_tokens = 12 });
+        string text = byText.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.Equal(text, byIds.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal(text, batchForm.GetProperty("choices")[0].GetProperty("text").GetString());
+        var request = GenerationRequest.FromTensors(Evidence(byIds.GetProperty("prova")).Inputs);
+        Assert.Equal(ids, request.PromptIds);
+        Assert.Null(request.PromptText);
+        Assert.Equal(ids.Length, byIds.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+
+        // top_k = 1 keeps only the most likely token, so a hot, seeded sample is the greedy text; both values are in
+        // the signed request a verifier replays.
+        var topOne = await Node.CompleteAsync(new { model = LmNode.Name, prompt = ids, temperature = 1.5, seed = 99, top_k = 1, max_tokens = 12 });
+        Assert.Equal(text, topOne.GetProperty("choices")[0].GetProperty("text").GetString());
+        var penalised = await Node.CompleteAsync(new { model = LmNode.Name, prompt = ids, temperature = 0, repetition_penalty = 1.7, max_tokens = 12 });
+        var signed = GenerationRequest.FromTensors(Evidence(penalised.GetProperty("prova")).Inputs).Sampling;
+        Assert.Equal(1.7f, signed.RepetitionPenalty);
+        Assert.Equal(1, GenerationRequest.FromTensors(Evidence(topOne.GetProperty("prova")).Inputs).Sampling.TopK);
+    }
+
+    [Fact]
     public async Task A_stop_string_cuts_the_text_before_it_and_finishes_with_stop()
     {
         var free = await Node.CompleteAsync(new { model = LmNode.Name, prompt = "The history of the city", temperature = 0, max_tokens = 24 });

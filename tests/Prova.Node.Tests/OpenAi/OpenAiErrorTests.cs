@@ -48,6 +48,11 @@ public sealed class OpenAiErrorTests(ShortLmNodeFixture fixture, ITestOutputHelp
         await ExpectError(await Node.PostAsync("/v1/chat/completions", $"{{\"model\": \"{LmNode.Name}\", \"messages\": [{{\"role\": \"user\", \"content\": [{{\"type\": \"image_url\"}}]}}]}}"), 400, "invalid_request_error", null, "messages[0].content[0].type", "text parts");
         await ExpectError(await Node.PostAsync("/v1/chat/completions", $"{{\"model\": \"{LmNode.Name}\"}}"), 400, "invalid_request_error", null, "messages", "'messages'");
         await ExpectError(await Node.PostAsync("/v1/completions", $"{{\"model\": \"{LmNode.Name}\"}}"), 400, "invalid_request_error", null, "prompt", "'prompt'");
+        await ExpectError(await Node.PostAsync("/v1/completions", $"{{\"model\": \"{LmNode.Name}\", \"prompt\": [1, -2]}}"), 400, "invalid_request_error", null, "prompt", "'prompt[1]' must be a token id");
+        await ExpectError(await Node.PostAsync("/v1/completions", $"{{\"model\": \"{LmNode.Name}\", \"prompt\": [\"a\", \"b\"]}}"), 400, "invalid_request_error", null, "prompt", "exactly one");
+        await ExpectError(await Node.PostAsync("/v1/completions", $"{{\"model\": \"{LmNode.Name}\", \"prompt\": [5, 99999999]}}"), 400, "invalid_request_error", null, null, "99999999");
+        await ExpectError(await Node.PostAsync("/v1/chat/completions", Chat(", \"top_k\": -1")), 400, "invalid_request_error", null, "top_k", "'top_k'");
+        await ExpectError(await Node.PostAsync("/v1/chat/completions", Chat(", \"repetition_penalty\": 0")), 400, "invalid_request_error", null, "repetition_penalty", "above 0");
         await ExpectError(await Node.PostAsync("/v1/chat/completions", "{\"model\": \"x\", \"messages\": ["), 400, "invalid_request_error", null, null, "not valid JSON");
         await ExpectError(await Node.PostAsync("/v1/chat/completions", "[1, 2]"), 400, "invalid_request_error", null, null, "JSON object");
         await ExpectError(await Node.PostAsync("/v1/chat/completions", Chat(), mode: "proof"), 400, "invalid_request_error", "unsupported_mode", "prova.mode", "proof");

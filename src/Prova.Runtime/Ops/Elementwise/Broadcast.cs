@@ -1,3 +1,4 @@
+using Prova.Core;
 using Prova.Onnx;
 
 namespace Prova.Runtime.Ops.Elementwise;
@@ -63,7 +64,7 @@ internal sealed class BroadcastLayout
                 var parts = new string[shapes.Length];
                 for (int k = 0; k < shapes.Length; k++)
                 {
-                    parts[k] = "[" + string.Join(", ", shapes[k]) + "]";
+                    parts[k] = ErrorText.Shape(shapes[k]);
                 }
                 throw ModelException.ForNode(node, $"input shapes {string.Join(" and ", parts)} cannot be broadcast together (dimension {r}: {result[r]} vs {d})");
             }

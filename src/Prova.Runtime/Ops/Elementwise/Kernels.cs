@@ -143,7 +143,7 @@ internal sealed unsafe class FloatBinaryKernel<TOp> : BroadcastKernel where TOp 
         var shape = BroadcastLayout.Shape(Node, a, b);
         if (_unidirectional && !shape.AsSpan().SequenceEqual(a))
         {
-            throw ModelException.ForNode(Node, $"input 1 of shape [{string.Join(", ", b)}] does not broadcast to input 0's shape [{string.Join(", ", a)}]");
+            throw ModelException.ForNode(Node, $"input 1 of shape {ErrorText.Shape(b)} does not broadcast to input 0's shape {ErrorText.Shape(a)}");
         }
         ctx.SetOutput(0, DataType.Float32, Plan(shape, a, b));
     }

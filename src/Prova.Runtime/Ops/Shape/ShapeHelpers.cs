@@ -6,9 +6,9 @@ namespace Prova.Runtime.Ops.Shape;
 /// <summary>Shape arithmetic and attribute checks shared by the data-movement and reduction kernels.</summary>
 internal static class ShapeHelpers
 {
-    public static string Fmt(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+    public static string Fmt(ReadOnlySpan<int> shape) => ErrorText.Shape(shape);
 
-    public static string Fmt(ReadOnlySpan<long> values) => "[" + string.Join(", ", values.ToArray()) + "]";
+    public static string Fmt(ReadOnlySpan<long> values) => ErrorText.Shape(values);
 
     /// <summary>Normalises an axis in [-rank, rank) to [0, rank).</summary>
     public static int Axis(OnnxNode node, long axis, int rank, string what = "axis")
