@@ -26,7 +26,7 @@ public sealed record TextGeneration(GenerationResult Result, string? Text, strin
 public sealed class LanguageModel : IDisposable
 {
     /// <summary>File names tried, in order, for the decoder inside a bundle folder.</summary>
-    public static readonly string[] ModelFileNames = ["model.onnx", "onnx/model.onnx", "decoder_with_past_model.onnx", "onnx/decoder_with_past_model.onnx"];
+    public static readonly string[] ModelFileNames = ["model.onnx", "onnx/model.onnx", "decoder_model_merged.onnx", "onnx/decoder_model_merged.onnx", "decoder_with_past_model.onnx", "onnx/decoder_with_past_model.onnx"];
 
     private LanguageModel(string directory, string modelPath, BundleConfig config, LmTokenizer? tokenizer, DecoderSession decoder)
     {
@@ -107,10 +107,6 @@ public sealed class LanguageModel : IDisposable
             {
                 return candidate;
             }
-        }
-        if (File.Exists(Path.Combine(dir, "decoder_model_merged.onnx")))
-        {
-            throw new LmException($"'{dir}' holds only decoder_model_merged.onnx, a merged decoder that needs the If operator; export the model with its cache as model.onnx (Optimum: --task text-generation-with-past --no-post-process)");
         }
         var onnx = System.IO.Directory.GetFiles(dir, "*.onnx");
         if (onnx.Length == 1)

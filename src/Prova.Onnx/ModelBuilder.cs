@@ -32,6 +32,9 @@ public sealed partial class ModelBuilder
     private readonly HashSet<string> _nodeNames = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _domains = new(StringComparer.Ordinal);
 
+    // Set for a subgraph builder: its nodes may read the parent's values; names are unique across both.
+    private readonly ModelBuilder? _parent;
+
     // A value renamed by Output keeps working under its old name in later calls.
     private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
     private int _counter;
@@ -45,6 +48,31 @@ public sealed partial class ModelBuilder
         _opset = opset;
         _graphName = graphName;
     }
+
+    private ModelBuilder(ModelBuilder parent, string graphName)
+    {
+        _parent = parent;
+        _opset = parent._opset;
+        _graphName = graphName;
+    }
+
+    /// <summary>
+    /// A builder for a subgraph (an If branch): its nodes may read this builder's values (and its ancestors')
+    /// by name, and the names it generates or claims never collide with theirs. Turn it into the GRAPH
+    /// attribute value with <see cref="BuildGraph"/>; a node domain it uses is imported by the root model.
+    /// </summary>
+    public ModelBuilder Subgraph(string graphName) => new(this, graphName);
+
+    /// <summary>The graph built so far (a snapshot), e.g. a subgraph for an If's then_branch / else_branch attribute.</summary>
+    public OnnxGraph BuildGraph() => Build().Graph;
+
+    private ModelBuilder Root => _parent is null ? this : _parent.Root;
+
+    /// <summary>True when the name is a value of this builder or of an enclosing one.</summary>
+    private bool Visible(string name) => _values.Contains(name) || (_parent is not null && _parent.Visible(name));
+
+    /// <summary>True when the name is used anywhere in the builder tree that this builder can see.</summary>
+    private bool Taken(string name) => _values.Contains(name) || _renamed.ContainsKey(name) || (_parent is not null && _parent.Taken(name));
 
     /// <summary>
     /// Declares a graph input; a negative dim becomes a symbolic dim: -1 → "N", -2 → "N1",
@@ -113,7 +141,7 @@ public sealed partial class ModelBuilder
     public void Output(string value, string name, DataType type = DataType.Float32, int[]? shape = null)
     {
         value = Resolve(value);
-        if (!_values.Contains(value))
+        if (!Visible(value))
         {
             throw new ArgumentException($"value '{value}' is not defined", nameof(value));
         }
@@ -222,7 +250,7 @@ public sealed partial class ModelBuilder
         }
         if (name is null)
         {
-            name = $"{opType}_{_nodes.Count}";
+            name = _parent is null ? $"{opType}_{_nodes.Count}" : $"{_graphName}/{opType}_{_nodes.Count}";
             while (!_nodeNames.Add(name))
             {
                 name = $"{opType}_{_nodes.Count}_{_counter++}";
@@ -235,7 +263,7 @@ public sealed partial class ModelBuilder
         var node = new OnnxNode { Name = name, OpType = opType, Domain = domain, Inputs = resolved, Outputs = outputs };
         if (domain.Length > 0 && domain != "ai.onnx")
         {
-            _domains.TryAdd(domain, 1);
+            Root._domains.TryAdd(domain, 1);
         }
         foreach (var (attributeName, value) in attributes ?? [])
         {
@@ -276,7 +304,7 @@ public sealed partial class ModelBuilder
     private void Claim(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (!_values.Add(name) || _renamed.ContainsKey(name))
+        if ((_parent is not null && _parent.Taken(name)) || !_values.Add(name) || _renamed.ContainsKey(name))
         {
             throw new ArgumentException($"the name '{name}' is already used", nameof(name));
         }
@@ -287,9 +315,9 @@ public sealed partial class ModelBuilder
         string name;
         do
         {
-            name = $"{prefix}_{_counter++}";
+            name = $"{prefix}_{Root._counter++}";
         }
-        while (_values.Contains(name) || _renamed.ContainsKey(name));
+        while (Taken(name));
         _values.Add(name);
         return name;
     }

@@ -14,6 +14,11 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly OnnxModel _model;
     // What the plans run: the model, or its optimized rewrite (same inputs and outputs).
     private readonly OnnxModel _planned;
+    // The model with every If on a constant condition inlined, before the rewrites; and the graph inputs that are
+    // the condition of a top-level If, with the rewritten model for each of their values (docs/optimizer.md, "If").
+    private readonly OnnxModel _source;
+    private readonly List<string> _conditionInputs;
+    private readonly Dictionary<string, OnnxModel> _branchModels = new(StringComparer.Ordinal);
     private readonly SessionOptions _options;
     private readonly WorkerPool _pool;
     private readonly ExecContext _ctx;
@@ -63,20 +68,12 @@ public sealed unsafe class InferenceSession : IDisposable
             }
         }
         // Fail fast on unsupported ops and bad attributes, before any input arrives.
-        int created = 0;
-        foreach (var node in model.Graph.Nodes)
-        {
-            KernelRegistry.Create(node, (int)opset);
-            if (++created % 1024 == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-        }
-        // Plan-time rewrites, each a pure function of the graph (docs/quantization.md, docs/optimizer.md):
-        // integer execution of the QDQ pattern first, then the general fusions.
-        var rewritten = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
-        cancellationToken.ThrowIfCancellationRequested();
-        _planned = _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten, cancellationToken) : rewritten;
+        CheckSupported(model.Graph, (int)opset, cancellationToken);
+        // Ifs on constant conditions are inlined first, so that the rewrites see the branch they take.
+        _source = ControlFlow.IfInliner.Inline(model, null);
+        _conditionInputs = ControlFlow.IfInliner.ConditionInputs(_source.Graph);
+        _valueInputs.UnionWith(_conditionInputs);
+        _planned = Rewrite(_source, cancellationToken);
         _pool = new WorkerPool(_options.Threads);
         _ctx = new ExecContext(_pool);
         // With fully declared input shapes, plan now so shape errors surface at load time.
@@ -97,6 +94,70 @@ public sealed unsafe class InferenceSession : IDisposable
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// Plan-time rewrites, each a pure function of the graph (docs/quantization.md, docs/optimizer.md):
+    /// integer execution of the QDQ pattern first, then the general fusions.
+    /// </summary>
+    private OnnxModel Rewrite(OnnxModel model, CancellationToken cancellationToken)
+    {
+        var rewritten = _options.IntegerQdq ? Ops.Quant.QdqRewriter.Rewrite(model) : model;
+        cancellationToken.ThrowIfCancellationRequested();
+        return _options.Optimize ? Optimizer.GraphOptimizer.Optimize(rewritten, cancellationToken) : rewritten;
+    }
+
+    /// <summary>Creates every node's kernel once (If: the nodes of both branches), so that unsupported ops fail at load.</summary>
+    private static void CheckSupported(OnnxGraph graph, int opset, CancellationToken cancellationToken)
+    {
+        int created = 0;
+        foreach (var node in graph.Nodes)
+        {
+            if (++created % 1024 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            if (ControlFlow.IfInliner.IsIf(node))
+            {
+                CheckSupported(ControlFlow.IfInliner.Branch(node, true), opset, cancellationToken);
+                CheckSupported(ControlFlow.IfInliner.Branch(node, false), opset, cancellationToken);
+                continue;
+            }
+            KernelRegistry.Create(node, opset);
+        }
+    }
+
+    /// <summary>
+    /// The model a plan runs for these specialised input values: with the Ifs on condition inputs inlined for
+    /// their values and rewritten (cached per condition value), or the session's model when there are none.
+    /// </summary>
+    private OnnxModel ModelFor(IReadOnlyDictionary<string, Tensor>? values, CancellationToken cancellationToken)
+    {
+        if (_conditionInputs.Count == 0 || values is null)
+        {
+            return _planned;
+        }
+        var key = new System.Text.StringBuilder();
+        var conditions = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var name in _conditionInputs)
+        {
+            if (!values.TryGetValue(name, out var value))
+            {
+                return _planned;
+            }
+            if (Tensor.ElementCount(value.Shape) != 1)
+            {
+                throw new InputException($"input '{name}' is the condition of an If and must hold one element, but has shape [{string.Join(", ", value.ShapeArray())}]");
+            }
+            conditions[name] = value;
+            key.Append(name).Append('=').Append(Convert.ToHexString(value.Bytes())).Append(';');
+        }
+        if (!_branchModels.TryGetValue(key.ToString(), out var model))
+        {
+            model = Rewrite(ControlFlow.IfInliner.Inline(_source, conditions), cancellationToken);
+            _branchModels[key.ToString()] = model;
+        }
+        return model;
     }
 
     /// <summary>Loads and plans a model file.</summary>
@@ -269,10 +330,11 @@ public sealed unsafe class InferenceSession : IDisposable
     /// Plans the model for these input types and shapes as a <see cref="PlanBinding"/>: a plan of its own
     /// (outside the plan cache, sharing packed weights with the session's other plans) whose input and
     /// output buffers the caller reads, writes or points at its own memory, and runs again and again
-    /// without any allocation. Text generation drives its decode steps this way. Shapes that depend on
-    /// input values are not supported here.
+    /// without any allocation. Text generation drives its decode steps this way. A model whose shapes or
+    /// If conditions depend on input values needs those values in <paramref name="values"/>: the plan is
+    /// specialised on them (they become constants of the plan, which the binding does not let the caller write).
     /// </summary>
-    public PlanBinding Bind(IReadOnlyDictionary<string, (DataType Type, int[] Shape)> shapes)
+    public PlanBinding Bind(IReadOnlyDictionary<string, (DataType Type, int[] Shape)> shapes, IReadOnlyDictionary<string, Tensor>? values = null)
     {
         lock (_gate)
         {
@@ -293,9 +355,26 @@ public sealed unsafe class InferenceSession : IDisposable
                 var unknown = shapes.Keys.First(k => !checkedShapes.ContainsKey(k));
                 throw new InputException($"the model has no input '{unknown}' (its inputs: {Describe(graphInputs)})");
             }
+            Dictionary<string, Tensor>? specialised = null;
+            foreach (var name in _valueInputs)
+            {
+                if (values?.GetValueOrDefault(name) is not { } value)
+                {
+                    throw _conditionInputs.Contains(name)
+                        ? new InputException($"input '{name}' is the condition of an If: pass its value to Bind (the plan is specialised on it)")
+                        : new ModelException($"the model computes shapes from the values of {name}, so it cannot be bound to fixed buffers", unsupported: true);
+                }
+                var (type, shape) = checkedShapes[name];
+                if (value.Type != type || !value.Shape.SequenceEqual(shape))
+                {
+                    throw new InputException($"the value given for input '{name}' is {DataTypes.Name(value.Type)}[{string.Join(", ", value.ShapeArray())}] but its shape is given as {DataTypes.Name(type)}[{string.Join(", ", shape)}]");
+                }
+                specialised ??= new Dictionary<string, Tensor>(StringComparer.Ordinal);
+                specialised[name] = Tensor.FromBytes(value.Type, value.Shape, value.Bytes());
+            }
             try
             {
-                return new PlanBinding(this, Plan.Build(_planned, checkedShapes, _pool, null, _constants, NewBudget(CancellationToken.None)));
+                return new PlanBinding(this, Plan.Build(ModelFor(specialised, CancellationToken.None), checkedShapes, _pool, specialised, _constants, NewBudget(CancellationToken.None, SpecialisedOnShapes(specialised))));
             }
             catch (NeedsInputValuesException ex)
             {
@@ -375,6 +454,22 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// True when a plan is specialised on an input other than an If condition: only those can make the planner
+    /// build constants whose size the caller chooses (an If condition picks one of two branches).
+    /// </summary>
+    private bool SpecialisedOnShapes(Dictionary<string, Tensor>? values)
+    {
+        foreach (var name in values?.Keys ?? Enumerable.Empty<string>())
+        {
+            if (!_conditionInputs.Contains(name))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private PlanBudget NewBudget(CancellationToken cancellationToken, bool specialised = false)
         => new(_options.MaxOutputBytes, _options.MaxPlanBytes, cancellationToken, specialised ? _options.MaxSpecializedConstantBytes : long.MaxValue);
 
@@ -388,7 +483,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
         if (!_plans.TryGetValue(key, out var plan))
         {
-            plan = Plan.Build(_planned, shapes, _pool, values, _constants, NewBudget(cancellationToken, values is not null));
+            plan = Plan.Build(ModelFor(values, cancellationToken), shapes, _pool, values, _constants, NewBudget(cancellationToken, SpecialisedOnShapes(values)));
             long bytes = plan.ArenaBytes + plan.ConstantBytes;
             while (_plans.Count > 0 && (_plans.Count >= _options.MaxCachedPlans || _cachedPlanBytes + bytes > _options.MaxCachedPlanBytes))
             {

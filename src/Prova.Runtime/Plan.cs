@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Prova.Core;
 using Prova.Onnx;
+using Prova.Runtime.ControlFlow;
 
 namespace Prova.Runtime;
 
@@ -10,7 +11,7 @@ namespace Prova.Runtime;
 /// fixed offset (buffers whose lifetimes do not overlap share memory). Running a plan allocates
 /// nothing but the output tensors.
 /// </summary>
-internal sealed unsafe class Plan : IDisposable
+internal sealed unsafe partial class Plan : IDisposable
 {
     private const int Alignment = 64;
 
@@ -107,7 +108,11 @@ internal sealed unsafe class Plan : IDisposable
         _arena = arena;
     }
 
-    internal readonly record struct Step(Kernel Kernel, int[] Inputs, int[] Outputs);
+    /// <summary>
+    /// One step: a kernel, or (<see cref="Target"/> ≥ 0) a jump of an If planned with both branches: to step
+    /// <see cref="Target"/> always (no inputs) or when the bool in <see cref="Inputs"/>[0] is false.
+    /// </summary>
+    internal readonly record struct Step(Kernel Kernel, int[] Inputs, int[] Outputs, int Target = -1);
 
     /// <summary>
     /// Runs every step. With <paramref name="witness"/>, also copies every integer output of every
@@ -119,8 +124,18 @@ internal sealed unsafe class Plan : IDisposable
         ctx.Pointers = Pointers;
         ctx.Values = Values;
         ctx.Scratch = _scratch;
-        foreach (var step in Steps)
+        var steps = Steps;
+        for (int i = 0; i < steps.Length; i++)
         {
+            var step = steps[i];
+            if (step.Target >= 0)
+            {
+                if (step.Inputs.Length == 0 || *Pointers[step.Inputs[0]] == 0)
+                {
+                    i = step.Target - 1;
+                }
+                continue;
+            }
             ctx.InputSlots = step.Inputs;
             ctx.OutputSlots = step.Outputs;
             step.Kernel.Execute(ctx);
@@ -189,11 +204,27 @@ internal sealed unsafe class Plan : IDisposable
                 inputSlots[i] = Add(new ValueState(info.Name, type, shape, inputValues?.GetValueOrDefault(info.Name)));
             }
 
-            var steps = new List<(Kernel Kernel, int[] Inputs, int[] Outputs, long Scratch)>();
+            var steps = new List<(Kernel Kernel, int[] Inputs, int[] Outputs, long Scratch, int Target)>();
             var viewOf = new Dictionary<int, int>(); // view output slot -> slot whose buffer it shares
-            foreach (var node in graph.Nodes)
+            // The nodes to plan: the graph's, with the taken branch of each If spliced in after it (docs/optimizer.md, "If").
+            var work = new List<OnnxNode>(graph.Nodes);
+            HashSet<string>? used = null;
+            var branches = new Dictionary<OnnxNode, IfBranches>();
+            for (int n = 0; n < work.Count; n++)
             {
+                var node = work[n];
                 budget.NextNode();
+                if (node.Domain == ControlDomain)
+                {
+                    PlanControl(node, branches, values, slotOf, steps, Add);
+                    continue;
+                }
+                if (IfInliner.IsIf(node))
+                {
+                    used ??= IfInliner.AllNames(graph);
+                    PlanIf(node, graph, work, n, used, values, slotOf, branches, Add);
+                    continue;
+                }
                 var kernel = KernelRegistry.Create(node, opset);
                 var inSlots = new int[node.Inputs.Length];
                 var inStates = new ValueState?[node.Inputs.Length];
@@ -215,7 +246,7 @@ internal sealed unsafe class Plan : IDisposable
                 {
                     kernel.Infer(ctx);
                 }
-                catch (ModelException) when (ctx.MissingConstant is { } missing && SpecializableInputs(graph, values, slotOf, missing) is { Count: > 0 } needed)
+                catch (ModelException) when (ctx.MissingConstant is { } missing && SpecializableInputs(graph, work, values, slotOf, missing) is { Count: > 0 } needed)
                 {
                     throw new NeedsInputValuesException(needed);
                 }
@@ -253,7 +284,7 @@ internal sealed unsafe class Plan : IDisposable
                     viewOf[outSlots[0]] = viewOf.TryGetValue(inSlots[0], out int root) ? root : inSlots[0];
                     continue;
                 }
-                steps.Add((kernel, inSlots, outSlots, ctx.ScratchBytes));
+                steps.Add((kernel, inSlots, outSlots, ctx.ScratchBytes, -1));
             }
 
             var outputSlots = new int[graph.Outputs.Count];
@@ -340,7 +371,7 @@ internal sealed unsafe class Plan : IDisposable
             var finalSteps = new List<Step>(steps.Count);
             foreach (var s in steps)
             {
-                finalSteps.Add(new Step(s.Kernel, s.Inputs, s.Outputs));
+                finalSteps.Add(new Step(s.Kernel, s.Inputs, s.Outputs, s.Target));
             }
             return new Plan(values, finalSteps, inputSlots, outputSlots, slotOffsets, arenaBytes, total, budget.ConstantBytes, pointers, roots, pins);
         }
@@ -358,10 +389,10 @@ internal sealed unsafe class Plan : IDisposable
     /// The graph inputs a value depends on, when they are all small integer tensors whose values
     /// can specialise a plan; empty when the value depends on anything else (float data, a large input).
     /// </summary>
-    private static List<string> SpecializableInputs(OnnxGraph graph, List<ValueState> values, Dictionary<string, int> slotOf, string value)
+    private static List<string> SpecializableInputs(OnnxGraph graph, List<OnnxNode> nodes, List<ValueState> values, Dictionary<string, int> slotOf, string value)
     {
         var producer = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
-        foreach (var node in graph.Nodes)
+        foreach (var node in nodes)
         {
             foreach (var output in node.Outputs)
             {
@@ -386,7 +417,7 @@ internal sealed unsafe class Plan : IDisposable
             if (graphInputs.Contains(name))
             {
                 var v = values[slotOf[name]];
-                if (v.Type is not (DataType.Int64 or DataType.Int32) || v.ElementCount > MaxSpecializedInputElements)
+                if (v.Type is not (DataType.Int64 or DataType.Int32 or DataType.Bool) || v.ElementCount > MaxSpecializedInputElements)
                 {
                     return [];
                 }

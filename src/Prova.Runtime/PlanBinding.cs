@@ -41,7 +41,7 @@ public sealed unsafe class PlanBinding : IDisposable
     public int[] OutputShape(string name) => _plan.Values[OutputSlot(name)].Shape;
 
     /// <summary>The input's buffer, to be filled before <see cref="Run"/> (its current contents are kept between runs).</summary>
-    public Span<T> Input<T>(string name) where T : unmanaged => Span<T>(InputSlot(name));
+    public Span<T> Input<T>(string name) where T : unmanaged => Span<T>(WritableInput(name));
 
     /// <summary>The output's values after the last <see cref="Run"/>; valid until the next run.</summary>
     public ReadOnlySpan<T> Output<T>(string name) where T : unmanaged => Span<T>(OutputSlot(name));
@@ -53,7 +53,7 @@ public sealed unsafe class PlanBinding : IDisposable
     public void BindInput(string name, void* memory)
     {
         ThrowIfDisposed();
-        _plan.Rebind(InputSlot(name), (byte*)memory);
+        _plan.Rebind(WritableInput(name), (byte*)memory);
     }
 
     /// <summary>
@@ -99,6 +99,15 @@ public sealed unsafe class PlanBinding : IDisposable
     private int InputSlot(string name) => _inputs.TryGetValue(name, out int slot)
         ? slot
         : throw new InputException($"the model has no input '{name}'");
+
+    /// <summary>An input the caller may fill: not one the plan was specialised on (an If condition, a shape), which is a constant of the plan.</summary>
+    private int WritableInput(string name)
+    {
+        int slot = InputSlot(name);
+        return _plan.Values[slot].Constant is null
+            ? slot
+            : throw new InputException($"input '{name}' is a constant of this plan (it was bound with its value); bind another plan for another value");
+    }
 
     private int OutputSlot(string name) => _outputs.TryGetValue(name, out int slot)
         ? slot

@@ -73,6 +73,23 @@ public sealed class GenerateCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void ABundleWithTheMergedDecoderGeneratesWhatTheUnmergedModelGenerates()
+    {
+        // Optimum's default export: decoder_model_merged.onnx (an If on use_cache_branch), no model.onnx.
+        var config = new Gpt2Config(Layers: 2, Heads: 4, Embd: 64, Vocab: 300, Positions: 96);
+        var withPast = Gpt2OnnxExport.Build(config, Gpt2Weights.Random(config, seed: 7));
+        string bundle = Path.Combine(_dir.Path, "merged");
+        Directory.CreateDirectory(bundle);
+        Prova.Onnx.OnnxWriter.Save(OptimumMerge.Merge(withPast, OptimumMerge.WithoutPast(withPast)), Path.Combine(bundle, "decoder_model_merged.onnx"));
+        File.WriteAllText(Path.Combine(bundle, "config.json"), "{\"model_type\": \"gpt2\", \"n_positions\": 96, \"vocab_size\": 300}");
+        string[] args = ["--prompt-ids", "5,17,42", "-n", "12", "--json", "--threads", "1"];
+        var merged = Json(CliHarness.Run(["generate", bundle, .. args]));
+        var plain = Json(CliHarness.Run(["generate", RandomGpt2(), .. args]));
+        Assert.Equal(12, merged.GetProperty("ids").GetArrayLength());
+        Assert.Equal(plain.GetProperty("outputHash").GetString(), merged.GetProperty("outputHash").GetString());
+    }
+
+    [Fact]
     public void TheDefaultModelContinuesATextPromptAndFormatsAChatTurnWithItsTemplate()
     {
         string bundle = RepoFiles.Get("models", "lm");

@@ -50,6 +50,22 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var t = b.Node("Transpose", [r], [("perm", new long[] { 1, 0 })]);
         b.Output(b.Node("LeakyRelu", [t], [("alpha", 0.1f)]), "out");
         corpus.Add(OnnxWriter.Write(b.Build()));
+        // A merged-decoder-like model: an If on a bool input whose branches read outer values and hold a nested If.
+        var m = new ModelBuilder();
+        var cond = m.Input("use_cache_branch", DataType.Bool, 1);
+        var v = m.Input("v", DataType.Float32, 2, 3);
+        var bias = m.Initializer("bias", Tensor.Create([3], new float[] { 1, 2, 3 }));
+        var inner = m.Subgraph("inner_then");
+        inner.Output(inner.Node("Add", [v, bias]), "inner_out");
+        var innerElse = m.Subgraph("inner_else");
+        innerElse.Output(innerElse.Node("Neg", [v]), "inner_out_e");
+        var then = m.Subgraph("then");
+        var nested = then.Node("If", [cond], [("then_branch", inner.BuildGraph()), ("else_branch", innerElse.BuildGraph())]);
+        then.Output(then.Node("Relu", [nested]), "then_out");
+        var otherwise = m.Subgraph("else");
+        otherwise.Output(otherwise.Node("Mul", [v, otherwise.Constant(Tensor.Create([1], new float[] { 2 }))]), "else_out");
+        m.Output(m.Node("If", [cond], [("then_branch", then.BuildGraph()), ("else_branch", otherwise.BuildGraph())]), "y");
+        corpus.Add(OnnxWriter.Write(m.Build()));
         return corpus;
     }
 

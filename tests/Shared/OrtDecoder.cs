@@ -22,6 +22,7 @@ internal sealed class OrtDecoder : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private OrtValue[] _past;
+    private readonly bool _useCacheBranch;
     private readonly List<long> _tokens = [];
 
     public OrtDecoder(string modelPath, int threads = 1)
@@ -70,6 +71,12 @@ internal sealed class OrtDecoder : IDisposable
             inputs.Add("position_ids");
         }
         inputs.AddRange(_pastNames);
+        // An Optimum merged decoder: use_cache_branch is false on the first step (empty past), true after.
+        _useCacheBranch = _session.InputMetadata.ContainsKey("use_cache_branch");
+        if (_useCacheBranch)
+        {
+            inputs.Add("use_cache_branch");
+        }
         _inputNames = [.. inputs];
         _outputNames = ["logits", .. _presentNames];
         VocabSize = _session.OutputMetadata["logits"].Dimensions[^1];
@@ -173,6 +180,11 @@ internal sealed class OrtDecoder : IDisposable
             values.Add(positionValue);
         }
         values.AddRange(_past);
+        using var branchValue = OrtValue.CreateTensorValueFromMemory(new[] { past > 0 }, [1]);
+        if (_useCacheBranch)
+        {
+            values.Add(branchValue);
+        }
 
         var outputs = _session.Run(_run, _inputNames, values, _outputNames);
         float[] logits;

@@ -32,8 +32,9 @@ public sealed record KvLayer(string PastKey, string PastValue, string PresentKey
 public sealed partial class DecoderLayout
 {
     private DecoderLayout(string inputIds, DataType idType, string? attentionMask, DataType maskType, string? positionIds,
-        DataType positionType, string logits, KvLayer[] layers, int kvHeads, int headDim, KvCacheKind kind, int? vocabSize)
+        DataType positionType, string logits, KvLayer[] layers, int kvHeads, int headDim, KvCacheKind kind, int? vocabSize, string? useCacheBranch)
     {
+        UseCacheBranch = useCacheBranch;
         InputIds = inputIds;
         IdType = idType;
         AttentionMask = attentionMask;
@@ -62,6 +63,12 @@ public sealed partial class DecoderLayout
     public DataType PositionType { get; }
 
     public string Logits { get; }
+
+    /// <summary>
+    /// The bool [1] input of an Optimum merged decoder (<c>decoder_model_merged.onnx</c>) that picks its branch:
+    /// false for the first step (the past is empty), true for every step after; null for other exports.
+    /// </summary>
+    public string? UseCacheBranch { get; }
 
     public IReadOnlyList<KvLayer> Layers { get; }
 
@@ -113,6 +120,16 @@ public sealed partial class DecoderLayout
             throw NotADecoder(graph, "it has no KV-cache inputs 'past_key_values.N.key' / 'past_key_values.N.value' (export it with its cache, e.g. Optimum's text-generation-with-past)");
         }
         var known = new HashSet<string>(StringComparer.Ordinal) { "input_ids", "attention_mask", "position_ids" };
+        string? useCacheBranch = null;
+        if (inputs.TryGetValue("use_cache_branch", out var branch))
+        {
+            if (branch.ElementType != DataType.Bool || (branch.Shape is { } bs && (bs.Length > 1 || (bs.Length == 1 && bs[0].Value is { } n && n != 1))))
+            {
+                throw new ModelException($"decoder input 'use_cache_branch' should be bool [1] (Optimum's merged decoder) but is declared {branch}");
+            }
+            useCacheBranch = branch.Name;
+            known.Add(branch.Name);
+        }
         var layers = new KvLayer[past.Count];
         int expected = 0;
         int kvHeads = 0;
@@ -155,10 +172,7 @@ public sealed partial class DecoderLayout
         {
             if (!known.Contains(input.Name))
             {
-                string hint = input.Name == "use_cache_branch"
-                    ? " (a merged decoder, decoder_model_merged.onnx, needs the If operator: use the un-merged model.onnx / decoder_with_past export)"
-                    : "";
-                throw new ModelException($"decoder input '{input.Name}' is not one Prova knows how to fill{hint}; expected input_ids, attention_mask, position_ids and past_key_values.N.key/value", unsupported: true);
+                throw new ModelException($"decoder input '{input.Name}' is not one Prova knows how to fill; expected input_ids, attention_mask, position_ids, past_key_values.N.key/value and (merged decoders) use_cache_branch", unsupported: true);
             }
         }
         CheckIds(ids);
@@ -175,7 +189,7 @@ public sealed partial class DecoderLayout
         int? vocab = logits.Shape is { Length: >= 2 } ls && ls[^1].Value is { } v && v > 0 ? (int)v : null;
         bool gqa = graph.Nodes.Any(n => n.OpType == "GroupQueryAttention" && n.Domain == "com.microsoft");
         return new DecoderLayout(ids.Name, ids.ElementType, mask?.Name, mask?.ElementType ?? DataType.Int64, positions?.Name,
-            positions?.ElementType ?? DataType.Int64, logits.Name, layers, kvHeads, headDim, gqa ? KvCacheKind.InPlace : KvCacheKind.Append, vocab);
+            positions?.ElementType ?? DataType.Int64, logits.Name, layers, kvHeads, headDim, gqa ? KvCacheKind.InPlace : KvCacheKind.Append, vocab, useCacheBranch);
     }
 
     private static string PresentName(Dictionary<string, ValueInfo> outputs, int layer, string part)

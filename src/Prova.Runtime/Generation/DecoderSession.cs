@@ -142,6 +142,10 @@ public sealed unsafe class DecoderSession : IDisposable
             }
             inputs[positions] = Ids(Layout.PositionType, range);
         }
+        if (Layout.UseCacheBranch is { } branch)
+        {
+            inputs[branch] = Tensor.Create([1], [false]); // a merged decoder's first step: the branch without past
+        }
         var empty = Tensor.Zeros(DataType.Float32, [1, Layout.KvHeads, 0, Layout.HeadDim]);
         foreach (var layer in Layout.Layers)
         {
@@ -167,6 +171,10 @@ public sealed unsafe class DecoderSession : IDisposable
         if (Layout.PositionIds is { } positions)
         {
             inputs[positions] = Ids(Layout.PositionType, [cached]);
+        }
+        if (Layout.UseCacheBranch is { } branch)
+        {
+            inputs[branch] = Tensor.Create([1], [true]);
         }
         foreach (var layer in Layout.Layers)
         {
@@ -215,7 +223,14 @@ public sealed unsafe class DecoderSession : IDisposable
             shapes[layer.PastKey] = (DataType.Float32, [1, Layout.KvHeads, slots, Layout.HeadDim]);
             shapes[layer.PastValue] = (DataType.Float32, [1, Layout.KvHeads, slots, Layout.HeadDim]);
         }
-        binding = _session.Bind(shapes);
+        Dictionary<string, Tensor>? values = null;
+        if (Layout.UseCacheBranch is { } branch)
+        {
+            // A merged decoder's steps after the first take the branch with past: the plan is specialised on it.
+            shapes[branch] = (DataType.Bool, [1]);
+            values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [branch] = Tensor.Create([1], [true]) };
+        }
+        binding = _session.Bind(shapes, values);
         int presentLength = Layout.CacheKind == KvCacheKind.Append ? slots + 1 : slots;
         foreach (var layer in Layout.Layers)
         {

@@ -25,6 +25,8 @@ public sealed class ParityModels : IDisposable
     [
         // fp32 models: both engines compute in float32; differences come from summation order only.
         new("gpt2-fp32", Seed: 2, Prompt: [11, 42, 7, 199, 3, 64, 250, 18], Tolerance: 1e-4f, MinMargin: 0.05f),
+        // The same GPT-2 as Optimum's merged decoder (decoder_model_merged.onnx: an If on use_cache_branch).
+        new("gpt2-merged", Seed: 2, Prompt: [11, 42, 7, 199, 3, 64, 250, 18], Tolerance: 1e-4f, MinMargin: 0.05f),
         new("llama-fp32", Seed: 18, Prompt: [1, 42, 7, 199, 3, 64, 250, 18], Tolerance: 1e-4f, MinMargin: 0.2f),
         // int4: at the builder's accuracy_level 4 both engines quantise activations to int8 per block the same way and
         // sum integer block dots exactly; they differ in the order of the float block scaling only (worst 9.3e-6 here,
@@ -64,20 +66,14 @@ public sealed class ParityModels : IDisposable
             switch (name)
             {
                 case "gpt2-fp32":
-                    var weights = Gpt2Weights.Random(TinyGpt2, (int)c.Seed);
-                    // GPT-2's init (std 0.02) makes a random tied model copy its last token with near-flat logits;
-                    // a wider embedding (std 0.1) and blocks that outweigh it (projections ×10, residual
-                    // projections ×60) give a varied greedy path with clear margins.
-                    Scale(weights.Wte, 5f);
-                    foreach (var layer in weights.Layers)
-                    {
-                        Scale(layer.AttnW, 10f);
-                        Scale(layer.FcW, 10f);
-                        Scale(layer.AttnProjW, 60f);
-                        Scale(layer.FcProjW, 60f);
-                    }
                     path = Path.Combine(dir, "model.onnx");
-                    Gpt2OnnxExport.Save(TinyGpt2, weights, path);
+                    Gpt2OnnxExport.Save(TinyGpt2, Gpt2ParityWeights(c.Seed), path);
+                    break;
+                case "gpt2-merged":
+                    Directory.CreateDirectory(dir);
+                    path = Path.Combine(dir, "decoder_model_merged.onnx");
+                    var withPast = Gpt2OnnxExport.Build(TinyGpt2, Gpt2ParityWeights(c.Seed));
+                    OnnxWriter.Save(OptimumMerge.Merge(withPast, OptimumMerge.WithoutPast(withPast)), path);
                     break;
                 case "llama-fp32":
                     path = LlamaGenAiExport.Save(dir, LlamaConfig.Tiny, LlamaPrecision.Fp32, c.Seed);
@@ -94,6 +90,25 @@ public sealed class ParityModels : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// GPT-2's init (std 0.02) makes a random tied model copy its last token with near-flat logits; a wider
+    /// embedding (std 0.1) and blocks that outweigh it (projections ×10, residual projections ×60) give a varied
+    /// greedy path with clear margins.
+    /// </summary>
+    private static Gpt2Weights Gpt2ParityWeights(ulong seed)
+    {
+        var weights = Gpt2Weights.Random(TinyGpt2, (int)seed);
+        Scale(weights.Wte, 5f);
+        foreach (var layer in weights.Layers)
+        {
+            Scale(layer.AttnW, 10f);
+            Scale(layer.FcW, 10f);
+            Scale(layer.AttnProjW, 60f);
+            Scale(layer.FcProjW, 60f);
+        }
+        return weights;
+    }
 
     private static void Scale(float[] values, float factor)
     {
