@@ -91,7 +91,8 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
         var inputs = Edit(json, r => r["inputs"]!["image"]!["data"]!.AsArray()[400] = 0.123);
         Assert.Equal("inputs", ResultVerifier.Verify(inputs, options).Failure?.Name);
 
-        // A forger who also re-signs the receipt with its own key passes the receipt check but not the proof.
+        // A forger who also re-signs the receipt with its own key passes the receipt check but not the proof, which
+        // names the node and request it was made for (PRVP v4 binding).
         var forger = PrivateKey.Generate();
         var changed = file.Outputs.ToDictionary(kv => kv.Key, kv =>
         {
@@ -113,7 +114,8 @@ public sealed class ProofResultTests : IClassFixture<NodeFixture>, IDisposable
         }.SignWith(forger);
         var v2 = ResultVerifier.Verify((file with { Outputs = changed, Receipts = [forged] }).ToJsonBytes(), options);
         Assert.Equal("proof", v2.Failure?.Name);
-        Assert.Contains("not what the proven computation gives", v2.Failure!.Message);
+        Assert.Contains("the proof was made for request ", v2.Failure!.Message);
+        Assert.Contains($"node {forger.Address}", v2.Failure!.Message, StringComparison.OrdinalIgnoreCase);
 
         // Another model's file as the key: its CID is not the result's.
         var other = ResultVerifier.Verify(json, new ResultVerifierOptions { ModelBytes = File.ReadAllBytes(RepoFiles.Get("models", "fashion-mlp.int8.onnx")) });
