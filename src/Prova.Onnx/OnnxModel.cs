@@ -54,6 +54,20 @@ public sealed class OnnxNode
 
     public Dictionary<string, OnnxAttribute> Attributes { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// This node (name, op type, domain) reading <paramref name="inputs"/> and writing <paramref name="outputs"/>, with
+    /// <paramref name="attributes"/> or else a copy of its own: what graph rewrites that rename values build.
+    /// </summary>
+    public OnnxNode Rewired(string[] inputs, string[] outputs, Dictionary<string, OnnxAttribute>? attributes = null) => new()
+    {
+        Name = Name,
+        OpType = OpType,
+        Domain = Domain,
+        Inputs = inputs,
+        Outputs = outputs,
+        Attributes = attributes ?? new Dictionary<string, OnnxAttribute>(Attributes, StringComparer.Ordinal),
+    };
+
     /// <summary>The node name, or its first output when the node is unnamed.</summary>
     public string DisplayName => Name.Length > 0 ? Name : Outputs.Length > 0 ? Outputs[0] : "?";
 

@@ -64,15 +64,7 @@ public static class OptimumMerge
         }
         foreach (var node in graph.Nodes)
         {
-            nodes.Add(new OnnxNode
-            {
-                Name = node.Name,
-                OpType = node.OpType,
-                Domain = node.Domain,
-                Inputs = Array.ConvertAll(node.Inputs, n => empties.GetValueOrDefault(n, n)),
-                Outputs = node.Outputs,
-                Attributes = node.Attributes,
-            });
+            nodes.Add(node.Rewired(Array.ConvertAll(node.Inputs, n => empties.GetValueOrDefault(n, n)), node.Outputs));
         }
         return new OnnxModel
         {

@@ -198,15 +198,7 @@ internal static class IfInliner
             {
                 outputs[i] = node.Outputs[i].Length > 0 ? Define(node.Outputs[i]) : "";
             }
-            nodes.Add(new OnnxNode
-            {
-                Name = node.Name,
-                OpType = node.OpType,
-                Domain = node.Domain,
-                Inputs = inputs,
-                Outputs = outputs,
-                Attributes = RenameAttributes(node.Attributes, rename),
-            });
+            nodes.Add(node.Rewired(inputs, outputs, RenameAttributes(node.Attributes, rename)));
         }
         var sources = new string[branch.Outputs.Count];
         for (int i = 0; i < branch.Outputs.Count; i++)
@@ -273,15 +265,7 @@ internal static class IfInliner
             {
                 inputs[i] = node.Inputs[i].Length > 0 && local.TryGetValue(node.Inputs[i], out var r) ? r : node.Inputs[i];
             }
-            nodes.Add(new OnnxNode
-            {
-                Name = node.Name,
-                OpType = node.OpType,
-                Domain = node.Domain,
-                Inputs = inputs,
-                Outputs = node.Outputs,
-                Attributes = RenameAttributes(node.Attributes, local),
-            });
+            nodes.Add(node.Rewired(inputs, node.Outputs, RenameAttributes(node.Attributes, local)));
             foreach (var output in node.Outputs)
             {
                 local.Remove(output);

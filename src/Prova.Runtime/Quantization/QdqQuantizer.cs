@@ -154,15 +154,7 @@ public static class QdqQuantizer
                     outputs[i] = names.Fresh(outputs[i] + "_float");
                 }
             }
-            nodes.Add(new OnnxNode
-            {
-                Name = node.Name,
-                OpType = node.OpType,
-                Domain = node.Domain,
-                Inputs = inputs,
-                Outputs = outputs,
-                Attributes = new Dictionary<string, OnnxAttribute>(node.Attributes, StringComparer.Ordinal),
-            });
+            nodes.Add(node.Rewired(inputs, outputs));
             for (int i = 0; i < outputs.Length; i++)
             {
                 if (activations.ContainsKey(node.Outputs[i]))
