@@ -298,31 +298,41 @@ public sealed class CheatingProverTests(ModelFixtures models, ITestOutputHelper 
         AssertRejectedBy(ProofCheck.LogUpTreeSumcheck, models.Cnn, inputs, outputs, With(proof, range: r with { LogUpRounds = rounds3 }), "level 2 with a round missing", viaBytes: false, detail: "sumcheck-shape");
     }
 
+    /// <summary>
+    /// A prover that raises one output of layer 0 by one (its limbs fitted modulo p, so one limb is out of range) and,
+    /// once α is known, gives that limb the numerator (α − L(x))/α so it counts as a 0 in the table: every LogUp
+    /// identity holds except the leaves' v_p = 1. <paramref name="outOfRange"/> is called for each such limb.
+    /// </summary>
+    internal static ProverCheat LeafNumeratorsAfterAlpha(QuantLayer layer, Action? outOfRange = null) => new()
+    {
+        Outputs = (l, acc, y) =>
+        {
+            if (l == 0)
+            {
+                y[Array.FindIndex(y, v => v + 1 > layer.Lo && v + 1 < layer.Hi)] += 1;
+            }
+        },
+        LeafNumerators = (alpha, limbs) =>
+        {
+            var p = new Fp2[limbs.Length];
+            for (int x = 0; x < limbs.Length; x++)
+            {
+                p[x] = limbs[x].Value < 256 ? Fp2.One : (alpha - limbs[x]) * alpha.Inverse();
+                if (limbs[x].Value >= 256)
+                {
+                    outOfRange?.Invoke();
+                }
+            }
+            return p;
+        },
+    };
+
     [Fact]
     public void LeafNumeratorsChosenAfterAlpha()
     {
         using var circuit = ProofCircuit.FromModelBytes(TestModels.Mlp(31, 2, perChannel: true, HiddenZero));
         var inputs = TestModels.Input(32, 2);
-        var layer = circuit.Layers[0];
-        var (outputs, proof) = Prove(circuit, inputs, new ProverCheat
-        {
-            Outputs = (l, acc, y) =>
-            {
-                if (l == 0)
-                {
-                    y[Array.FindIndex(y, v => v + 1 > layer.Lo && v + 1 < layer.Hi)] += 1;
-                }
-            },
-            LeafNumerators = (alpha, limbs) =>
-            {
-                var p = new Fp2[limbs.Length];
-                for (int x = 0; x < limbs.Length; x++)
-                {
-                    p[x] = limbs[x].Value < 256 ? Fp2.One : (alpha - limbs[x]) * alpha.Inverse();
-                }
-                return p;
-            },
-        });
+        var (outputs, proof) = Prove(circuit, inputs, LeafNumeratorsAfterAlpha(circuit.Layers[0]));
         AssertRejectedBy(ProofCheck.LogUpLeaves, circuit, inputs, outputs, proof, "a leaf numerator picked after α");
     }
 

@@ -203,28 +203,8 @@ public sealed class RangeArgumentTests(ModelFixtures models, ITestOutputHelper o
         // identity P = T·Q and every level of the tree hold, only the leaves' check v_p = 1 fails.
         using var circuit = ProofCircuit.FromModelBytes(TestModels.Mlp(19, 2, perChannel: true, HiddenZero));
         var inputs = TestModels.Input(20, 2);
-        var layer = circuit.Layers[0];
         int outOfRange = 0;
-        var (outputs, proof) = Cheat(circuit, inputs, new ProverCheat
-        {
-            Outputs = (l, acc, y) =>
-            {
-                if (l == 0)
-                {
-                    y[Array.FindIndex(y, v => v + 1 > layer.Lo && v + 1 < layer.Hi)] += 1;
-                }
-            },
-            LeafNumerators = (alpha, limbs) =>
-            {
-                var p = new Fp2[limbs.Length];
-                for (int x = 0; x < limbs.Length; x++)
-                {
-                    p[x] = limbs[x].Value < 256 ? Fp2.One : (alpha - limbs[x]) * alpha.Inverse();
-                    outOfRange += limbs[x].Value < 256 ? 0 : 1;
-                }
-                return p;
-            },
-        });
+        var (outputs, proof) = Cheat(circuit, inputs, CheatingProverTests.LeafNumeratorsAfterAlpha(circuit.Layers[0], () => outOfRange++));
         Assert.Equal(1, outOfRange);
         AssertRejected(circuit, inputs, outputs, proof, "a leaf numerator chosen after α", ProofCheck.LogUpLeaves, "numerators are not 1");
     }
