@@ -135,19 +135,22 @@ public sealed class GenerationResultTests(GenerationNodeFixture f) : IClassFixtu
         Assert.Contains($"not {f.Model}", other.Failure!.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Evidence of a two-node disagreement on the fixture's request: the honest receipt and the liar's.</summary>
+    private EvidenceFile Evidence(Receipt honest, Receipt lie) => new()
+    {
+        Model = f.Model,
+        InputHash = honest.InputHash,
+        Inputs = f.Result.Inputs,
+        Receipts = [honest, lie],
+        Outputs = [new EvidenceOutput(honest.Node, honest.OutputHash), new EvidenceOutput(s_liar.Address, lie.OutputHash)],
+    };
+
     [Fact]
     public void GenerationEvidenceNamesTheNodeWhoseTokensDifferFromTheReExecution()
     {
         var honest = f.Result.Receipts[0];
         var lie = Lie(11, out _);
-        var evidence = new EvidenceFile
-        {
-            Model = f.Model,
-            InputHash = honest.InputHash,
-            Inputs = f.Result.Inputs,
-            Receipts = [honest, lie.Receipts[0]],
-            Outputs = [new EvidenceOutput(honest.Node, honest.OutputHash), new EvidenceOutput(s_liar.Address, lie.Receipts[0].OutputHash)],
-        };
+        var evidence = Evidence(honest, lie.Receipts[0]);
         var unexecuted = EvidenceVerifier.Verify(evidence.ToJsonBytes());
         Assert.True(unexecuted.IsValid, unexecuted.Failure?.Message);
         Assert.Empty(unexecuted.Liars);
@@ -164,14 +167,7 @@ public sealed class GenerationResultTests(GenerationNodeFixture f) : IClassFixtu
     {
         var honest = f.Result.Receipts[0];
         var lie = Lie(1, out _);
-        var evidence = new EvidenceFile
-        {
-            Model = f.Model,
-            InputHash = honest.InputHash,
-            Inputs = f.Result.Inputs,
-            Receipts = [honest, lie.Receipts[0]],
-            Outputs = [new EvidenceOutput(honest.Node, honest.OutputHash), new EvidenceOutput(s_liar.Address, lie.Receipts[0].OutputHash)],
-        };
+        var evidence = Evidence(honest, lie.Receipts[0]);
         var withVerdict = f.Result with { Verdict = new QuorumVerdict(false, honest.OutputHash, evidence.Outputs) { Evidence = evidence, Quorum = 2 } };
         var read = ResultVerifier.Verify(withVerdict.ToJsonBytes()).Result!;
         Assert.False(read.Verdict!.Agreed);
