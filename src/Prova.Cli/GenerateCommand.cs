@@ -69,15 +69,7 @@ internal static class GenerateCommand
         int[] ids = s.PromptIds is { } list ? ParseIds(list)
             : s.Chat ? lm.EncodeChat([new Prova.Lm.Text.ChatMessage("user", s.Prompt!)])
             : lm.Encode(s.Prompt!);
-        var defaults = lm.DefaultSampling();
-        var sampling = new SamplingOptions
-        {
-            Temperature = s.Temperature ?? defaults.Temperature,
-            TopK = s.TopK ?? defaults.TopK,
-            TopP = s.TopP ?? defaults.TopP,
-            RepetitionPenalty = s.Penalty ?? defaults.RepetitionPenalty,
-            Seed = s.Seed,
-        };
+        var sampling = lm.Sampling(s.Temperature, s.TopK, s.TopP, s.Penalty, s.Seed);
         // The request as the network signs it: its hash is the inputHash a node's receipt would carry.
         var request = new GenerationRequest { PromptIds = ids, MaxTokens = s.MaxNewTokens, Sampling = sampling, Stop = s.Stop ?? [] };
         request.Validate();

@@ -118,6 +118,20 @@ public sealed class LanguageModel : IDisposable
             : $"'{dir}' has several .onnx files and no model.onnx: {string.Join(", ", onnx.Select(Path.GetFileName))}");
     }
 
+    /// <summary>The sampling a request asks for, each value it leaves unset taken from <see cref="DefaultSampling"/>.</summary>
+    public SamplingOptions Sampling(float? temperature, int? topK, float? topP, float? repetitionPenalty, ulong seed)
+    {
+        var defaults = DefaultSampling();
+        return defaults with
+        {
+            Temperature = temperature ?? defaults.Temperature,
+            TopK = topK ?? defaults.TopK,
+            TopP = topP ?? defaults.TopP,
+            RepetitionPenalty = repetitionPenalty ?? defaults.RepetitionPenalty,
+            Seed = seed,
+        };
+    }
+
     /// <summary>The generation options the bundle's generation_config.json asks for (greedy unless it says do_sample).</summary>
     public SamplingOptions DefaultSampling()
     {

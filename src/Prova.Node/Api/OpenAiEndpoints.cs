@@ -275,15 +275,7 @@ internal static class OpenAiEndpoints
         int[]? ids = request.Messages is not null ? lm.EncodeChat(request.Messages) : request.PromptIds;
         string? text = request.Prompt;
         int promptTokens = ids?.Length ?? lm.Encode(text!).Length;
-        var defaults = lm.DefaultSampling();
-        var sampling = defaults with
-        {
-            Temperature = request.Temperature ?? defaults.Temperature,
-            TopP = request.TopP ?? defaults.TopP,
-            TopK = request.TopK ?? defaults.TopK,
-            RepetitionPenalty = request.RepetitionPenalty ?? defaults.RepetitionPenalty,
-            Seed = seed,
-        };
+        var sampling = lm.Sampling(request.Temperature, request.TopK, request.TopP, request.RepetitionPenalty, seed);
         int room = generation.ContextLength(lm) - promptTokens;
         return new GenerationRequest
         {
